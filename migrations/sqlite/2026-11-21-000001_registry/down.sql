@@ -1,0 +1,13 @@
+DROP TABLE audit_log;
+DROP TABLE api_keys;
+DROP TABLE write_lock;
+DROP TABLE changes;
+DROP TABLE contacts;
+DROP TABLE bodies;
+DROP TABLE contract_handlungsfelder;
+DROP TABLE contracts;
+DROP TABLE network_handlungsfelder;
+DROP TABLE handlungsfelder;
+DROP TABLE networks;
+DROP TABLE regions;
+DROP TABLE districts;

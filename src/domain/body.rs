@@ -1,0 +1,141 @@
+//! A Gremium of a network: Bildungskonferenz, Lenkungskreis, Regionales Bildungsbüro and others.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::common::{Address, Source, Timestamp, string_enum};
+use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::{Reference, Resource, ResourceKind};
+
+string_enum! {
+    /// The kind of a Gremium.
+    BodyType {
+        Bildungskonferenz = "bildungskonferenz",
+        Lenkungskreis = "lenkungskreis",
+        Bildungsbuero = "bildungsbuero",
+        Arbeitsgruppe = "arbeitsgruppe",
+        Other = "other",
+    }
+}
+
+/// A body (Gremium) of a network.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Body {
+    #[schema(read_only)]
+    pub id: Uuid,
+    pub network_id: Uuid,
+    #[serde(rename = "type")]
+    pub body_type: BodyType,
+    /// The local name, e.g. "Lenkungsgruppe".
+    #[schema(example = "Regionales Bildungsbüro", max_length = 300)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    pub address: Option<Address>,
+    #[schema(example = "bildungsbuero@kreis.example")]
+    pub email: Option<String>,
+    #[schema(example = "+49 2104 99 0")]
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    pub sources: Vec<Source>,
+    #[schema(read_only)]
+    pub created_at: Timestamp,
+    #[schema(read_only)]
+    pub updated_at: Timestamp,
+}
+
+/// The writable fields of a body.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"networkId": "0190b7e2-3c4d-7a1b-9f00-1234567890ab", "type": "bildungsbuero", "name": "Regionales Bildungsbüro"}))]
+pub struct BodyInput {
+    pub network_id: Uuid,
+    #[serde(rename = "type")]
+    pub body_type: BodyType,
+    #[schema(max_length = 300)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    pub address: Option<Address>,
+    pub email: Option<String>,
+    pub phone: Option<String>,
+    pub website: Option<String>,
+    #[schema(required = false)]
+    pub sources: Vec<Source>,
+}
+
+impl Resource for Body {
+    const KIND: ResourceKind = ResourceKind::Bodies;
+    const WRITABLE: &'static [&'static str] = &[
+        "networkId",
+        "type",
+        "name",
+        "description",
+        "address",
+        "email",
+        "phone",
+        "website",
+        "sources",
+    ];
+    type Input = BodyInput;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn parse_input(value: &Value) -> Result<BodyInput, ValidationErrors> {
+        let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
+        let network_id = f.uuid("networkId");
+        let body_type = f.enumeration("type", BodyType::ALL);
+        let name = f.string("name", MAX_NAME);
+        let description = f.opt_string("description", MAX_TEXT);
+        let address = f.opt_address("address");
+        let email = f.opt_email("email");
+        let phone = f.opt_phone("phone");
+        let website = f.opt_url("website");
+        let sources = f.sources("sources");
+        let input = (|| {
+            Some(BodyInput {
+                network_id: network_id?,
+                body_type: body_type?,
+                name: name?,
+                description,
+                address,
+                email,
+                phone,
+                website,
+                sources,
+            })
+        })();
+        f.finish(input)
+    }
+
+    fn references(input: &BodyInput) -> Vec<Reference> {
+        vec![Reference::new(
+            "networkId",
+            ResourceKind::Networks,
+            input.network_id,
+        )]
+    }
+
+    fn network_of(input: &BodyInput) -> Option<Uuid> {
+        Some(input.network_id)
+    }
+}
+
+/// Filters of `GET /v1/bodies`; they combine with AND.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct BodyFilter {
+    /// UUID or slug of the network.
+    pub network: Option<String>,
+    #[param(rename = "type")]
+    pub body_type: Option<BodyType>,
+}

@@ -1,0 +1,251 @@
+//! Value types shared by several resources.
+
+use std::fmt;
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use utoipa::ToSchema;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
+
+/// A date of the domain, known to the year, the month or the day (ISO 8601 reduced precision).
+///
+/// Sources often say only "2008" or "im Juli 2019"; the registry never invents the missing parts.
+/// Ordering compares year, then month, then day, with an unknown part before any known one.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PartialDate {
+    year: u16,
+    month: Option<u8>,
+    day: Option<u8>,
+}
+
+#[derive(Debug, thiserror::Error)]
+#[error("not a date of the form YYYY, YYYY-MM or YYYY-MM-DD")]
+pub struct InvalidDate;
+
+impl FromStr for PartialDate {
+    type Err = InvalidDate;
+
+    fn from_str(text: &str) -> Result<Self, InvalidDate> {
+        let parts: Vec<&str> = text.split('-').collect();
+        let digits = |s: &str, n: usize| s.len() == n && s.bytes().all(|b| b.is_ascii_digit());
+        let shape_ok = match parts.as_slice() {
+            [y] => digits(y, 4),
+            [y, m] => digits(y, 4) && digits(m, 2),
+            [y, m, d] => digits(y, 4) && digits(m, 2) && digits(d, 2),
+            _ => false,
+        };
+        if !shape_ok {
+            return Err(InvalidDate);
+        }
+        let year: u16 = parts[0].parse().map_err(|_| InvalidDate)?;
+        let month: Option<u8> = parts
+            .get(1)
+            .map(|m| m.parse())
+            .transpose()
+            .map_err(|_| InvalidDate)?;
+        let day: Option<u8> = parts
+            .get(2)
+            .map(|d| d.parse())
+            .transpose()
+            .map_err(|_| InvalidDate)?;
+        if !(1000..=9999).contains(&year) {
+            return Err(InvalidDate);
+        }
+        if let Some(m) = month
+            && !(1..=12).contains(&m)
+        {
+            return Err(InvalidDate);
+        }
+        if let (Some(m), Some(d)) = (month, day)
+            && NaiveDate::from_ymd_opt(year.into(), m.into(), d.into()).is_none()
+        {
+            return Err(InvalidDate);
+        }
+        Ok(PartialDate { year, month, day })
+    }
+}
+
+impl fmt::Display for PartialDate {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{:04}", self.year)?;
+        if let Some(m) = self.month {
+            write!(f, "-{m:02}")?;
+        }
+        if let Some(d) = self.day {
+            write!(f, "-{d:02}")?;
+        }
+        Ok(())
+    }
+}
+
+impl Serialize for PartialDate {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_str(self)
+    }
+}
+
+impl<'de> Deserialize<'de> for PartialDate {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        text.parse().map_err(serde::de::Error::custom)
+    }
+}
+
+/// A point in time, always UTC, serialised as RFC 3339 with microseconds and `Z`.
+///
+/// Truncated to microseconds on creation so that both databases store and return the same value.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct Timestamp(pub DateTime<Utc>);
+
+impl Timestamp {
+    pub fn now() -> Self {
+        Timestamp(Utc::now().trunc_subsecs(6))
+    }
+
+    pub fn parse(text: &str) -> Option<Self> {
+        DateTime::parse_from_rfc3339(text)
+            .ok()
+            .map(|t| Timestamp(t.with_timezone(&Utc).trunc_subsecs(6)))
+    }
+
+    pub fn to_rfc3339(&self) -> String {
+        self.0.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+    }
+
+    /// The HTTP date format of `Last-Modified` (whole seconds).
+    pub fn to_http_date(&self) -> String {
+        self.0.format("%a, %d %b %Y %H:%M:%S GMT").to_string()
+    }
+}
+
+impl Serialize for Timestamp {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(&self.to_rfc3339())
+    }
+}
+
+impl<'de> Deserialize<'de> for Timestamp {
+    fn deserialize<D: Deserializer<'de>>(deserializer: D) -> Result<Self, D::Error> {
+        let text = String::deserialize(deserializer)?;
+        Timestamp::parse(&text).ok_or_else(|| serde::de::Error::custom("not an RFC 3339 date-time"))
+    }
+}
+
+impl utoipa::PartialSchema for PartialDate {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .pattern(Some(r"^\d{4}(-\d{2}(-\d{2})?)?$"))
+            .description(Some(
+                "ISO 8601 date with reduced precision: year, year-month or full date.",
+            ))
+            .examples([serde_json::json!("2013-11-19"), serde_json::json!("2008")])
+            .into()
+    }
+}
+
+impl ToSchema for PartialDate {}
+
+impl utoipa::PartialSchema for Timestamp {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime)))
+            .description(Some("RFC 3339 date-time in UTC."))
+            .examples([serde_json::json!("2026-11-21T12:00:00.000000Z")])
+            .into()
+    }
+}
+
+impl ToSchema for Timestamp {}
+
+/// A postal address; every part is optional because sources often give only some of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Address {
+    #[schema(example = "Am Bonneshof 35")]
+    pub street: Option<String>,
+    #[schema(example = "40474")]
+    pub postal_code: Option<String>,
+    #[schema(example = "Düsseldorf")]
+    pub city: Option<String>,
+}
+
+/// Where a record's content comes from: a document, its publisher and date.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Source {
+    /// File name or identifier of the document.
+    #[schema(example = "000_5f1d657e03a14db8.txt")]
+    pub document: Option<String>,
+    #[schema(example = "50. Regionales Bildungsnetzwerk im Kreis Mettmann")]
+    pub title: Option<String>,
+    #[schema(example = "Ministerium für Schule und Weiterbildung NRW")]
+    pub publisher: Option<String>,
+    pub date: Option<PartialDate>,
+    #[schema(example = "https://www.schulministerium.nrw/")]
+    pub url: Option<String>,
+}
+
+/// Declares a closed set of string values: `FromStr`, `as_str`, serde and OpenAPI from one list.
+macro_rules! string_enum {
+    ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        pub enum $name {
+            $(#[serde(rename = $text)] $variant),+
+        }
+
+        impl $name {
+            pub const ALL: &'static [&'static str] = &[$($text),+];
+
+            pub fn as_str(&self) -> &'static str {
+                match self { $($name::$variant => $text),+ }
+            }
+        }
+
+        impl std::str::FromStr for $name {
+            type Err = ();
+            fn from_str(text: &str) -> Result<Self, ()> {
+                match text { $($text => Ok($name::$variant),)+ _ => Err(()) }
+            }
+        }
+
+        impl std::fmt::Display for $name {
+            fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+pub(crate) use string_enum;
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn partial_dates() {
+        for ok in ["2008", "2019-07", "2013-11-19", "2024-02-29"] {
+            assert_eq!(ok.parse::<PartialDate>().unwrap().to_string(), ok);
+        }
+        for bad in [
+            "2019-13",
+            "2019-7",
+            "08",
+            "2013-11-31",
+            "2023-02-29",
+            "2019-00",
+            "x",
+            "",
+            "2019-07-08T00:00",
+        ] {
+            assert!(bad.parse::<PartialDate>().is_err(), "{bad}");
+        }
+        let year: PartialDate = "2008".parse().unwrap();
+        let day: PartialDate = "2008-05-01".parse().unwrap();
+        assert!(year < day);
+    }
+}

@@ -1,0 +1,161 @@
+//! A Kooperationsvertrag between the Land NRW and a Kreis or kreisfreie Stadt, or a later amendment.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::common::{PartialDate, Source, Timestamp, string_enum};
+use super::validation::{Fields, MAX_NAME, MAX_SHORT, MAX_TEXT, ValidationErrors};
+use super::{Reference, Resource, ResourceKind};
+
+string_enum! {
+    /// What a contract does for its network.
+    ContractKind { Founding = "founding", Resumption = "resumption", Renewal = "renewal", Amendment = "amendment" }
+}
+
+string_enum! {
+    /// The side a signatory signs for.
+    Party { Land = "land", Kommune = "kommune" }
+}
+
+/// Someone who signed a contract.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Signatory {
+    #[schema(example = "Sylvia Löhrmann", max_length = 300)]
+    pub name: String,
+    #[schema(example = "Schulministerin", max_length = 200)]
+    pub role: Option<String>,
+    pub party: Party,
+}
+
+/// A contract of a network.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Contract {
+    #[schema(read_only)]
+    pub id: Uuid,
+    pub network_id: Uuid,
+    pub kind: ContractKind,
+    /// When it was signed, as precise as known (`2008`, `2019-07`, `2013-11-19`); `null` when unknown.
+    pub signed_on: Option<PartialDate>,
+    pub signatories: Vec<Signatory>,
+    /// The Handlungsfelder the contract names.
+    pub handlungsfeld_ids: Vec<Uuid>,
+    pub document_url: Option<String>,
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+    pub sources: Vec<Source>,
+    #[schema(read_only)]
+    pub created_at: Timestamp,
+    #[schema(read_only)]
+    pub updated_at: Timestamp,
+}
+
+/// The writable fields of a contract.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"networkId": "0190b7e2-3c4d-7a1b-9f00-1234567890ab", "kind": "founding", "signedOn": "2013-11-19", "signatories": [{"name": "Sylvia Löhrmann", "role": "Schulministerin", "party": "land"}, {"name": "Thomas Hendele", "role": "Landrat", "party": "kommune"}]}))]
+pub struct ContractInput {
+    pub network_id: Uuid,
+    pub kind: ContractKind,
+    pub signed_on: Option<PartialDate>,
+    #[schema(required = false)]
+    pub signatories: Vec<Signatory>,
+    #[schema(required = false)]
+    pub handlungsfeld_ids: Vec<Uuid>,
+    pub document_url: Option<String>,
+    #[schema(max_length = 5000)]
+    pub notes: Option<String>,
+    #[schema(required = false)]
+    pub sources: Vec<Source>,
+}
+
+impl Resource for Contract {
+    const KIND: ResourceKind = ResourceKind::Contracts;
+    const WRITABLE: &'static [&'static str] = &[
+        "networkId",
+        "kind",
+        "signedOn",
+        "signatories",
+        "handlungsfeldIds",
+        "documentUrl",
+        "notes",
+        "sources",
+    ];
+    type Input = ContractInput;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn parse_input(value: &Value) -> Result<ContractInput, ValidationErrors> {
+        let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
+        let network_id = f.uuid("networkId");
+        let kind = f.enumeration("kind", ContractKind::ALL);
+        let signed_on = f.opt_date("signedOn");
+        let signatories = f.list("signatories", |f, value, path| {
+            f.object(value, path, &["name", "role", "party"], |s| {
+                let name = s.string("name", MAX_NAME);
+                let role = s.opt_string("role", MAX_SHORT);
+                let party = s.enumeration("party", Party::ALL);
+                Some(Signatory {
+                    name: name?,
+                    role,
+                    party: party?,
+                })
+            })
+        });
+        let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
+        let document_url = f.opt_url("documentUrl");
+        let notes = f.opt_string("notes", MAX_TEXT);
+        let sources = f.sources("sources");
+        let input = (|| {
+            Some(ContractInput {
+                network_id: network_id?,
+                kind: kind?,
+                signed_on,
+                signatories,
+                handlungsfeld_ids,
+                document_url,
+                notes,
+                sources,
+            })
+        })();
+        f.finish(input)
+    }
+
+    fn references(input: &ContractInput) -> Vec<Reference> {
+        let mut refs = vec![Reference::new(
+            "networkId",
+            ResourceKind::Networks,
+            input.network_id,
+        )];
+        for (i, id) in input.handlungsfeld_ids.iter().enumerate() {
+            refs.push(Reference::new(
+                format!("handlungsfeldIds[{i}]"),
+                ResourceKind::Handlungsfelder,
+                id,
+            ));
+        }
+        refs
+    }
+
+    fn network_of(input: &ContractInput) -> Option<Uuid> {
+        Some(input.network_id)
+    }
+}
+
+/// Filters of `GET /v1/contracts`; they combine with AND.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ContractFilter {
+    /// UUID or slug of the network.
+    pub network: Option<String>,
+    pub kind: Option<ContractKind>,
+}

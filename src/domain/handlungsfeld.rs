@@ -1,0 +1,99 @@
+//! A Handlungsfeld (field of action): the shared vocabulary of what networks work on.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::common::{Source, Timestamp};
+use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::{Reference, Resource, ResourceKind};
+
+/// A field of action, e.g. "Übergang Schule–Beruf".
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Handlungsfeld {
+    #[schema(read_only)]
+    pub id: Uuid,
+    #[schema(
+        example = "schulische-inklusion",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 100
+    )]
+    pub slug: String,
+    #[schema(example = "Schulische Inklusion", max_length = 300)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    pub sources: Vec<Source>,
+    #[schema(read_only)]
+    pub created_at: Timestamp,
+    #[schema(read_only)]
+    pub updated_at: Timestamp,
+}
+
+/// The writable fields of a Handlungsfeld.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"slug": "schulische-inklusion", "name": "Schulische Inklusion"}))]
+pub struct HandlungsfeldInput {
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
+    pub slug: String,
+    #[schema(max_length = 300)]
+    pub name: String,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[schema(required = false)]
+    pub sources: Vec<Source>,
+}
+
+impl Resource for Handlungsfeld {
+    const KIND: ResourceKind = ResourceKind::Handlungsfelder;
+    const WRITABLE: &'static [&'static str] = &["slug", "name", "description", "sources"];
+    type Input = HandlungsfeldInput;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn parse_input(value: &Value) -> Result<HandlungsfeldInput, ValidationErrors> {
+        let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
+        let slug = f.slug("slug");
+        let name = f.string("name", MAX_NAME);
+        let description = f.opt_string("description", MAX_TEXT);
+        let sources = f.sources("sources");
+        let input = (|| {
+            Some(HandlungsfeldInput {
+                slug: slug?,
+                name: name?,
+                description,
+                sources,
+            })
+        })();
+        f.finish(input)
+    }
+
+    fn references(_: &HandlungsfeldInput) -> Vec<Reference> {
+        Vec::new()
+    }
+
+    fn network_of(_: &HandlungsfeldInput) -> Option<Uuid> {
+        None
+    }
+}
+
+/// Filters of `GET /v1/handlungsfelder`.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct HandlungsfeldFilter {
+    /// Case-insensitive text search in name and slug.
+    #[param(example = "inklusion")]
+    pub q: Option<String>,
+    /// Only the Handlungsfelder of this network (the list under `/v1/networks/{id}/handlungsfelder`).
+    #[param(ignore)]
+    pub network: Option<Uuid>,
+}

@@ -1,0 +1,128 @@
+//! The registry's types and their rules. No HTTP and no database here: these types are the API's
+//! representation (serde + OpenAPI schema) and the only place where input is validated.
+
+pub mod access;
+pub mod body;
+pub mod common;
+pub mod contact;
+pub mod contract;
+pub mod dataset;
+pub mod handlungsfeld;
+pub mod network;
+pub mod reference;
+pub mod validation;
+
+pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};
+pub use body::{Body, BodyFilter, BodyInput, BodyType};
+pub use common::{Address, PartialDate, Source, Timestamp};
+pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReach, Visibility};
+pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
+pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
+pub use network::{Network, NetworkFilter, NetworkInput, NetworkStatus};
+pub use reference::{District, Region, RegionKind};
+pub use validation::{FieldError, ValidationErrors};
+
+use serde::Serialize;
+use serde_json::Value;
+use uuid::Uuid;
+
+common::string_enum! {
+    /// The kinds of records in the registry, as named in paths and in the change feed.
+    ResourceKind {
+        Districts = "districts",
+        Regions = "regions",
+        Networks = "networks",
+        Contracts = "contracts",
+        Bodies = "bodies",
+        Handlungsfelder = "handlungsfelder",
+        Contacts = "contacts",
+    }
+}
+
+/// A record that another record's field points to; the storage checks that it exists.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Reference {
+    /// The input field that holds the reference, e.g. `networkId` or `handlungsfeldIds[1]`.
+    pub field: String,
+    pub kind: ResourceKind,
+    /// The referenced key: a UUID for networks, bodies and Handlungsfelder, a key for regions and districts.
+    pub key: String,
+}
+
+impl Reference {
+    pub fn new(field: impl Into<String>, kind: ResourceKind, key: impl ToString) -> Self {
+        Reference {
+            field: field.into(),
+            kind,
+            key: key.to_string(),
+        }
+    }
+}
+
+/// What the five editable resources share; the generic HTTP handlers and storage are written against it.
+pub trait Resource: Serialize + Clone + Send + Sync + 'static {
+    const KIND: ResourceKind;
+    /// Fields a client sets (the body of POST and PUT, the document a merge patch applies to).
+    const WRITABLE: &'static [&'static str];
+    /// Fields the server sets; accepted and ignored in input so that a client can send back what it read.
+    const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt"];
+
+    /// The validated content of a write.
+    type Input: Clone + Send + Sync + 'static;
+
+    fn id(&self) -> Uuid;
+    fn updated_at(&self) -> Timestamp;
+
+    /// Reads and validates a complete representation, reporting every problem.
+    fn parse_input(value: &Value) -> Result<Self::Input, ValidationErrors>;
+
+    /// Records the input points to; they must exist.
+    fn references(input: &Self::Input) -> Vec<Reference>;
+
+    /// The network this record belongs to, if any (the scope of editor keys).
+    fn network_of(input: &Self::Input) -> Option<Uuid>;
+
+    /// The writable part of the current state: the document a JSON Merge Patch applies to.
+    fn writable_value(&self) -> Value {
+        let mut value = serde_json::to_value(self).unwrap_or(Value::Null);
+        if let Value::Object(map) = &mut value {
+            map.retain(|key, _| Self::WRITABLE.contains(&key.as_str()));
+        }
+        value
+    }
+}
+
+/// Applies a JSON Merge Patch (RFC 7396) to `target`.
+pub fn merge_patch(target: &mut Value, patch: &Value) {
+    let Value::Object(patch_map) = patch else {
+        *target = patch.clone();
+        return;
+    };
+    if !target.is_object() {
+        *target = Value::Object(Default::default());
+    }
+    let target_map = target.as_object_mut().expect("made an object above");
+    for (key, value) in patch_map {
+        if value.is_null() {
+            target_map.remove(key);
+        } else {
+            merge_patch(target_map.entry(key.clone()).or_insert(Value::Null), value);
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn merge_patch_follows_rfc_7396() {
+        let mut doc = json!({"a": "b", "c": {"d": "e", "f": "g"}});
+        merge_patch(&mut doc, &json!({"a": "z", "c": {"f": null}}));
+        assert_eq!(doc, json!({"a": "z", "c": {"d": "e"}}));
+        let mut doc = json!({"a": [1]});
+        merge_patch(&mut doc, &json!({"a": [2, 3], "n": null}));
+        assert_eq!(doc, json!({"a": [2, 3]}));
+    }
+}

@@ -1,0 +1,200 @@
+//! A Regionales Bildungsnetzwerk: one per Kreis or kreisfreie Stadt.
+
+use serde::Serialize;
+use serde_json::Value;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use super::common::{PartialDate, Source, Timestamp, string_enum};
+use super::contract::ContractKind;
+use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::{Reference, Resource, ResourceKind};
+
+string_enum! {
+    /// Whether the network's cooperation contract is currently in force.
+    NetworkStatus { Active = "active", Inactive = "inactive" }
+}
+
+/// A Regionales Bildungsnetzwerk.
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Network {
+    #[schema(read_only)]
+    pub id: Uuid,
+    /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
+    #[schema(
+        example = "kreis-mettmann",
+        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
+        max_length = 100
+    )]
+    pub slug: String,
+    #[schema(
+        example = "Regionales Bildungsnetzwerk Kreis Mettmann",
+        max_length = 300
+    )]
+    pub name: String,
+    /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
+    #[schema(example = "05158", pattern = r"^05\d{3}$")]
+    pub region_key: String,
+    pub status: NetworkStatus,
+    #[schema(example = "https://www.kreis-mettmann.de/bildung")]
+    pub website: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    /// The Handlungsfelder the network works on (`/v1/networks/{id}/handlungsfelder` lists them).
+    pub handlungsfeld_ids: Vec<Uuid>,
+    /// Derived from the contracts: the earliest known date of a `founding` contract (unknown when the
+    /// founding contract's date is unknown), else the earliest known date of any contract.
+    #[schema(read_only)]
+    pub founded_on: Option<PartialDate>,
+    pub sources: Vec<Source>,
+    #[schema(read_only)]
+    pub created_at: Timestamp,
+    #[schema(read_only)]
+    pub updated_at: Timestamp,
+}
+
+/// The writable fields of a network (POST, PUT; PATCH merges into them).
+#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+#[schema(example = json!({"slug": "kreis-mettmann", "name": "Regionales Bildungsnetzwerk Kreis Mettmann", "regionKey": "05158", "status": "active", "website": "https://www.kreis-mettmann.de/bildung"}))]
+pub struct NetworkInput {
+    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
+    pub slug: String,
+    #[schema(max_length = 300)]
+    pub name: String,
+    #[schema(pattern = r"^05\d{3}$")]
+    pub region_key: String,
+    /// Defaults to `active`.
+    #[schema(required = false)]
+    pub status: NetworkStatus,
+    pub website: Option<String>,
+    #[schema(max_length = 5000)]
+    pub description: Option<String>,
+    #[schema(required = false)]
+    pub handlungsfeld_ids: Vec<Uuid>,
+    #[schema(required = false)]
+    pub sources: Vec<Source>,
+}
+
+impl Resource for Network {
+    const KIND: ResourceKind = ResourceKind::Networks;
+    const WRITABLE: &'static [&'static str] = &[
+        "slug",
+        "name",
+        "regionKey",
+        "status",
+        "website",
+        "description",
+        "handlungsfeldIds",
+        "sources",
+    ];
+    const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt", "foundedOn"];
+    type Input = NetworkInput;
+
+    fn id(&self) -> Uuid {
+        self.id
+    }
+
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+
+    fn parse_input(value: &Value) -> Result<NetworkInput, ValidationErrors> {
+        let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
+        let slug = f.slug("slug");
+        let name = f.string("name", MAX_NAME);
+        let region_key = region_key(&mut f, "regionKey", true);
+        let status = f
+            .opt_enumeration("status", NetworkStatus::ALL)
+            .unwrap_or(NetworkStatus::Active);
+        let website = f.opt_url("website");
+        let description = f.opt_string("description", MAX_TEXT);
+        let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
+        let sources = f.sources("sources");
+        let input = (|| {
+            Some(NetworkInput {
+                slug: slug?,
+                name: name?,
+                region_key: region_key?,
+                status,
+                website,
+                description,
+                handlungsfeld_ids,
+                sources,
+            })
+        })();
+        f.finish(input)
+    }
+
+    fn references(input: &NetworkInput) -> Vec<Reference> {
+        let mut refs = vec![Reference::new(
+            "regionKey",
+            ResourceKind::Regions,
+            &input.region_key,
+        )];
+        for (i, id) in input.handlungsfeld_ids.iter().enumerate() {
+            refs.push(Reference::new(
+                format!("handlungsfeldIds[{i}]"),
+                ResourceKind::Handlungsfelder,
+                id,
+            ));
+        }
+        refs
+    }
+
+    fn network_of(_: &NetworkInput) -> Option<Uuid> {
+        None
+    }
+}
+
+/// The founding date a network's contracts give: the earliest known date of a founding contract (none when
+/// the founding contracts' dates are all unknown), or without a founding contract the earliest known date.
+pub fn derive_founded_on(contracts: &[(ContractKind, Option<PartialDate>)]) -> Option<PartialDate> {
+    let founding: Vec<_> = contracts
+        .iter()
+        .filter(|(kind, _)| *kind == ContractKind::Founding)
+        .collect();
+    if founding.is_empty() {
+        contracts.iter().filter_map(|(_, date)| *date).min()
+    } else {
+        founding.iter().filter_map(|(_, date)| *date).min()
+    }
+}
+
+/// Reads a Kreisschlüssel of NRW (`05` and three digits).
+pub fn region_key(f: &mut Fields<'_>, name: &str, required: bool) -> Option<String> {
+    let key = if required {
+        f.string(name, 5)
+    } else {
+        f.opt_string(name, 5)
+    }?;
+    if key.len() == 5 && key.starts_with("05") && key.bytes().all(|b| b.is_ascii_digit()) {
+        Some(key)
+    } else {
+        f.error(
+            name,
+            "must be a Kreisschlüssel of NRW: 05 and three digits, e.g. 05158",
+        );
+        None
+    }
+}
+
+/// Filters of `GET /v1/networks`; they combine with AND.
+#[derive(Debug, Clone, Default, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct NetworkFilter {
+    /// Regierungsbezirk key (1, 3, 5, 7, 9).
+    #[param(example = 1)]
+    pub district: Option<i32>,
+    /// Kreisschlüssel of the region.
+    #[param(example = "05158")]
+    pub region: Option<String>,
+    pub status: Option<NetworkStatus>,
+    /// UUID or slug of a Handlungsfeld the network works on.
+    #[param(example = "schulische-inklusion")]
+    pub handlungsfeld: Option<String>,
+    /// Case-insensitive text search in name and slug.
+    #[param(example = "mettmann")]
+    pub q: Option<String>,
+}

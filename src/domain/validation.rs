@@ -1,0 +1,483 @@
+//! Field-by-field validation of JSON input that reports every problem at once.
+//!
+//! Typed serde deserialisation stops at the first error; clients fixing a form want all of them. So input
+//! arrives as a `serde_json::Value` and each resource reads its fields through [`Fields`], which collects
+//! a [`FieldError`] per problem and yields `None` for a field it could not read.
+
+use std::str::FromStr;
+
+use serde::Serialize;
+use serde_json::{Map, Value};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::common::{Address, PartialDate, Source};
+
+/// One problem with one field of a request body or query.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
+pub struct FieldError {
+    /// JSON pointer-like path of the field, e.g. `signatories[0].party`.
+    #[schema(example = "regionKey")]
+    pub field: String,
+    /// What is wrong, in plain words.
+    #[schema(example = "must be one of the 53 Kreisschlüssel of NRW")]
+    pub message: String,
+}
+
+impl FieldError {
+    pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self {
+            field: field.into(),
+            message: message.into(),
+        }
+    }
+}
+
+/// All problems found in one input.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("{} invalid field(s)", .0.len())]
+pub struct ValidationErrors(pub Vec<FieldError>);
+
+impl ValidationErrors {
+    pub fn single(field: impl Into<String>, message: impl Into<String>) -> Self {
+        Self(vec![FieldError::new(field, message)])
+    }
+}
+
+/// Limits shared by all resources.
+pub const MAX_NAME: usize = 300;
+pub const MAX_SLUG: usize = 100;
+pub const MAX_TEXT: usize = 5000;
+pub const MAX_URL: usize = 2000;
+pub const MAX_SHORT: usize = 200;
+pub const MAX_LIST: usize = 100;
+
+/// Reads the fields of one JSON object, collecting errors.
+pub struct Fields<'a> {
+    object: Option<&'a Map<String, Value>>,
+    prefix: String,
+    errors: Vec<FieldError>,
+}
+
+impl<'a> Fields<'a> {
+    /// Starts reading `value`, which must be an object whose keys are all in `writable` or `read_only`
+    /// (read-only keys such as `id` or `createdAt` are accepted so a client can send back what it read).
+    pub fn new(value: &'a Value, writable: &[&str], read_only: &[&str]) -> Self {
+        Self::nested(value, String::new(), writable, read_only)
+    }
+
+    fn nested(value: &'a Value, prefix: String, writable: &[&str], read_only: &[&str]) -> Self {
+        let mut fields = Fields {
+            object: None,
+            prefix,
+            errors: Vec::new(),
+        };
+        match value.as_object() {
+            Some(object) => {
+                for key in object.keys() {
+                    if !writable.contains(&key.as_str()) && !read_only.contains(&key.as_str()) {
+                        let path = fields.path(key);
+                        fields.errors.push(FieldError::new(path, "unknown field"));
+                    }
+                }
+                fields.object = Some(object);
+            }
+            None => {
+                let path = if fields.prefix.is_empty() {
+                    "(body)".to_string()
+                } else {
+                    fields.prefix.clone()
+                };
+                fields
+                    .errors
+                    .push(FieldError::new(path, "must be a JSON object"));
+            }
+        }
+        fields
+    }
+
+    fn path(&self, name: &str) -> String {
+        if self.prefix.is_empty() {
+            name.to_string()
+        } else {
+            format!("{}.{name}", self.prefix)
+        }
+    }
+
+    pub fn error(&mut self, name: &str, message: impl Into<String>) {
+        let path = self.path(name);
+        self.errors.push(FieldError::new(path, message));
+    }
+
+    /// The raw value of a field; `None` when absent or `null`.
+    fn raw(&self, name: &str) -> Option<&'a Value> {
+        self.object
+            .and_then(|o| o.get(name))
+            .filter(|v| !v.is_null())
+    }
+
+    /// An optional string: absent, `null` and `""` all mean "no value".
+    pub fn opt_string(&mut self, name: &str, max_chars: usize) -> Option<String> {
+        let value = self.raw(name)?;
+        let Some(text) = value.as_str() else {
+            self.error(name, "must be a string");
+            return None;
+        };
+        let text = text.trim();
+        if text.is_empty() {
+            return None;
+        }
+        if let Some(message) = text_problem(text, max_chars, name_allows_newlines(name)) {
+            self.error(name, message);
+            return None;
+        }
+        Some(text.to_string())
+    }
+
+    pub fn string(&mut self, name: &str, max_chars: usize) -> Option<String> {
+        let present = self.raw(name).is_some();
+        let value = self.opt_string(name, max_chars);
+        if value.is_none() && !self.has_error(name) {
+            self.error(
+                name,
+                if present {
+                    "must not be empty"
+                } else {
+                    "is required"
+                },
+            );
+        }
+        value
+    }
+
+    fn has_error(&self, name: &str) -> bool {
+        let path = self.path(name);
+        self.errors.iter().any(|e| e.field == path)
+    }
+
+    pub fn slug(&mut self, name: &str) -> Option<String> {
+        let slug = self.string(name, MAX_SLUG)?;
+        let valid = slug.split('-').all(|part| {
+            !part.is_empty()
+                && part
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
+        });
+        if !valid {
+            self.error(name, "must be lower-case letters and digits in groups joined by single hyphens, e.g. kreis-mettmann");
+            return None;
+        }
+        if Uuid::parse_str(&slug).is_ok() {
+            self.error(name, "must not look like a UUID");
+            return None;
+        }
+        Some(slug)
+    }
+
+    pub fn opt_url(&mut self, name: &str) -> Option<String> {
+        let url = self.opt_string(name, MAX_URL)?;
+        if !is_web_url(&url) {
+            self.error(
+                name,
+                "must be an absolute http(s) URL, e.g. https://www.example.de/bildungsbuero",
+            );
+            return None;
+        }
+        Some(url)
+    }
+
+    pub fn opt_email(&mut self, name: &str) -> Option<String> {
+        let email = self.opt_string(name, 254)?;
+        if !is_email(&email) {
+            self.error(
+                name,
+                "must be an e-mail address, e.g. bildungsbuero@kreis.example",
+            );
+            return None;
+        }
+        Some(email)
+    }
+
+    pub fn opt_phone(&mut self, name: &str) -> Option<String> {
+        let phone = self.opt_string(name, 50)?;
+        let digits = phone.chars().filter(char::is_ascii_digit).count();
+        let allowed = phone
+            .chars()
+            .all(|c| c.is_ascii_digit() || " +()-/.".contains(c));
+        if !allowed || digits < 3 {
+            self.error(
+                name,
+                "must be a phone number of digits, spaces and + ( ) - / .",
+            );
+            return None;
+        }
+        Some(phone)
+    }
+
+    /// A required value of a closed set (`FromStr` of a domain enum); lists the allowed values on error.
+    pub fn enumeration<T: FromStr>(&mut self, name: &str, allowed: &[&str]) -> Option<T> {
+        let value = self.opt_enumeration(name, allowed);
+        if value.is_none() && !self.has_error(name) {
+            self.error(name, "is required");
+        }
+        value
+    }
+
+    pub fn opt_enumeration<T: FromStr>(&mut self, name: &str, allowed: &[&str]) -> Option<T> {
+        let raw = self.raw(name)?;
+        match raw.as_str().map(T::from_str) {
+            Some(Ok(value)) => Some(value),
+            _ => {
+                self.error(name, format!("must be one of: {}", allowed.join(", ")));
+                None
+            }
+        }
+    }
+
+    pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
+        let raw = self.raw(name)?;
+        let value = raw.as_bool();
+        if value.is_none() {
+            self.error(name, "must be true or false");
+        }
+        value
+    }
+
+    pub fn opt_date(&mut self, name: &str) -> Option<PartialDate> {
+        let raw = self.raw(name)?;
+        match raw.as_str().map(PartialDate::from_str) {
+            Some(Ok(date)) => Some(date),
+            _ => {
+                self.error(
+                    name,
+                    "must be a date of year, month or day precision: 2008, 2019-07 or 2013-11-19",
+                );
+                None
+            }
+        }
+    }
+
+    pub fn opt_uuid(&mut self, name: &str) -> Option<Uuid> {
+        let raw = self.raw(name)?;
+        match raw.as_str().map(Uuid::parse_str) {
+            Some(Ok(id)) => Some(id),
+            _ => {
+                self.error(name, "must be a UUID");
+                None
+            }
+        }
+    }
+
+    pub fn uuid(&mut self, name: &str) -> Option<Uuid> {
+        let value = self.opt_uuid(name);
+        if value.is_none() && !self.has_error(name) {
+            self.error(name, "is required");
+        }
+        value
+    }
+
+    pub fn opt_integer(&mut self, name: &str) -> Option<i64> {
+        let raw = self.raw(name)?;
+        let value = raw.as_i64();
+        if value.is_none() {
+            self.error(name, "must be an integer");
+        }
+        value
+    }
+
+    /// A list whose items are read by `item`; absent or `null` is the empty list.
+    pub fn list<T>(
+        &mut self,
+        name: &str,
+        mut item: impl FnMut(&mut Fields<'a>, &'a Value, String) -> Option<T>,
+    ) -> Vec<T> {
+        let Some(raw) = self.raw(name) else {
+            return Vec::new();
+        };
+        let Some(items) = raw.as_array() else {
+            self.error(name, "must be an array");
+            return Vec::new();
+        };
+        if items.len() > MAX_LIST {
+            self.error(name, format!("must have at most {MAX_LIST} items"));
+            return Vec::new();
+        }
+        let base = self.path(name);
+        items
+            .iter()
+            .enumerate()
+            .filter_map(|(i, value)| item(self, value, format!("{base}[{i}]")))
+            .collect()
+    }
+
+    /// A list of UUIDs without duplicates.
+    pub fn uuid_list(&mut self, name: &str) -> Vec<Uuid> {
+        let ids = self.list(name, |fields, value, path| {
+            match value.as_str().map(Uuid::parse_str) {
+                Some(Ok(id)) => Some(id),
+                _ => {
+                    fields.errors.push(FieldError::new(path, "must be a UUID"));
+                    None
+                }
+            }
+        });
+        let mut unique = ids.clone();
+        unique.sort();
+        unique.dedup();
+        if unique.len() != ids.len() {
+            self.error(name, "must not contain an id twice");
+        }
+        ids
+    }
+
+    /// Reads a nested object with its own fields, e.g. `address` or `signatories[0]`.
+    pub fn object<T>(
+        &mut self,
+        value: &'a Value,
+        path: String,
+        writable: &[&str],
+        read: impl FnOnce(&mut Fields<'a>) -> Option<T>,
+    ) -> Option<T> {
+        let mut nested = Fields::nested(value, path, writable, &[]);
+        let result = if nested.object.is_some() {
+            read(&mut nested)
+        } else {
+            None
+        };
+        let ok = nested.errors.is_empty();
+        self.errors.append(&mut nested.errors);
+        if ok { result } else { None }
+    }
+
+    pub fn opt_address(&mut self, name: &str) -> Option<Address> {
+        let raw = self.raw(name)?;
+        let path = self.path(name);
+        self.object(raw, path, &["street", "postalCode", "city"], |f| {
+            let street = f.opt_string("street", MAX_SHORT);
+            let postal_code = f.opt_string("postalCode", 10);
+            if let Some(code) = &postal_code
+                && !(code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()))
+            {
+                f.error("postalCode", "must be a German postal code of five digits");
+            }
+            let city = f.opt_string("city", MAX_SHORT);
+            if street.is_none() && postal_code.is_none() && city.is_none() {
+                return None;
+            }
+            Some(Address {
+                street,
+                postal_code,
+                city,
+            })
+        })
+    }
+
+    pub fn sources(&mut self, name: &str) -> Vec<Source> {
+        self.list(name, |fields, value, path| {
+            fields.object(
+                value,
+                path,
+                &["document", "title", "publisher", "date", "url"],
+                |f| {
+                    let source = Source {
+                        document: f.opt_string("document", MAX_SHORT),
+                        title: f.string("title", MAX_NAME),
+                        publisher: f.opt_string("publisher", MAX_SHORT),
+                        date: f.opt_date("date"),
+                        url: f.opt_url("url"),
+                    };
+                    source.title.is_some().then_some(source)
+                },
+            )
+        })
+    }
+
+    /// Ends reading: the value built from the fields, or every error found.
+    pub fn finish<T>(self, value: Option<T>) -> Result<T, ValidationErrors> {
+        match value {
+            Some(value) if self.errors.is_empty() => Ok(value),
+            _ if self.errors.is_empty() => Err(ValidationErrors::single("(body)", "is invalid")),
+            _ => Err(ValidationErrors(self.errors)),
+        }
+    }
+}
+
+/// Descriptions and notes may have line breaks; names and other one-line fields may not.
+fn name_allows_newlines(name: &str) -> bool {
+    matches!(name, "description" | "notes" | "function")
+}
+
+/// Why a text is not acceptable, if it is not.
+pub fn text_problem(text: &str, max_chars: usize, newlines: bool) -> Option<String> {
+    if text.chars().count() > max_chars {
+        return Some(format!("must be at most {max_chars} characters long"));
+    }
+    let bad_control = text
+        .chars()
+        .any(|c| c.is_control() && !(newlines && (c == '\n' || c == '\r' || c == '\t')));
+    bad_control.then(|| "must not contain control characters".to_string())
+}
+
+/// An absolute http or https URL with a host and no white space.
+pub fn is_web_url(url: &str) -> bool {
+    let rest = url
+        .strip_prefix("https://")
+        .or_else(|| url.strip_prefix("http://"));
+    let Some(rest) = rest else { return false };
+    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
+    let host = host.rsplit('@').next().unwrap_or("");
+    let host_name = host.split(':').next().unwrap_or("");
+    !host_name.is_empty()
+        && host_name
+            .chars()
+            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        && !url
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+}
+
+/// A pragmatic check: one `@`, a local part, a domain with a dot, no white space.
+pub fn is_email(email: &str) -> bool {
+    let Some((local, domain)) = email.split_once('@') else {
+        return false;
+    };
+    !local.is_empty()
+        && !domain.contains('@')
+        && domain.contains('.')
+        && !domain.starts_with('.')
+        && !domain.ends_with('.')
+        && !email
+            .chars()
+            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn collects_every_error() {
+        let body = json!({"name": "", "website": "ftp://x", "extra": 1, "status": "gone"});
+        let mut fields = Fields::new(&body, &["name", "website", "status", "slug"], &["id"]);
+        fields.string("name", 10);
+        fields.opt_url("website");
+        fields.slug("slug");
+        fields.enumeration::<crate::domain::NetworkStatus>("status", &["active", "inactive"]);
+        let errors = fields.finish(Some(())).unwrap_err().0;
+        let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(names, ["extra", "name", "website", "slug", "status"]);
+    }
+
+    #[test]
+    fn urls_and_emails() {
+        assert!(is_web_url("https://www.kreis-mettmann.de/bildung?x=1"));
+        assert!(is_web_url("http://bildungsbüro.de"));
+        assert!(!is_web_url("javascript:alert(1)"));
+        assert!(!is_web_url("https://"));
+        assert!(!is_web_url("https://a b.de"));
+        assert!(is_email("bildungsbuero@kreis-mettmann.de"));
+        assert!(!is_email("no-at.de"));
+        assert!(!is_email("a@b"));
+    }
+}

@@ -1,0 +1,173 @@
+//! Downloads of the public data: the dataset file and CSV per resource, with ETags.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::auth::Caller;
+use super::conditional::respond_bytes;
+use super::problem::ApiError;
+use super::query::{FromQuery, QueryParams};
+use super::state::AppState;
+use crate::domain::dataset::to_csv;
+use crate::domain::{Access, Body, Contact, Contract, Handlungsfeld, Network};
+use crate::storage::{Db, StoreResult, Table};
+
+/// The columns of a resource's CSV: its fields in the order of its representation.
+pub fn csv_columns(resource: &str) -> Option<&'static [&'static str]> {
+    Some(match resource {
+        "networks" => &[
+            "id",
+            "slug",
+            "name",
+            "regionKey",
+            "status",
+            "website",
+            "description",
+            "handlungsfeldIds",
+            "foundedOn",
+            "sources",
+            "createdAt",
+            "updatedAt",
+        ],
+        "contracts" => &[
+            "id",
+            "networkId",
+            "kind",
+            "signedOn",
+            "signatories",
+            "handlungsfeldIds",
+            "documentUrl",
+            "notes",
+            "sources",
+            "createdAt",
+            "updatedAt",
+        ],
+        "bodies" => &[
+            "id",
+            "networkId",
+            "type",
+            "name",
+            "description",
+            "address",
+            "email",
+            "phone",
+            "website",
+            "sources",
+            "createdAt",
+            "updatedAt",
+        ],
+        "handlungsfelder" => &[
+            "id",
+            "slug",
+            "name",
+            "description",
+            "sources",
+            "createdAt",
+            "updatedAt",
+        ],
+        "contacts" => &[
+            "id",
+            "networkId",
+            "bodyId",
+            "districtKey",
+            "name",
+            "function",
+            "organisation",
+            "email",
+            "phone",
+            "address",
+            "visibility",
+            "isPerson",
+            "publicationConsent",
+            "sources",
+            "createdAt",
+            "updatedAt",
+        ],
+        _ => return None,
+    })
+}
+
+fn values<R: Table>(db: &Db, access: &Access) -> StoreResult<Vec<serde_json::Value>>
+where
+    R::Filter: Default + FromQuery,
+{
+    let mut filter = R::Filter::default();
+    filter.restrict(access);
+    Ok(db
+        .all::<R>(&filter, access)?
+        .iter()
+        .map(|r| serde_json::to_value(r).unwrap_or_default())
+        .collect())
+}
+
+/// The records of one resource type as JSON values, as `access` may see them.
+pub fn resource_values(
+    db: &Db,
+    resource: &str,
+    access: &Access,
+) -> StoreResult<Option<Vec<serde_json::Value>>> {
+    Ok(Some(match resource {
+        "networks" => values::<Network>(db, access)?,
+        "contracts" => values::<Contract>(db, access)?,
+        "bodies" => values::<Body>(db, access)?,
+        "handlungsfelder" => values::<Handlungsfeld>(db, access)?,
+        "contacts" => values::<Contact>(db, access)?,
+        _ => return Ok(None),
+    }))
+}
+
+/// `/v1/exports/dataset.json`: the public dataset, in the format `rbn import` reads.
+pub async fn dataset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(req.query_string())?.finish()?;
+    let db = state.db.clone();
+    let document = web::block(move || db.export(&Access::Anonymous)).await??;
+    let mut body = serde_json::to_vec_pretty(&document).unwrap_or_default();
+    body.push(b'\n');
+    Ok(respond_bytes(
+        &req,
+        &caller.0,
+        StatusCode::OK,
+        body,
+        "application/json",
+        None,
+    ))
+}
+
+/// `/v1/exports/{resource}.csv`: one resource's public records as CSV.
+pub async fn csv(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(req.query_string())?.finish()?;
+    let file = path.into_inner();
+    let resource = file.strip_suffix(".csv").unwrap_or("").to_string();
+    let columns = csv_columns(&resource).ok_or_else(|| {
+        ApiError::NotFound("Exports exist for networks, contracts, bodies, handlungsfelder and contacts: /v1/exports/networks.csv".into())
+    })?;
+    let db = state.db.clone();
+    let name = resource.clone();
+    let records = web::block(move || resource_values(&db, &name, &Access::Anonymous))
+        .await??
+        .unwrap_or_default();
+    let body = to_csv(columns, &records).into_bytes();
+    let mut response = respond_bytes(
+        &req,
+        &caller.0,
+        StatusCode::OK,
+        body,
+        "text/csv; charset=utf-8",
+        None,
+    );
+    if let Ok(value) = format!("attachment; filename=\"rbn-{resource}.csv\"").parse() {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::CONTENT_DISPOSITION, value);
+    }
+    Ok(response)
+}

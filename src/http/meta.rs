@@ -1,0 +1,381 @@
+//! Discovery, operations (health, readiness, metrics), the change feed, the audit log and API keys.
+
+use std::sync::atomic::Ordering;
+
+use actix_web::http::StatusCode;
+use actix_web::web::{self, Bytes};
+use actix_web::{HttpRequest, HttpResponse};
+use serde::Serialize;
+use serde_json::{Value, json};
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use super::auth::{Caller, actor, require_admin};
+use super::conditional::respond;
+use super::crud::{json_body, page_response};
+use super::openapi;
+use super::problem::ApiError;
+use super::query::{Paging, QueryParams};
+use super::state::AppState;
+use crate::domain::validation::{Fields, MAX_SHORT};
+use crate::domain::{ApiKey, ApiKeyInput, ResourceKind, Role, Timestamp};
+use crate::storage::{AuditFilter, Cursor};
+
+pub const API_VERSION: &str = "1";
+
+pub use crate::domain::dataset::licence;
+
+/// The discovery document.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Discovery {
+    #[schema(example = "rbn-registry")]
+    pub name: String,
+    pub title: String,
+    #[schema(example = "0.1.0")]
+    pub version: String,
+    #[schema(example = "1")]
+    pub api_version: String,
+    /// The licence of the data.
+    #[schema(value_type = Object)]
+    pub licence: Value,
+    /// When anything in the registry last changed.
+    pub last_change: Option<Timestamp>,
+    /// Where to go from here: the OpenAPI document, the docs and every collection.
+    #[schema(value_type = Object)]
+    pub links: Value,
+}
+
+pub async fn discovery(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(req.query_string())?.finish()?;
+    let db = state.db.clone();
+    let last_change = web::block(move || db.last_change()).await??;
+    let document = Discovery {
+        name: "rbn-registry".into(),
+        title: "Register der Regionalen Bildungsnetzwerke in Nordrhein-Westfalen".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        api_version: API_VERSION.into(),
+        licence: licence(),
+        last_change,
+        links: json!({
+            "self": "/v1",
+            "openapi": "/v1/openapi.json",
+            "docs": "/docs",
+            "districts": "/v1/districts",
+            "regions": "/v1/regions",
+            "networks": "/v1/networks",
+            "contracts": "/v1/contracts",
+            "bodies": "/v1/bodies",
+            "handlungsfelder": "/v1/handlungsfelder",
+            "contacts": "/v1/contacts",
+            "changes": "/v1/changes",
+            "health": "/healthz",
+            "readiness": "/readyz",
+            "metrics": "/metrics"
+        }),
+    };
+    Ok(respond(&req, &caller.0, StatusCode::OK, &document, None))
+}
+
+pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(req.query_string())?.finish()?;
+    let document = openapi::document_json();
+    Ok(super::conditional::respond_bytes(
+        &req,
+        &caller.0,
+        StatusCode::OK,
+        document.into_bytes(),
+        "application/json",
+        None,
+    ))
+}
+
+/// Liveness: the process answers.
+pub async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ok"}"#)
+}
+
+/// Readiness: the database answers.
+pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+    let db = state.db.clone();
+    web::block(move || db.ping()).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/json")
+        .body(r#"{"status":"ready"}"#))
+}
+
+/// Prometheus text exposition of the process's counters.
+pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+    let m = &state.metrics;
+    let mut text = String::from(
+        "# HELP rbn_http_requests_total HTTP requests answered, by status class.\n# TYPE rbn_http_requests_total counter\n",
+    );
+    for (class, counter) in m.requests.iter().enumerate().skip(1) {
+        text.push_str(&format!(
+            "rbn_http_requests_total{{class=\"{class}xx\"}} {}\n",
+            counter.load(Ordering::Relaxed)
+        ));
+    }
+    text.push_str(&format!(
+        "# HELP rbn_http_request_duration_seconds_sum Total time spent answering requests.\n# TYPE rbn_http_request_duration_seconds_sum counter\nrbn_http_request_duration_seconds_sum {:.6}\n",
+        m.duration_micros.load(Ordering::Relaxed) as f64 / 1e6
+    ));
+    text.push_str(&format!(
+        "# HELP rbn_http_requests_in_flight Requests being answered now.\n# TYPE rbn_http_requests_in_flight gauge\nrbn_http_requests_in_flight {}\n",
+        m.in_flight.load(Ordering::Relaxed)
+    ));
+    HttpResponse::Ok()
+        .content_type("text/plain; version=0.0.4; charset=utf-8")
+        .body(text)
+}
+
+/// One entry of the change feed.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ChangeFeedEntry {
+    /// Position in the feed; grows with every write.
+    pub seq: i64,
+    #[serde(rename = "type")]
+    pub resource_type: ResourceKind,
+    pub id: Uuid,
+    /// `true` for deleted records (and records the reader may not see).
+    pub deleted: bool,
+    pub updated_at: Timestamp,
+    /// The record as it is now; absent when deleted.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = Option<Object>)]
+    pub data: Option<Value>,
+}
+
+pub async fn changes(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let kinds: Vec<ResourceKind> = match params.text("type") {
+        Some(list) => {
+            let mut kinds = Vec::new();
+            for name in list.split(',').map(str::trim) {
+                match name.parse::<ResourceKind>() {
+                    Ok(kind) if !matches!(kind, ResourceKind::Districts | ResourceKind::Regions) => kinds.push(kind),
+                    _ => params.error("type", "must be a comma-separated list of networks, contracts, bodies, handlungsfelder, contacts"),
+                }
+            }
+            kinds
+        }
+        None => Vec::new(),
+    };
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT);
+    let after_seq = match &paging.after {
+        None => 0,
+        Some(Cursor::Key(seq)) => match seq.parse::<i64>() {
+            Ok(seq) => seq,
+            Err(_) => {
+                params.error("cursor", "belongs to another list");
+                0
+            }
+        },
+        Some(_) => {
+            params.error("cursor", "belongs to another list");
+            0
+        }
+    };
+    params.finish()?;
+    let db = state.db.clone();
+    let reader = caller.0.clone();
+    let limit = paging.limit + 1;
+    let since = paging.since;
+    let mut entries =
+        web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
+    let next = if entries.len() as i64 > paging.limit {
+        entries.truncate(paging.limit as usize);
+        entries
+            .last()
+            .map(|(entry, _)| Cursor::Key(entry.seq.to_string()))
+    } else {
+        None
+    };
+    let data = entries
+        .into_iter()
+        .map(|(entry, record)| {
+            serde_json::to_value(ChangeFeedEntry {
+                seq: entry.seq,
+                resource_type: entry.kind,
+                id: entry.id,
+                deleted: record.is_none(),
+                updated_at: entry.updated_at,
+                data: record,
+            })
+            .unwrap_or_default()
+        })
+        .collect();
+    Ok(page_response(&req, &caller.0, data, next))
+}
+
+pub async fn audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller.0)?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let filter = AuditFilter {
+        resource_id: params.parsed("resourceId", "a UUID"),
+        resource_type: params.one_of("resourceType", ResourceKind::ALL),
+        key_id: params.parsed("keyId", "a UUID"),
+        action: params.text("action"),
+    };
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT);
+    let after = match &paging.after {
+        None => 0,
+        Some(Cursor::Key(seq)) => seq.parse::<i64>().unwrap_or(0),
+        Some(_) => {
+            params.error("cursor", "belongs to another list");
+            0
+        }
+    };
+    params.finish()?;
+    let db = state.db.clone();
+    let limit = paging.limit + 1;
+    let mut entries = web::block(move || db.audit(&filter, after, limit)).await??;
+    let next = if entries.len() as i64 > paging.limit {
+        entries.truncate(paging.limit as usize);
+        entries.last().map(|(seq, _)| Cursor::Key(seq.to_string()))
+    } else {
+        None
+    };
+    let data = entries
+        .into_iter()
+        .map(|(_, e)| serde_json::to_value(e).unwrap_or_default())
+        .collect();
+    Ok(page_response(&req, &caller.0, data, next))
+}
+
+pub async fn list_keys(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller.0)?;
+    QueryParams::parse(req.query_string())?.finish()?;
+    let db = state.db.clone();
+    let keys: Vec<ApiKey> = web::block(move || db.keys()).await??;
+    let data = keys
+        .iter()
+        .map(|k| serde_json::to_value(k).unwrap_or_default())
+        .collect();
+    Ok(page_response(&req, &caller.0, data, None))
+}
+
+/// A key just created, with its secret: shown this once.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct CreatedKey {
+    #[serde(flatten)]
+    pub key: ApiKey,
+    /// The secret to send as `Authorization: Bearer <secret>`. It is not stored and cannot be shown again.
+    #[schema(example = "rbn_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg")]
+    pub secret: String,
+}
+
+/// Reads a key's input, reporting every problem.
+pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::ValidationErrors> {
+    let mut f = Fields::new(
+        value,
+        &["name", "role", "districtKey", "networkIds", "expiresAt"],
+        &[],
+    );
+    let name = f.string("name", MAX_SHORT);
+    let role: Option<Role> = f.enumeration("role", Role::ALL);
+    let district_key = f.opt_integer("districtKey");
+    let network_ids = f.uuid_list("networkIds");
+    let expires_at = f.opt_string("expiresAt", 40).and_then(|text| {
+        let parsed = Timestamp::parse(&text);
+        if parsed.is_none() {
+            f.error("expiresAt", "must be an RFC 3339 date-time");
+        }
+        parsed
+    });
+    let district_key = match (role, district_key) {
+        (Some(Role::District), Some(key)) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
+        (Some(Role::District), _) => {
+            f.error(
+                "districtKey",
+                "a district key needs the Regierungsbezirk: 1, 3, 5, 7 or 9",
+            );
+            None
+        }
+        (_, Some(_)) => {
+            f.error("districtKey", "only district keys have a districtKey");
+            None
+        }
+        (_, None) => None,
+    };
+    if role == Some(Role::Editor) && network_ids.is_empty() {
+        f.error("networkIds", "an editor key needs at least one network");
+    }
+    if role.is_some() && role != Some(Role::Editor) && !network_ids.is_empty() {
+        f.error("networkIds", "only editor keys have networkIds");
+    }
+    let input = (|| {
+        Some(ApiKeyInput {
+            name: name?,
+            role: role?,
+            district_key,
+            network_ids,
+            expires_at,
+        })
+    })();
+    f.finish(input)
+}
+
+pub async fn create_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+    body: Bytes,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller.0)?;
+    let value = json_body(&req, &body, false)?;
+    let input = parse_key_input(&value)?;
+    let db = state.db.clone();
+    let who = actor(&req, &caller.0);
+    let created = web::block(move || db.create_key(&input, &who)).await??;
+    let location = format!("/v1/api-keys/{}", created.key.id);
+    let body = CreatedKey {
+        key: created.key,
+        secret: created.secret,
+    };
+    let mut response = respond(&req, &caller.0, StatusCode::CREATED, &body, None);
+    response.headers_mut().insert(
+        actix_web::http::header::CACHE_CONTROL,
+        actix_web::http::header::HeaderValue::from_static("no-store"),
+    );
+    if let Ok(location) = actix_web::http::header::HeaderValue::from_str(&location) {
+        response
+            .headers_mut()
+            .insert(actix_web::http::header::LOCATION, location);
+    }
+    Ok(response)
+}
+
+pub async fn revoke_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    require_admin(&caller.0)?;
+    let id = super::crud::parse_id(&path)?;
+    let db = state.db.clone();
+    let who = actor(&req, &caller.0);
+    web::block(move || db.revoke_key(id, &who)).await??;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1,0 +1,152 @@
+//! What wraps every request: request id, tracing span and log line, time-out, metrics, the headers every
+//! response carries, and problem+json for errors produced outside the handlers (404, 405, 413, …).
+
+use std::sync::atomic::Ordering;
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::{HttpMessage, ResponseError, web};
+use tracing::Instrument;
+
+use super::meta::API_VERSION;
+use super::problem::{ApiError, PROBLEM_JSON, problem_for_status};
+use super::state::AppState;
+
+/// The id of a request: the client's `X-Request-Id` when it is sensible, else a new UUID.
+#[derive(Debug, Clone)]
+pub struct RequestId(pub String);
+
+pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
+pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
+
+fn request_id(req: &ServiceRequest) -> String {
+    req.headers()
+        .get(&X_REQUEST_ID)
+        .and_then(|v| v.to_str().ok())
+        .map(str::trim)
+        .filter(|id| !id.is_empty() && id.len() <= 128 && id.bytes().all(|b| b.is_ascii_graphic()))
+        .map_or_else(|| uuid::Uuid::new_v4().to_string(), str::to_string)
+}
+
+pub async fn envelope(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let id = request_id(&req);
+    req.extensions_mut().insert(RequestId(id.clone()));
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let method = req.method().to_string();
+    let path = req.path().to_string();
+    let span = tracing::info_span!("request", %method, %path, request_id = %id);
+    let started = Instant::now();
+    if let Some(state) = &state {
+        state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
+    }
+    let timeout = state
+        .as_ref()
+        .map_or(std::time::Duration::from_secs(30), |s| {
+            s.config.request_timeout
+        });
+    let outcome =
+        actix_web::rt::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
+    // Errors that escape the handlers are rendered by actix from `ApiError` (still problem+json); the
+    // request itself is gone with the cancelled future, so these few responses lack the headers below.
+    let mut response = match outcome {
+        Ok(Ok(response)) => response.map_into_boxed_body(),
+        Ok(Err(error)) => {
+            finish_metrics(
+                state.as_ref(),
+                error.as_response_error().status_code().as_u16(),
+                started,
+            );
+            return Err(error);
+        }
+        Err(_) => {
+            finish_metrics(state.as_ref(), 503, started);
+            span.in_scope(|| tracing::warn!(status = 503, "request timed out"));
+            return Err(ApiError::Timeout.into());
+        }
+    };
+    let status = response.status();
+    if status.as_u16() >= 400 && !is_problem(&response) {
+        let detail = response
+            .response()
+            .error()
+            .map(|e| e.to_string())
+            .filter(|_| status.is_client_error());
+        let problem = problem_for_status(status, detail).error_response();
+        let headers: Vec<_> = response
+            .headers()
+            .iter()
+            .filter(|(name, _)| {
+                name.as_str().starts_with("access-control-")
+                    || *name == header::ALLOW
+                    || *name == header::VARY
+            })
+            .map(|(n, v)| (n.clone(), v.clone()))
+            .collect();
+        response = response.into_response(problem);
+        for (name, value) in headers {
+            response.headers_mut().insert(name, value);
+        }
+    }
+    let headers = response.headers_mut();
+    if let Ok(value) = HeaderValue::from_str(&id) {
+        headers.insert(X_REQUEST_ID, value);
+    }
+    headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("no-referrer"),
+    );
+    if !path.starts_with("/docs") {
+        headers.insert(
+            header::CONTENT_SECURITY_POLICY,
+            HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
+        );
+        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
+    }
+    let elapsed = finish_metrics(state.as_ref(), status.as_u16(), started);
+    let route = response
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".into());
+    let latency_ms = elapsed.as_secs_f64() * 1000.0;
+    let status = response.status().as_u16();
+    span.in_scope(|| {
+        if status >= 500 {
+            tracing::warn!(%route, status, latency_ms, "request");
+        } else {
+            tracing::info!(%route, status, latency_ms, "request");
+        }
+    });
+    Ok(response)
+}
+
+fn finish_metrics(
+    state: Option<&web::Data<AppState>>,
+    status: u16,
+    started: Instant,
+) -> std::time::Duration {
+    let elapsed = started.elapsed();
+    if let Some(state) = state {
+        state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
+        state.metrics.record(status, elapsed);
+    }
+    elapsed
+}
+
+fn is_problem(response: &ServiceResponse<BoxBody>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with(PROBLEM_JSON))
+}

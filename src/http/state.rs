@@ -1,0 +1,97 @@
+//! What every handler shares: the database, the settings and the process-local counters.
+
+use std::collections::HashMap;
+use std::net::IpAddr;
+use std::sync::Mutex;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use crate::storage::Db;
+
+/// HTTP settings (from the environment, see `config`).
+#[derive(Debug, Clone)]
+pub struct HttpConfig {
+    /// `max-age` of anonymous reads, in seconds.
+    pub cache_max_age: u64,
+    /// Largest accepted request body, in bytes.
+    pub body_limit: usize,
+    /// Longest a request may take before it is answered with 503.
+    pub request_timeout: Duration,
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig {
+            cache_max_age: 60,
+            body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+        }
+    }
+}
+
+pub struct AppState {
+    pub db: Db,
+    pub config: HttpConfig,
+    pub metrics: Metrics,
+    pub auth_failures: AuthFailures,
+}
+
+impl AppState {
+    pub fn new(db: Db, config: HttpConfig) -> Self {
+        AppState {
+            db,
+            config,
+            metrics: Metrics::default(),
+            auth_failures: AuthFailures::default(),
+        }
+    }
+}
+
+/// Counters for `/metrics`.
+#[derive(Default)]
+pub struct Metrics {
+    pub requests: [AtomicU64; 6],
+    pub duration_micros: AtomicU64,
+    pub in_flight: AtomicU64,
+}
+
+impl Metrics {
+    pub fn record(&self, status: u16, elapsed: Duration) {
+        let class = usize::from(status / 100).min(5);
+        self.requests[class].fetch_add(1, Ordering::Relaxed);
+        self.duration_micros
+            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+    }
+}
+
+/// Failed authentications per client address: after too many in a minute the client gets 429.
+#[derive(Default)]
+pub struct AuthFailures {
+    by_client: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+}
+
+pub const MAX_AUTH_FAILURES: u32 = 10;
+pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
+
+impl AuthFailures {
+    /// Seconds the client must wait, when it has failed too often.
+    pub fn blocked_for(&self, client: IpAddr) -> Option<u64> {
+        let map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        let (count, since) = map.get(&client)?;
+        let elapsed = since.elapsed();
+        (*count >= MAX_AUTH_FAILURES && elapsed < AUTH_FAILURE_WINDOW)
+            .then(|| (AUTH_FAILURE_WINDOW - elapsed).as_secs().max(1))
+    }
+
+    pub fn record_failure(&self, client: IpAddr) {
+        let mut map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
+        if map.len() > 10_000 {
+            map.retain(|_, (_, since)| since.elapsed() < AUTH_FAILURE_WINDOW);
+        }
+        let entry = map.entry(client).or_insert((0, Instant::now()));
+        if entry.1.elapsed() >= AUTH_FAILURE_WINDOW {
+            *entry = (0, Instant::now());
+        }
+        entry.0 += 1;
+    }
+}

@@ -1,0 +1,8 @@
+//! `rbn`: see `rbn --help`.
+
+fn main() {
+    if let Err(error) = rbn_registry::cli::run(std::env::args().skip(1).collect()) {
+        eprintln!("rbn: {error}");
+        std::process::exit(error.code);
+    }
+}

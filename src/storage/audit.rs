@@ -1,0 +1,117 @@
+//! The append-only audit log of writes.
+
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::rows::{from_json, naive, opt_uuid, timestamp, to_json, uuid};
+use super::schema::audit_log::dsl as a;
+use super::{Actor, DbConnection, StoreResult};
+use crate::domain::{AuditEntry, ResourceKind, Timestamp};
+
+/// Filters of the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct AuditFilter {
+    pub resource_id: Option<Uuid>,
+    pub resource_type: Option<ResourceKind>,
+    pub key_id: Option<Uuid>,
+    pub action: Option<String>,
+}
+
+/// Appends one entry; called inside the write's transaction.
+pub fn append(
+    conn: &mut DbConnection,
+    actor: &Actor,
+    resource_type: &str,
+    resource: Uuid,
+    action: &str,
+    changed_fields: &[String],
+    at: Timestamp,
+) -> StoreResult<()> {
+    let last: Option<i64> = a::audit_log.select(diesel::dsl::max(a::seq)).first(conn)?;
+    diesel::insert_into(a::audit_log)
+        .values((
+            a::seq.eq(last.unwrap_or(0) + 1),
+            a::id.eq(Uuid::now_v7().to_string()),
+            a::at.eq(naive(at)),
+            a::key_id.eq(actor.key_id.map(|id| id.to_string())),
+            a::key_name.eq(actor.key_name.clone()),
+            a::request_id.eq(actor.request_id.clone()),
+            a::kind.eq(resource_type),
+            a::resource_id.eq(resource.to_string()),
+            a::action.eq(action),
+            a::changed_fields.eq(to_json(&changed_fields)),
+        ))
+        .execute(conn)?;
+    Ok(())
+}
+
+type AuditRow = (
+    i64,
+    String,
+    chrono::NaiveDateTime,
+    Option<String>,
+    Option<String>,
+    Option<String>,
+    String,
+    String,
+    String,
+    String,
+);
+
+/// A page of the log, newest last, after sequence number `after`.
+pub fn list(
+    conn: &mut DbConnection,
+    filter: &AuditFilter,
+    after: i64,
+    limit: i64,
+) -> StoreResult<Vec<(i64, AuditEntry)>> {
+    let mut query = a::audit_log.filter(a::seq.gt(after)).into_boxed();
+    if let Some(id) = filter.resource_id {
+        query = query.filter(a::resource_id.eq(id.to_string()));
+    }
+    if let Some(kind) = filter.resource_type {
+        query = query.filter(a::kind.eq(kind.as_str()));
+    }
+    if let Some(id) = filter.key_id {
+        query = query.filter(a::key_id.eq(id.to_string()));
+    }
+    if let Some(action) = &filter.action {
+        query = query.filter(a::action.eq(action.clone()));
+    }
+    let rows: Vec<AuditRow> = query
+        .select((
+            a::seq,
+            a::id,
+            a::at,
+            a::key_id,
+            a::key_name,
+            a::request_id,
+            a::kind,
+            a::resource_id,
+            a::action,
+            a::changed_fields,
+        ))
+        .order(a::seq.asc())
+        .limit(limit)
+        .load(conn)?;
+    rows.into_iter()
+        .map(
+            |(seq, id, at, key_id, key_name, request_id, kind, resource_id, action, fields)| {
+                Ok((
+                    seq,
+                    AuditEntry {
+                        id: uuid(&id)?,
+                        at: timestamp(at),
+                        key_id: opt_uuid(key_id.as_deref())?,
+                        key_name,
+                        request_id,
+                        resource_type: kind,
+                        resource_id: uuid(&resource_id)?,
+                        action,
+                        changed_fields: from_json(&fields)?,
+                    },
+                ))
+            },
+        )
+        .collect()
+}

@@ -1,0 +1,300 @@
+//! Import and export of the whole dataset, and seeding an empty database.
+
+use diesel::dsl::count_star;
+use diesel::prelude::*;
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use super::rows::naive;
+use super::schema::{bodies, changes, contacts, contracts, handlungsfelder, networks};
+use super::table::{Table, Window};
+use super::{
+    Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference,
+};
+use crate::domain::dataset::{self, Existing, Record};
+use crate::domain::{
+    Access, Body, Contact, Contract, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp,
+};
+
+/// What an import did, per section.
+#[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
+pub struct ImportReport {
+    pub created: usize,
+    pub updated: usize,
+    pub unchanged: usize,
+}
+
+/// Why an import wrote nothing.
+#[derive(Debug, thiserror::Error)]
+pub enum ImportError {
+    #[error("the dataset is invalid")]
+    Invalid(Vec<FieldError>),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+}
+
+impl From<diesel::result::Error> for ImportError {
+    fn from(error: diesel::result::Error) -> Self {
+        ImportError::Store(error.into())
+    }
+}
+
+/// Slugs already in the database, for files that refer to stored records.
+struct Stored<'a>(std::cell::RefCell<&'a mut DbConnection>);
+
+impl Existing for Stored<'_> {
+    fn id_by_slug(&self, kind: ResourceKind, slug: &str) -> Option<Uuid> {
+        let mut conn = self.0.borrow_mut();
+        match kind {
+            ResourceKind::Networks => reference::network_id_by_key(&mut conn, slug).ok().flatten(),
+            ResourceKind::Handlungsfelder => reference::handlungsfeld_id_by_key(&mut conn, slug)
+                .ok()
+                .flatten(),
+            _ => None,
+        }
+    }
+}
+
+impl Db {
+    /// Validates the whole file, then writes all of it or nothing, in one transaction. Records are
+    /// matched by id (or, for networks and Handlungsfelder, by slug); unchanged ones are not written.
+    pub fn import(&self, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
+        self.transaction(|conn| {
+            let dataset = {
+                let stored = Stored(std::cell::RefCell::new(conn));
+                dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
+            };
+            let mut report = ImportReport::default();
+            let mut problems = Vec::new();
+            let now = Timestamp::now();
+            write_section::<Handlungsfeld>(
+                conn,
+                &dataset.handlungsfelder,
+                actor,
+                now,
+                &mut report,
+                &mut problems,
+            )?;
+            write_section::<Network>(
+                conn,
+                &dataset.networks,
+                actor,
+                now,
+                &mut report,
+                &mut problems,
+            )?;
+            write_section::<Body>(
+                conn,
+                &dataset.bodies,
+                actor,
+                now,
+                &mut report,
+                &mut problems,
+            )?;
+            write_section::<Contract>(
+                conn,
+                &dataset.contracts,
+                actor,
+                now,
+                &mut report,
+                &mut problems,
+            )?;
+            write_section::<Contact>(
+                conn,
+                &dataset.contacts,
+                actor,
+                now,
+                &mut report,
+                &mut problems,
+            )?;
+            if !problems.is_empty() {
+                return Err(ImportError::Invalid(problems));
+            }
+            Ok(report)
+        })
+    }
+
+    /// Loads `file` when the database has never held any record (first start). Returns whether it did.
+    pub fn seed_if_empty(&self, file: &Value) -> Result<bool, ImportError> {
+        let mut conn = self.conn()?;
+        let ever_written: i64 = changes::table.select(count_star()).first(&mut *conn)?;
+        let networks_present: i64 = networks::table.select(count_star()).first(&mut *conn)?;
+        drop(conn);
+        if ever_written > 0 || networks_present > 0 {
+            return Ok(false);
+        }
+        let actor = Actor {
+            key_name: Some("seed".into()),
+            ..Actor::default()
+        };
+        self.import(file, &actor)?;
+        Ok(true)
+    }
+
+    /// The whole registry as a dataset file, as `access` may see it; `export → import → export` is identical.
+    pub fn export(&self, access: &Access) -> StoreResult<Value> {
+        self.read(|conn| {
+            let everything = Window { limit: i64::MAX, after: None, since: None };
+            Ok(json!({
+                "format": dataset::FORMAT,
+                "formatVersion": dataset::FORMAT_VERSION,
+                "licence": dataset::licence(),
+                "handlungsfelder": section::<Handlungsfeld>(conn, &Default::default(), &everything, access)?,
+                "networks": section::<Network>(conn, &Default::default(), &everything, access)?,
+                "bodies": section::<Body>(conn, &Default::default(), &everything, access)?,
+                "contracts": section::<Contract>(conn, &Default::default(), &everything, access)?,
+                "contacts": section::<Contact>(conn, &crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() }, &everything, access)?,
+            }))
+        })
+    }
+
+    /// All records of one type as `access` may see them, in id order (for exports).
+    pub fn all<R: Table>(&self, filter: &R::Filter, access: &Access) -> StoreResult<Vec<R>> {
+        self.read(|conn| {
+            let everything = Window {
+                limit: i64::MAX,
+                after: None,
+                since: None,
+            };
+            let records = R::list(conn, filter, &everything)?;
+            Ok(R::present(conn, records, access)?
+                .into_iter()
+                .filter_map(|c| match c {
+                    Change::Live(r) => Some(r),
+                    Change::Deleted { .. } => None,
+                })
+                .collect())
+        })
+    }
+}
+
+fn section<R: Table>(
+    conn: &mut DbConnection,
+    filter: &R::Filter,
+    window: &Window,
+    access: &Access,
+) -> StoreResult<Vec<Value>> {
+    let records = R::list(conn, filter, window)?;
+    Ok(R::present(conn, records, access)?
+        .into_iter()
+        .filter_map(|c| match c {
+            Change::Live(r) => Some(serde_json::to_value(r).unwrap_or_default()),
+            Change::Deleted { .. } => None,
+        })
+        .collect())
+}
+
+fn write_section<R: Table>(
+    conn: &mut DbConnection,
+    records: &[Record<R::Input>],
+    actor: &Actor,
+    now: Timestamp,
+    report: &mut ImportReport,
+    problems: &mut Vec<FieldError>,
+) -> Result<(), ImportError>
+where
+    R::Input: serde::Serialize,
+{
+    for record in records {
+        let at =
+            |e: FieldError| FieldError::new(format!("{}.{}", record.location, e.field), e.message);
+        if let Err(e) = check_references(conn, &R::references(&record.input)) {
+            match e {
+                StoreError::InvalidReferences(errors) => {
+                    problems.extend(errors.into_iter().map(at))
+                }
+                other => return Err(other.into()),
+            }
+            continue;
+        }
+        let existing = R::load(conn, record.id)?;
+        if let Err(e) =
+            R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input)
+        {
+            match e {
+                StoreError::Conflict(why) => {
+                    problems.push(FieldError::new(record.location.clone(), why))
+                }
+                StoreError::InvalidReferences(errors) => {
+                    problems.extend(errors.into_iter().map(at))
+                }
+                other => return Err(other.into()),
+            }
+            continue;
+        }
+        let wanted = serde_json::to_value(&record.input).unwrap_or_default();
+        let stamp_created = record.created_at.unwrap_or(now);
+        let stamp_updated = record.updated_at.unwrap_or(now);
+        match existing {
+            Some(current) if current.writable_value() == wanted => {
+                report.unchanged += 1;
+                continue;
+            }
+            Some(current) => {
+                R::update(conn, record.id, &record.input, stamp_updated)?;
+                let fields: Vec<String> = R::WRITABLE
+                    .iter()
+                    .filter(|f| current.writable_value().get(**f) != wanted.get(**f))
+                    .map(|f| f.to_string())
+                    .collect();
+                audit::append(
+                    conn,
+                    actor,
+                    R::KIND.as_str(),
+                    record.id,
+                    "import",
+                    &fields,
+                    now,
+                )?;
+                report.updated += 1;
+            }
+            None => {
+                R::insert(conn, record.id, &record.input, stamp_updated)?;
+                audit::append(conn, actor, R::KIND.as_str(), record.id, "import", &[], now)?;
+                report.created += 1;
+            }
+        }
+        stamp(
+            conn,
+            R::KIND,
+            record.id,
+            record.created_at.map(|_| stamp_created),
+            stamp_updated,
+        )?;
+        super::changes::record(conn, R::KIND, record.id, stamp_updated, false)?;
+    }
+    Ok(())
+}
+
+/// Sets a record's timestamps to those of the file (an import keeps them, so a round trip is identical).
+fn stamp(
+    conn: &mut DbConnection,
+    kind: ResourceKind,
+    id: Uuid,
+    created: Option<Timestamp>,
+    updated: Timestamp,
+) -> StoreResult<()> {
+    let id = id.to_string();
+    let updated = naive(updated);
+    macro_rules! stamp_table {
+        ($table:ident) => {{
+            diesel::update($table::table.find(&id))
+                .set($table::updated_at.eq(updated))
+                .execute(conn)?;
+            if let Some(created) = created {
+                diesel::update($table::table.find(&id))
+                    .set($table::created_at.eq(naive(created)))
+                    .execute(conn)?;
+            }
+        }};
+    }
+    match kind {
+        ResourceKind::Handlungsfelder => stamp_table!(handlungsfelder),
+        ResourceKind::Networks => stamp_table!(networks),
+        ResourceKind::Bodies => stamp_table!(bodies),
+        ResourceKind::Contracts => stamp_table!(contracts),
+        ResourceKind::Contacts => stamp_table!(contacts),
+        ResourceKind::Districts | ResourceKind::Regions => {}
+    }
+    Ok(())
+}

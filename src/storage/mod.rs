@@ -1,0 +1,453 @@
+//! Persistence with diesel on SQLite or PostgreSQL, chosen by the scheme of `DATABASE_URL`.
+//!
+//! All queries are written once against [`DbConnection`], diesel's `MultiConnection` over both backends.
+//! Every write goes through [`Db::create`], [`Db::modify`] or [`Db::transaction`]: they serialise writers
+//! (see the `write_lock` table), record the change for the change feed and append to the audit log in the
+//! same transaction as the write.
+
+mod audit;
+mod bodies;
+mod changes;
+mod contacts;
+mod contracts;
+mod dataset;
+mod handlungsfelder;
+mod keys;
+mod networks;
+mod reads;
+mod reference;
+mod rows;
+pub mod schema;
+mod table;
+
+use std::path::Path;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::prelude::*;
+use diesel::r2d2::{self, ManageConnection, PooledConnection};
+use diesel::result::{DatabaseErrorKind, Error as DieselError};
+use diesel_migrations::{EmbeddedMigrations, MigrationHarness, embed_migrations};
+use uuid::Uuid;
+
+use crate::domain::{FieldError, Resource, ResourceKind, Timestamp, access::Scope};
+
+pub use audit::AuditFilter;
+pub use changes::{Change, ChangeEntry};
+pub use dataset::{ImportError, ImportReport};
+pub use keys::NewKey;
+pub use reads::Related;
+pub use table::{Cursor, Table, Window};
+
+const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
+const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
+
+/// A connection to either backend; queries written against it run on both.
+#[derive(diesel::MultiConnection)]
+pub enum DbConnection {
+    Postgres(diesel::PgConnection),
+    Sqlite(diesel::SqliteConnection),
+}
+
+/// Why a storage operation failed. Mapped to HTTP statuses once, in `http::problem`.
+#[derive(Debug, thiserror::Error)]
+pub enum StoreError {
+    #[error("the database is unavailable: {0}")]
+    Unavailable(String),
+    #[error("not found")]
+    NotFound,
+    #[error("conflict: {0}")]
+    Conflict(String),
+    #[error("references to records that do not exist")]
+    InvalidReferences(Vec<FieldError>),
+    #[error("stored data is inconsistent: {0}")]
+    Corrupt(String),
+    #[error("invalid database URL: {0}")]
+    InvalidUrl(String),
+    #[error("migration failed: {0}")]
+    Migration(String),
+    #[error("database error: {0}")]
+    Query(DieselError),
+}
+
+impl From<DieselError> for StoreError {
+    fn from(error: DieselError) -> Self {
+        match &error {
+            DieselError::NotFound => StoreError::NotFound,
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
+                StoreError::Conflict(format!(
+                    "a unique value is already taken ({})",
+                    info.message()
+                ))
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
+                StoreError::Conflict("the change would break a reference between records".into())
+            }
+            DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
+            | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
+            | DieselError::BrokenTransactionManager => StoreError::Unavailable(error.to_string()),
+            DieselError::DatabaseError(_, info) if is_unavailable_message(info.message()) => {
+                StoreError::Unavailable(error.to_string())
+            }
+            _ => StoreError::Query(error),
+        }
+    }
+}
+
+/// SQLite reports a locked, read-only or vanished file and PostgreSQL a shutdown only as messages.
+fn is_unavailable_message(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    [
+        "database is locked",
+        "readonly database",
+        "read-only",
+        "disk i/o error",
+        "unable to open",
+        "terminating connection",
+        "shutting down",
+        "server closed the connection",
+        "no connection to the server",
+    ]
+    .iter()
+    .any(|m| message.contains(m))
+}
+
+impl From<r2d2::PoolError> for StoreError {
+    fn from(error: r2d2::PoolError) -> Self {
+        StoreError::Unavailable(error.to_string())
+    }
+}
+
+pub type StoreResult<T> = Result<T, StoreError>;
+
+/// Which database a URL names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+impl Backend {
+    pub fn name(self) -> &'static str {
+        match self {
+            Backend::Sqlite => "sqlite",
+            Backend::Postgres => "postgres",
+        }
+    }
+}
+
+/// A parsed `DATABASE_URL`: `sqlite://relative/path`, `sqlite:///absolute/path` or `postgres://…`.
+#[derive(Debug, Clone)]
+pub struct DatabaseUrl {
+    pub backend: Backend,
+    /// The file path (SQLite) or the URL (PostgreSQL) handed to the driver.
+    target: String,
+}
+
+impl DatabaseUrl {
+    pub fn parse(url: &str) -> StoreResult<Self> {
+        if let Some(path) = url
+            .strip_prefix("sqlite://")
+            .or_else(|| url.strip_prefix("sqlite:"))
+        {
+            if path.is_empty() || path.contains(":memory:") {
+                return Err(StoreError::InvalidUrl(
+                    "SQLite needs a file path, e.g. sqlite://data/rbn.sqlite3".into(),
+                ));
+            }
+            return Ok(DatabaseUrl {
+                backend: Backend::Sqlite,
+                target: path.to_string(),
+            });
+        }
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            return Ok(DatabaseUrl {
+                backend: Backend::Postgres,
+                target: url.to_string(),
+            });
+        }
+        Err(StoreError::InvalidUrl(format!(
+            "{}: the scheme must be sqlite:// or postgres://",
+            url.split("://").next().unwrap_or(url)
+        )))
+    }
+}
+
+/// Opens connections of the backend the URL names, never falling back to another one.
+#[derive(Debug)]
+pub struct Manager {
+    url: DatabaseUrl,
+}
+
+impl ManageConnection for Manager {
+    type Connection = DbConnection;
+    type Error = r2d2::Error;
+
+    fn connect(&self) -> Result<DbConnection, r2d2::Error> {
+        match self.url.backend {
+            Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
+                .map(DbConnection::Postgres)
+                .map_err(r2d2::Error::ConnectionError),
+            Backend::Sqlite => {
+                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
+                    .map_err(r2d2::Error::ConnectionError)?;
+                // WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
+                // instead of failing; secure_delete overwrites erased personal data in the file.
+                conn.batch_execute(
+                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                     PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
+                )
+                .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Sqlite(conn))
+            }
+        }
+    }
+
+    fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
+        conn.batch_execute("SELECT 1")
+            .map_err(r2d2::Error::QueryError)
+    }
+
+    fn has_broken(&self, conn: &mut DbConnection) -> bool {
+        r2d2::R2D2Connection::is_broken(conn)
+    }
+}
+
+/// The database: a pool of connections to one backend.
+#[derive(Clone)]
+pub struct Db {
+    pool: r2d2::Pool<Manager>,
+    backend: Backend,
+}
+
+pub type Conn = PooledConnection<Manager>;
+
+impl Db {
+    /// A page of the audit log after sequence number `after`.
+    pub fn audit(
+        &self,
+        filter: &AuditFilter,
+        after: i64,
+        limit: i64,
+    ) -> StoreResult<Vec<(i64, crate::domain::AuditEntry)>> {
+        self.read(|conn| audit::list(conn, filter, after, limit))
+    }
+
+    /// Opens a pool. Fails when the database cannot be reached, saying why.
+    pub fn open(url: &str, pool_size: u32) -> StoreResult<Db> {
+        let url = DatabaseUrl::parse(url)?;
+        if url.backend == Backend::Sqlite
+            && let Some(parent) = Path::new(&url.target).parent()
+            && !parent.as_os_str().is_empty()
+        {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
+            })?;
+        }
+        let backend = url.backend;
+        let manager = Manager { url };
+        // Fail fast with the driver's own message rather than r2d2's generic time-out.
+        let mut first = manager
+            .connect()
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        manager
+            .is_valid(&mut first)
+            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        drop(first);
+        let pool = r2d2::Pool::builder()
+            .max_size(pool_size)
+            .min_idle(Some(1))
+            .connection_timeout(Duration::from_secs(3))
+            .test_on_check_out(false)
+            .build_unchecked(manager);
+        Ok(Db { pool, backend })
+    }
+
+    pub fn backend(&self) -> Backend {
+        self.backend
+    }
+
+    pub fn conn(&self) -> StoreResult<Conn> {
+        let mut conn = self.pool.get()?;
+        // A connection that died while idle (database restarted) is replaced rather than failing a request.
+        if r2d2::R2D2Connection::is_broken(&mut *conn) {
+            return Err(StoreError::Unavailable("connection lost".into()));
+        }
+        Ok(conn)
+    }
+
+    /// Applies the pending migrations of this backend.
+    pub fn migrate(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        let result = match &mut *conn {
+            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
+            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
+        };
+        result.map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// Checks that the database answers (for `/readyz`).
+    pub fn ping(&self) -> StoreResult<()> {
+        let mut conn = self.conn()?;
+        conn.batch_execute("SELECT 1").map_err(StoreError::from)
+    }
+
+    /// Runs `work` in one write transaction: writers are serialised and every change it records commits
+    /// together with it.
+    pub fn transaction<T, E>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            lock_writers(conn)?;
+            work(conn)
+        })
+    }
+
+    /// Runs read-only `work` on one consistent snapshot.
+    pub fn read<T>(
+        &self,
+        work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
+    ) -> StoreResult<T> {
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| work(conn))
+    }
+
+    /// Creates a record: checks references (400), `authorize`s its scope (403), checks uniqueness (409),
+    /// inserts, records the change and the audit entry.
+    pub fn create<R: Table, E>(
+        &self,
+        input: R::Input,
+        actor: &Actor,
+        authorize: impl FnOnce(&Scope) -> Result<(), E>,
+    ) -> Result<R, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        self.transaction(|conn| {
+            check_references(conn, &R::references(&input))?;
+            authorize(&R::scope_of_input(conn, None, &input)?)?;
+            let id = Uuid::now_v7();
+            R::check_conflicts(conn, None, &input)?;
+            let now = Timestamp::now();
+            R::insert(conn, id, &input, now)?;
+            R::touch_related(conn, None, Some(&input), now)?;
+            changes::record(conn, R::KIND, id, now, false)?;
+            let created = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
+            let fields = changed_fields::<R>(None, Some(&created));
+            audit::append(conn, actor, R::KIND.as_str(), id, "create", &fields, now)?;
+            Ok(created)
+        })
+    }
+
+    /// Replaces or deletes a record. `decide` sees the current state (after `authorize` approved its
+    /// scope) and returns the new input, or `None` to delete; it is where If-Match is checked, so the check
+    /// and the write are one atomic step.
+    pub fn modify<R: Table, E>(
+        &self,
+        id: Uuid,
+        actor: &Actor,
+        action: &str,
+        authorize: impl Fn(&Scope) -> Result<(), E>,
+        decide: impl FnOnce(&R) -> Result<Option<R::Input>, E>,
+    ) -> Result<Option<R>, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        self.transaction(|conn| {
+            let current = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
+            authorize(&R::scope_of_record(conn, &current)?)?;
+            let next = decide(&current)?;
+            let now = Timestamp::now();
+            match next {
+                Some(input) => {
+                    check_references(conn, &R::references(&input))?;
+                    authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
+                    R::check_conflicts(conn, Some(id), &input)?;
+                    R::update(conn, id, &input, now)?;
+                    R::touch_related(conn, Some(&current), Some(&input), now)?;
+                    changes::record(conn, R::KIND, id, now, false)?;
+                    let updated = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
+                    let fields = changed_fields::<R>(Some(&current), Some(&updated));
+                    audit::append(conn, actor, R::KIND.as_str(), id, action, &fields, now)?;
+                    Ok(Some(updated))
+                }
+                None => {
+                    R::check_dependents(conn, id)?;
+                    R::delete(conn, id)?;
+                    R::touch_related(conn, Some(&current), None, now)?;
+                    changes::record(conn, R::KIND, id, now, true)?;
+                    audit::append(conn, actor, R::KIND.as_str(), id, "delete", &[], now)?;
+                    Ok(None)
+                }
+            }
+        })
+    }
+}
+
+/// Who writes, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Actor {
+    pub key_id: Option<Uuid>,
+    pub key_name: Option<String>,
+    pub request_id: Option<String>,
+}
+
+/// Takes the registry-wide write lock: the first statement of every write transaction. On PostgreSQL
+/// the row lock waits for the previous writer to commit; on SQLite the write upgrades the transaction to
+/// a writer at once, so it never fails late with a busy snapshot.
+fn lock_writers(conn: &mut DbConnection) -> StoreResult<()> {
+    use schema::write_lock::dsl::*;
+    diesel::update(write_lock.filter(id.eq(1)))
+        .set(writes.eq(writes + 1))
+        .execute(conn)?;
+    Ok(())
+}
+
+/// Checks that every referenced record exists; reports all missing ones at once.
+fn check_references(
+    conn: &mut DbConnection,
+    references: &[crate::domain::Reference],
+) -> StoreResult<()> {
+    let mut missing = Vec::new();
+    for reference in references {
+        if !reference::exists(conn, reference.kind, &reference.key)? {
+            let what = match reference.kind {
+                ResourceKind::Regions => {
+                    "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel"
+                }
+                ResourceKind::Districts => "no Regierungsbezirk has this key",
+                ResourceKind::Networks => "no network has this id",
+                ResourceKind::Bodies => "no body has this id",
+                ResourceKind::Handlungsfelder => "no Handlungsfeld has this id",
+                ResourceKind::Contracts => "no contract has this id",
+                ResourceKind::Contacts => "no contact has this id",
+            };
+            missing.push(FieldError::new(reference.field.clone(), what));
+        }
+    }
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(StoreError::InvalidReferences(missing))
+    }
+}
+
+/// The writable fields whose values differ between two states (names only).
+fn changed_fields<R: Resource>(before: Option<&R>, after: Option<&R>) -> Vec<String> {
+    let before = before.map(Resource::writable_value).unwrap_or_default();
+    let after = after.map(Resource::writable_value).unwrap_or_default();
+    R::WRITABLE
+        .iter()
+        .filter(|field| {
+            let b = before.get(**field).filter(|v| !v.is_null());
+            let a = after.get(**field).filter(|v| !v.is_null());
+            b != a
+        })
+        .map(|field| field.to_string())
+        .collect()
+}

@@ -1,0 +1,68 @@
+//! Conversions between database values (TEXT, TIMESTAMP, INTEGER) and domain values.
+
+use std::str::FromStr;
+
+use chrono::{DateTime, NaiveDateTime, Utc};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use uuid::Uuid;
+
+use super::{StoreError, StoreResult};
+use crate::domain::Timestamp;
+
+pub fn naive(timestamp: Timestamp) -> NaiveDateTime {
+    timestamp.0.naive_utc()
+}
+
+pub fn timestamp(value: NaiveDateTime) -> Timestamp {
+    Timestamp(DateTime::<Utc>::from_naive_utc_and_offset(value, Utc))
+}
+
+pub fn uuid(text: &str) -> StoreResult<Uuid> {
+    Uuid::parse_str(text).map_err(|_| StoreError::Corrupt(format!("not a UUID: {text}")))
+}
+
+pub fn opt_uuid(text: Option<&str>) -> StoreResult<Option<Uuid>> {
+    text.map(uuid).transpose()
+}
+
+pub fn parse<T: FromStr>(text: &str, what: &str) -> StoreResult<T> {
+    text.parse()
+        .map_err(|_| StoreError::Corrupt(format!("not a {what}: {text}")))
+}
+
+pub fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {
+    serde_json::from_str(text).map_err(|e| StoreError::Corrupt(format!("bad JSON column: {e}")))
+}
+
+pub fn to_json<T: Serialize>(value: &T) -> String {
+    serde_json::to_string(value).expect("domain values serialise")
+}
+
+pub fn ids_to_text(ids: &[Uuid]) -> Vec<String> {
+    ids.iter().map(Uuid::to_string).collect()
+}
+
+/// A `LIKE` pattern matching `text` anywhere, with the wildcards in `text` escaped (escape char `\`).
+pub fn contains_pattern(text: &str) -> String {
+    let mut pattern = String::from("%");
+    for c in text.to_lowercase().chars() {
+        if matches!(c, '%' | '_' | '\\') {
+            pattern.push('\\');
+        }
+        pattern.push(c);
+    }
+    pattern.push('%');
+    pattern
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()`, on both backends.
+    fn lower(text: diesel::sql_types::Text) -> diesel::sql_types::Text;
+}
+
+diesel::define_sql_function! {
+    /// SQL `lower()` of a nullable column.
+    #[sql_name = "lower"]
+    fn lower_opt(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
+}

@@ -1,0 +1,133 @@
+//! The contract between the generic write and list operations and one resource's table.
+
+use uuid::Uuid;
+
+use super::{Change, DbConnection, StoreResult};
+use crate::domain::access::{Access, Scope};
+use crate::domain::{Resource, Timestamp};
+
+/// Where a list page starts: after an id (plain lists, ordered by id), or after a change (lists with
+/// `modifiedSince`, ordered by `updatedAt`, then id).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Cursor {
+    Id(Uuid),
+    Changed {
+        at: Timestamp,
+        id: Uuid,
+    },
+    /// After a natural key (reference data ordered by key).
+    Key(String),
+}
+
+/// One page's worth of a list query.
+#[derive(Debug, Clone)]
+pub struct Window {
+    /// Rows to fetch (the HTTP layer asks for one more than it shows, to know whether a next page exists).
+    pub limit: i64,
+    pub after: Option<Cursor>,
+    /// Only records changed at or after this time, ordered by change.
+    pub since: Option<Timestamp>,
+}
+
+/// One resource's table. Implemented once per resource in this module's submodules.
+pub trait Table: Resource + Sized {
+    type Filter: Send + Sync + 'static;
+
+    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
+    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
+    fn list(
+        conn: &mut DbConnection,
+        filter: &Self::Filter,
+        window: &Window,
+    ) -> StoreResult<Vec<Self>>;
+
+    fn insert(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &Self::Input,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &Self::Input,
+        now: Timestamp,
+    ) -> StoreResult<()>;
+    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()>;
+
+    /// Where a record with this input belongs (for authorisation).
+    fn scope_of_input(
+        conn: &mut DbConnection,
+        id: Option<Uuid>,
+        input: &Self::Input,
+    ) -> StoreResult<Scope>;
+    /// Where a stored record belongs.
+    fn scope_of_record(conn: &mut DbConnection, record: &Self) -> StoreResult<Scope>;
+
+    /// Refuses values that another record already has (409).
+    fn check_conflicts(
+        _conn: &mut DbConnection,
+        _id: Option<Uuid>,
+        _input: &Self::Input,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// Refuses to delete a record others still depend on (409): nothing cascades silently.
+    fn check_dependents(_conn: &mut DbConnection, _id: Uuid) -> StoreResult<()> {
+        Ok(())
+    }
+
+    /// What `access` may see of `records`: most resources show everything; contacts hide internal ones
+    /// (as tombstones) and the channels of unconsented persons.
+    fn present(
+        _conn: &mut DbConnection,
+        records: Vec<Self>,
+        _access: &Access,
+    ) -> StoreResult<Vec<Change<Self>>> {
+        Ok(records.into_iter().map(Change::Live).collect())
+    }
+
+    /// Updates records whose representation derives from this one (a contract changes its network's
+    /// `foundedOn`), so their `updatedAt`, ETag and change-feed position move too.
+    fn touch_related(
+        _conn: &mut DbConnection,
+        _before: Option<&Self>,
+        _after: Option<&Self::Input>,
+        _now: Timestamp,
+    ) -> StoreResult<()> {
+        Ok(())
+    }
+}
+
+/// Orders and limits a boxed query of `$table` by `$window` (id order, or change order with `since`).
+macro_rules! apply_window {
+    ($query:expr, $table:ident, $window:expr) => {{
+        use $crate::storage::rows::naive;
+        use $crate::storage::schema::$table::dsl as t;
+        use $crate::storage::table::Cursor;
+        let window = $window;
+        let mut query = $query;
+        let query = match window.since {
+            None => {
+                if let Some(Cursor::Id(after)) = &window.after {
+                    query = query.filter(t::id.gt(after.to_string()));
+                }
+                query.order(t::id.asc())
+            }
+            Some(since) => {
+                query = query.filter(t::updated_at.ge(naive(since)));
+                if let Some(Cursor::Changed { at, id }) = &window.after {
+                    query = query.filter(
+                        t::updated_at
+                            .gt(naive(*at))
+                            .or(t::updated_at.eq(naive(*at)).and(t::id.gt(id.to_string()))),
+                    );
+                }
+                query.order((t::updated_at.asc(), t::id.asc()))
+            }
+        };
+        query.limit(window.limit)
+    }};
+}
+pub(crate) use apply_window;

@@ -1,0 +1,448 @@
+//! The test harness: every test starts the real service on a random port with a fresh database of its
+//! own (a temporary SQLite file, or a new PostgreSQL database that is dropped afterwards) and talks to it
+//! over real HTTP.
+#![allow(dead_code)]
+
+use std::collections::HashMap;
+use std::net::TcpListener;
+use std::path::PathBuf;
+use std::time::Duration;
+
+use diesel::connection::SimpleConnection;
+use diesel::{Connection, PgConnection};
+use rbn_registry::domain::{ApiKeyInput, Role};
+use rbn_registry::http::{AppState, HttpConfig};
+use rbn_registry::storage::{Actor, Db};
+use serde_json::{Value, json};
+use ureq::http::{Method, Request};
+
+/// Which database a test runs against.
+#[derive(Debug, Clone)]
+pub enum Backend {
+    Sqlite,
+    Postgres(String),
+}
+
+impl Backend {
+    /// PostgreSQL when `TEST_DATABASE_URL` is set. In CI (`CI=true`) it must be: a PostgreSQL test that
+    /// silently skipped would be a test that cannot fail.
+    pub fn postgres() -> Option<Backend> {
+        match std::env::var("TEST_DATABASE_URL") {
+            Ok(url) if !url.trim().is_empty() => Some(Backend::Postgres(url)),
+            _ if std::env::var("CI").is_ok_and(|v| v == "true") => {
+                panic!("CI=true but TEST_DATABASE_URL is not set: the PostgreSQL tests cannot run")
+            }
+            _ => {
+                eprintln!("TEST_DATABASE_URL is not set: skipping the PostgreSQL variant");
+                None
+            }
+        }
+    }
+}
+
+/// Declares each test function once per backend: `sqlite::name` always, `postgres::name` with PostgreSQL.
+#[macro_export]
+macro_rules! backend_tests {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name($crate::common::Backend::Sqlite) })*
+        }
+        mod postgres {
+            $(#[test] fn $name() {
+                if let Some(backend) = $crate::common::Backend::postgres() { super::$name(backend) }
+            })*
+        }
+    };
+}
+
+/// A fresh database for one test; removed (SQLite) or dropped (PostgreSQL) when the test ends.
+pub struct TestDatabase {
+    pub url: String,
+    cleanup: Cleanup,
+}
+
+enum Cleanup {
+    Directory(PathBuf),
+    Database { admin_url: String, name: String },
+}
+
+impl TestDatabase {
+    pub fn new(backend: &Backend) -> TestDatabase {
+        let unique = uuid::Uuid::new_v4().simple().to_string();
+        match backend {
+            Backend::Sqlite => {
+                let dir = std::env::temp_dir().join(format!("rbn-test-{unique}"));
+                std::fs::create_dir_all(&dir).unwrap();
+                TestDatabase {
+                    url: format!("sqlite://{}/rbn.sqlite3", dir.display()),
+                    cleanup: Cleanup::Directory(dir),
+                }
+            }
+            Backend::Postgres(admin_url) => {
+                let name = format!("rbn_test_{unique}");
+                let mut admin =
+                    PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+                admin
+                    .batch_execute(&format!("CREATE DATABASE {name}"))
+                    .unwrap();
+                let url = replace_database(admin_url, &name);
+                TestDatabase {
+                    url,
+                    cleanup: Cleanup::Database {
+                        admin_url: admin_url.clone(),
+                        name,
+                    },
+                }
+            }
+        }
+    }
+}
+
+/// `postgres://host/db?x` with another database name.
+pub fn replace_database(url: &str, name: &str) -> String {
+    let (base, query) = url
+        .split_once('?')
+        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let scheme_end = base.find("://").map_or(0, |i| i + 3);
+    let path_start = base[scheme_end..]
+        .find('/')
+        .map_or(base.len(), |i| scheme_end + i);
+    let mut out = format!("{}/{name}", &base[..path_start]);
+    if let Some(query) = query {
+        out.push('?');
+        out.push_str(query);
+    }
+    out
+}
+
+impl Drop for TestDatabase {
+    fn drop(&mut self) {
+        match &self.cleanup {
+            Cleanup::Directory(dir) => {
+                let _ = std::fs::remove_dir_all(dir);
+            }
+            Cleanup::Database { admin_url, name } => {
+                if let Ok(mut admin) = PgConnection::establish(admin_url) {
+                    let _ = admin
+                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                }
+            }
+        }
+    }
+}
+
+/// The service under test.
+pub struct TestApp {
+    pub address: String,
+    pub db: Db,
+    pub admin_key: String,
+    server: Option<actix_web::dev::ServerHandle>,
+    // Dropped last: the server must stop before its database goes.
+    pub database: TestDatabase,
+}
+
+pub struct Options {
+    pub seed: bool,
+    pub http: HttpConfig,
+}
+
+impl Default for Options {
+    fn default() -> Self {
+        Options {
+            seed: false,
+            http: HttpConfig::default(),
+        }
+    }
+}
+
+pub fn spawn_app(backend: &Backend) -> TestApp {
+    spawn_app_with(backend, Options::default())
+}
+
+pub fn spawn_app_with(backend: &Backend, options: Options) -> TestApp {
+    let database = TestDatabase::new(backend);
+    let db = Db::open(&database.url, 4).expect("open the test database");
+    db.migrate().expect("migrate");
+    if options.seed {
+        let seed: Value = serde_json::from_str(rbn_registry::app::SEED).unwrap();
+        db.seed_if_empty(&seed).expect("seed");
+    }
+    let admin = ApiKeyInput {
+        name: "test admin".into(),
+        role: Role::Admin,
+        district_key: None,
+        network_ids: vec![],
+        expires_at: None,
+    };
+    let admin_key = db.create_key(&admin, &Actor::default()).unwrap().secret;
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let address = format!("http://{}", listener.local_addr().unwrap());
+    let state = AppState::new(db.clone(), options.http);
+    let (sender, receiver) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        actix_web::rt::System::new().block_on(async move {
+            let server = rbn_registry::http::serve(state, listener, Some(1)).unwrap();
+            sender.send(server.handle()).unwrap();
+            let _ = server.await;
+        })
+    });
+    let server = receiver
+        .recv_timeout(Duration::from_secs(10))
+        .expect("server started");
+    TestApp {
+        address,
+        db,
+        admin_key,
+        server: Some(server),
+        database,
+    }
+}
+
+impl Drop for TestApp {
+    fn drop(&mut self) {
+        if let Some(server) = self.server.take() {
+            actix_web::rt::System::new().block_on(server.stop(false));
+        }
+    }
+}
+
+/// An HTTP response, read completely.
+#[derive(Debug, Clone)]
+pub struct Reply {
+    pub status: u16,
+    pub headers: HashMap<String, String>,
+    pub body: Vec<u8>,
+}
+
+impl Reply {
+    pub fn json(&self) -> Value {
+        serde_json::from_slice(&self.body)
+            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+    }
+
+    pub fn text(&self) -> String {
+        String::from_utf8_lossy(&self.body).into_owned()
+    }
+
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers
+            .get(&name.to_ascii_lowercase())
+            .map(String::as_str)
+    }
+
+    pub fn etag(&self) -> String {
+        self.header("etag")
+            .unwrap_or_else(|| panic!("no ETag: {} {}", self.status, self.text()))
+            .to_string()
+    }
+
+    /// Asserts an RFC 9457 problem with this status and returns it.
+    #[track_caller]
+    pub fn problem(&self, status: u16) -> Value {
+        assert_eq!(
+            self.status,
+            status,
+            "expected {status}, got {}: {}",
+            self.status,
+            self.text()
+        );
+        assert_eq!(
+            self.header("content-type"),
+            Some("application/problem+json"),
+            "{}",
+            self.text()
+        );
+        let problem = self.json();
+        assert_eq!(problem["status"], json!(status));
+        assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
+        assert!(problem["title"].as_str().is_some());
+        problem
+    }
+
+    /// The field names of a 400 problem's `errors`.
+    #[track_caller]
+    pub fn error_fields(&self) -> Vec<String> {
+        let problem = self.problem(400);
+        problem["errors"]
+            .as_array()
+            .unwrap_or(&vec![])
+            .iter()
+            .map(|e| e["field"].as_str().unwrap().to_string())
+            .collect()
+    }
+}
+
+/// A client of the service, with or without an API key.
+#[derive(Clone)]
+pub struct Client {
+    pub base: String,
+    pub key: Option<String>,
+    agent: ureq::Agent,
+}
+
+pub fn agent() -> ureq::Agent {
+    ureq::Agent::config_builder()
+        .http_status_as_error(false)
+        .timeout_global(Some(Duration::from_secs(60)))
+        .build()
+        .into()
+}
+
+impl TestApp {
+    pub fn anonymous(&self) -> Client {
+        Client {
+            base: self.address.clone(),
+            key: None,
+            agent: agent(),
+        }
+    }
+
+    pub fn admin(&self) -> Client {
+        self.with_key(&self.admin_key)
+    }
+
+    pub fn with_key(&self, key: &str) -> Client {
+        Client {
+            base: self.address.clone(),
+            key: Some(key.to_string()),
+            agent: agent(),
+        }
+    }
+
+    /// Creates an API key directly in the database and returns its secret.
+    pub fn key(
+        &self,
+        role: Role,
+        district_key: Option<i32>,
+        network_ids: Vec<uuid::Uuid>,
+    ) -> String {
+        let input = ApiKeyInput {
+            name: format!("test {role}"),
+            role,
+            district_key,
+            network_ids,
+            expires_at: None,
+        };
+        self.db
+            .create_key(&input, &Actor::default())
+            .unwrap()
+            .secret
+    }
+}
+
+impl Client {
+    /// Sends any request; `headers` are added after the API key, so a test can override it.
+    pub fn send(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[(&str, &str)],
+        body: Option<&[u8]>,
+    ) -> Reply {
+        let mut request = Request::builder()
+            .method(Method::from_bytes(method.as_bytes()).unwrap())
+            .uri(format!("{}{path}", self.base));
+        if let Some(key) = &self.key {
+            request = request.header("Authorization", format!("Bearer {key}"));
+        }
+        for (name, value) in headers {
+            request = request.header(*name, *value);
+        }
+        let result = match body {
+            Some(bytes) => self.agent.run(request.body(bytes.to_vec()).unwrap()),
+            None => self.agent.run(request.body(()).unwrap()),
+        };
+        let mut response = result.unwrap_or_else(|e| panic!("{method} {path}: {e}"));
+        let status = response.status().as_u16();
+        let headers = response
+            .headers()
+            .iter()
+            .map(|(k, v)| {
+                (
+                    k.as_str().to_ascii_lowercase(),
+                    v.to_str().unwrap_or("").to_string(),
+                )
+            })
+            .collect();
+        let body = response
+            .body_mut()
+            .with_config()
+            .limit(64 * 1024 * 1024)
+            .read_to_vec()
+            .unwrap_or_default();
+        Reply {
+            status,
+            headers,
+            body,
+        }
+    }
+
+    pub fn get(&self, path: &str) -> Reply {
+        self.send("GET", path, &[], None)
+    }
+
+    pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
+        self.send("GET", path, headers, None)
+    }
+
+    pub fn post(&self, path: &str, body: &Value) -> Reply {
+        self.send(
+            "POST",
+            path,
+            &[("Content-Type", "application/json")],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    pub fn put(&self, path: &str, etag: &str, body: &Value) -> Reply {
+        self.send(
+            "PUT",
+            path,
+            &[("Content-Type", "application/json"), ("If-Match", etag)],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    pub fn patch(&self, path: &str, etag: &str, body: &Value) -> Reply {
+        self.send(
+            "PATCH",
+            path,
+            &[
+                ("Content-Type", "application/merge-patch+json"),
+                ("If-Match", etag),
+            ],
+            Some(body.to_string().as_bytes()),
+        )
+    }
+
+    pub fn delete(&self, path: &str, etag: &str) -> Reply {
+        self.send("DELETE", path, &[("If-Match", etag)], None)
+    }
+
+    /// Creates a record and returns its JSON; panics unless 201.
+    #[track_caller]
+    pub fn create(&self, collection: &str, body: &Value) -> Value {
+        let reply = self.post(&format!("/v1/{collection}"), body);
+        assert_eq!(reply.status, 201, "POST /v1/{collection}: {}", reply.text());
+        reply.json()
+    }
+
+    /// Follows `links.next` to the end and returns every item.
+    pub fn all(&self, path: &str) -> Vec<Value> {
+        let mut items = Vec::new();
+        let mut next = Some(path.to_string());
+        while let Some(path) = next {
+            let reply = self.get(&path);
+            assert_eq!(reply.status, 200, "GET {path}: {}", reply.text());
+            let page = reply.json();
+            items.extend(page["data"].as_array().unwrap().iter().cloned());
+            next = page["links"]["next"].as_str().map(str::to_string);
+        }
+        items
+    }
+}
+
+/// A network body for region `region_key`.
+pub fn network_body(slug: &str, region_key: &str) -> Value {
+    json!({"slug": slug, "name": format!("Regionales Bildungsnetzwerk {slug}"), "regionKey": region_key})
+}
