@@ -16,10 +16,7 @@ pub enum StartError {
     #[error("the seed dataset could not be loaded: {0}")]
     Seed(String),
     #[error("cannot listen on {address}: {source}")]
-    Listen {
-        address: String,
-        source: std::io::Error,
-    },
+    Listen { address: String, source: std::io::Error },
 }
 
 /// Opens and migrates the database, and loads the seed dataset into an empty one when asked to.
@@ -27,18 +24,13 @@ pub fn prepare_database(config: &Config) -> Result<Db, StartError> {
     let db = Db::open(&config.database_url, config.pool_size)?;
     db.migrate()?;
     if config.seed {
-        let seed: serde_json::Value =
-            serde_json::from_str(SEED).map_err(|e| StartError::Seed(e.to_string()))?;
+        let seed: serde_json::Value = serde_json::from_str(SEED).map_err(|e| StartError::Seed(e.to_string()))?;
         match db.seed_if_empty(&seed) {
             Ok(true) => tracing::info!("loaded the seed dataset into the empty database"),
             Ok(false) => {}
             Err(ImportError::Invalid(problems)) => {
                 return Err(StartError::Seed(
-                    problems
-                        .iter()
-                        .map(|p| format!("{}: {}", p.field, p.message))
-                        .collect::<Vec<_>>()
-                        .join("; "),
+                    problems.iter().map(|p| format!("{}: {}", p.field, p.message)).collect::<Vec<_>>().join("; "),
                 ));
             }
             Err(ImportError::Store(e)) => return Err(e.into()),
@@ -49,10 +41,7 @@ pub fn prepare_database(config: &Config) -> Result<Db, StartError> {
 
 /// Binds the configured address.
 pub fn listen(config: &Config) -> Result<TcpListener, StartError> {
-    TcpListener::bind(&config.listen).map_err(|source| StartError::Listen {
-        address: config.listen.clone(),
-        source,
-    })
+    TcpListener::bind(&config.listen).map_err(|source| StartError::Listen { address: config.listen.clone(), source })
 }
 
 /// Runs the service until SIGTERM or SIGINT.

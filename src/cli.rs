@@ -32,39 +32,24 @@ pub struct CliError {
 }
 
 fn usage_error(message: impl Into<String>) -> CliError {
-    CliError {
-        message: format!("{}\n\n{USAGE}", message.into()),
-        code: 2,
-    }
+    CliError { message: format!("{}\n\n{USAGE}", message.into()), code: 2 }
 }
 
 impl From<StartError> for CliError {
     fn from(e: StartError) -> Self {
-        CliError {
-            message: e.to_string(),
-            code: 1,
-        }
+        CliError { message: e.to_string(), code: 1 }
     }
 }
 
 fn open(config: &Config) -> Result<Db, CliError> {
-    let db = Db::open(&config.database_url, 2).map_err(|e| CliError {
-        message: e.to_string(),
-        code: 1,
-    })?;
-    db.migrate().map_err(|e| CliError {
-        message: e.to_string(),
-        code: 1,
-    })?;
+    let db = Db::open(&config.database_url, 2).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
+    db.migrate().map_err(|e| CliError { message: e.to_string(), code: 1 })?;
     Ok(db)
 }
 
 /// Runs the command line `args` (without the program name).
 pub fn run(args: Vec<String>) -> Result<(), CliError> {
-    let config = Config::from_env().map_err(|e| CliError {
-        message: e.to_string(),
-        code: 2,
-    })?;
+    let config = Config::from_env().map_err(|e| CliError { message: e.to_string(), code: 2 })?;
     crate::telemetry::init(config.log_format);
     let (command, rest) = match args.split_first() {
         None => ("serve", &[][..]),
@@ -97,10 +82,7 @@ fn serve(config: Config) -> Result<(), CliError> {
     let listener = app::listen(&config)?;
     actix_web::rt::System::new()
         .block_on(app::serve(config, db, listener))
-        .map_err(|e| CliError {
-            message: e.to_string(),
-            code: 1,
-        })
+        .map_err(|e| CliError { message: e.to_string(), code: 1 })
 }
 
 /// Options of the form `--name value`, repeatable.
@@ -114,9 +96,7 @@ fn options(args: &[String], allowed: &[&str]) -> Result<Vec<(String, String)>, C
         if !allowed.contains(&name) {
             return Err(usage_error(format!("unknown option: --{name}")));
         }
-        let value = iter
-            .next()
-            .ok_or_else(|| usage_error(format!("--{name} needs a value")))?;
+        let value = iter.next().ok_or_else(|| usage_error(format!("--{name} needs a value")))?;
         pairs.push((name.to_string(), value.clone()));
     }
     Ok(pairs)
@@ -124,44 +104,26 @@ fn options(args: &[String], allowed: &[&str]) -> Result<Vec<(String, String)>, C
 
 fn keys(config: &Config, args: &[String]) -> Result<(), CliError> {
     if args.first().map(String::as_str) != Some("create") {
-        return Err(usage_error(
-            "usage: rbn keys create --role admin|district|editor --name NAME",
-        ));
+        return Err(usage_error("usage: rbn keys create --role admin|district|editor --name NAME"));
     }
-    let opts = options(
-        &args[1..],
-        &["role", "name", "district", "network", "expires"],
-    )?;
+    let opts = options(&args[1..], &["role", "name", "district", "network", "expires"])?;
     let get = |n: &str| opts.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
     let mut body = serde_json::json!({
         "name": get("name").ok_or_else(|| usage_error("--name is required"))?,
         "role": get("role").ok_or_else(|| usage_error("--role is required"))?,
     });
     if let Some(district) = get("district") {
-        body["districtKey"] = serde_json::json!(
-            district
-                .parse::<i64>()
-                .map_err(|_| usage_error("--district takes 1, 3, 5, 7 or 9"))?
-        );
+        body["districtKey"] =
+            serde_json::json!(district.parse::<i64>().map_err(|_| usage_error("--district takes 1, 3, 5, 7 or 9"))?);
     }
-    let networks: Vec<String> = opts
-        .iter()
-        .filter(|(k, _)| k == "network")
-        .map(|(_, v)| v.clone())
-        .collect();
+    let networks: Vec<String> = opts.iter().filter(|(k, _)| k == "network").map(|(_, v)| v.clone()).collect();
     let db = open(config)?;
     let mut network_ids = Vec::new();
     for network in networks {
-        let id = db.network_id(&network).map_err(|e| CliError {
-            message: e.to_string(),
-            code: 1,
-        })?;
+        let id = db.network_id(&network).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
         network_ids.push(
-            id.ok_or_else(|| CliError {
-                message: format!("no network has the id or slug {network}"),
-                code: 1,
-            })?
-            .to_string(),
+            id.ok_or_else(|| CliError { message: format!("no network has the id or slug {network}"), code: 1 })?
+                .to_string(),
         );
     }
     if !network_ids.is_empty() {
@@ -171,22 +133,11 @@ fn keys(config: &Config, args: &[String]) -> Result<(), CliError> {
         body["expiresAt"] = serde_json::json!(expires);
     }
     let input: ApiKeyInput = crate::http::meta::parse_key_input(&body).map_err(|e| CliError {
-        message: e
-            .0
-            .iter()
-            .map(|f| format!("{}: {}", f.field, f.message))
-            .collect::<Vec<_>>()
-            .join("\n"),
+        message: e.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("\n"),
         code: 2,
     })?;
-    let actor = Actor {
-        key_name: Some("rbn keys create (command line)".into()),
-        ..Actor::default()
-    };
-    let created = db.create_key(&input, &actor).map_err(|e| CliError {
-        message: e.to_string(),
-        code: 1,
-    })?;
+    let actor = Actor { key_name: Some("rbn keys create (command line)".into()), ..Actor::default() };
+    let created = db.create_key(&input, &actor).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
     eprintln!(
         "created {} key '{}' ({}); the secret is shown only now:",
         created.key.role, created.key.name, created.key.id
@@ -200,25 +151,15 @@ fn import(config: &Config, args: &[String]) -> Result<(), CliError> {
         return Err(usage_error("usage: rbn import FILE"));
     };
     let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin()).map_err(|e| CliError {
-            message: format!("cannot read standard input: {e}"),
-            code: 1,
-        })?
+        std::io::read_to_string(std::io::stdin())
+            .map_err(|e| CliError { message: format!("cannot read standard input: {e}"), code: 1 })?
     } else {
-        std::fs::read_to_string(file).map_err(|e| CliError {
-            message: format!("cannot read {file}: {e}"),
-            code: 1,
-        })?
+        std::fs::read_to_string(file).map_err(|e| CliError { message: format!("cannot read {file}: {e}"), code: 1 })?
     };
-    let value: serde_json::Value = serde_json::from_str(&text).map_err(|e| CliError {
-        message: format!("{file}: not valid JSON: {e}"),
-        code: 1,
-    })?;
+    let value: serde_json::Value = serde_json::from_str(&text)
+        .map_err(|e| CliError { message: format!("{file}: not valid JSON: {e}"), code: 1 })?;
     let db = open(config)?;
-    let actor = Actor {
-        key_name: Some("rbn import (command line)".into()),
-        ..Actor::default()
-    };
+    let actor = Actor { key_name: Some("rbn import (command line)".into()), ..Actor::default() };
     match db.import(&value, &actor) {
         Ok(report) => {
             eprintln!(
@@ -228,19 +169,13 @@ fn import(config: &Config, args: &[String]) -> Result<(), CliError> {
             Ok(())
         }
         Err(ImportError::Invalid(problems)) => {
-            let mut message = format!(
-                "{file}: {} problem(s); nothing was written:",
-                problems.len()
-            );
+            let mut message = format!("{file}: {} problem(s); nothing was written:", problems.len());
             for problem in problems {
                 message.push_str(&format!("\n  {}: {}", problem.field, problem.message));
             }
             Err(CliError { message, code: 1 })
         }
-        Err(ImportError::Store(e)) => Err(CliError {
-            message: e.to_string(),
-            code: 1,
-        }),
+        Err(ImportError::Store(e)) => Err(CliError { message: e.to_string(), code: 1 }),
     }
 }
 
@@ -267,33 +202,20 @@ fn export(config: &Config, args: &[String]) -> Result<(), CliError> {
             if get("resource").is_some() {
                 return Err(usage_error("--resource goes with --format csv"));
             }
-            let document = db.export(&everything).map_err(|e| CliError {
-                message: e.to_string(),
-                code: 1,
-            })?;
+            let document = db.export(&everything).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
             let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
             text.push('\n');
             text
         }
         "csv" => {
-            let resource =
-                get("resource").ok_or_else(|| usage_error("--format csv needs --resource"))?;
-            let columns = csv_columns(&resource)
-                .ok_or_else(|| usage_error(format!("no such resource: {resource}")))?;
+            let resource = get("resource").ok_or_else(|| usage_error("--format csv needs --resource"))?;
+            let columns = csv_columns(&resource).ok_or_else(|| usage_error(format!("no such resource: {resource}")))?;
             let records = resource_values(&db, &resource, &everything)
-                .map_err(|e| CliError {
-                    message: e.to_string(),
-                    code: 1,
-                })?
+                .map_err(|e| CliError { message: e.to_string(), code: 1 })?
                 .unwrap_or_default();
             crate::domain::dataset::to_csv(columns, &records)
         }
         other => return Err(usage_error(format!("unknown format: {other}"))),
     };
-    std::io::stdout()
-        .write_all(output.as_bytes())
-        .map_err(|e| CliError {
-            message: e.to_string(),
-            code: 1,
-        })
+    std::io::stdout().write_all(output.as_bytes()).map_err(|e| CliError { message: e.to_string(), code: 1 })
 }

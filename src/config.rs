@@ -37,19 +37,15 @@ pub struct ConfigError {
 }
 
 fn var(name: &str) -> Option<String> {
-    std::env::var(name)
-        .ok()
-        .map(|v| v.trim().to_string())
-        .filter(|v| !v.is_empty())
+    std::env::var(name).ok().map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
 }
 
 fn number<T: std::str::FromStr>(name: &'static str, default: T) -> Result<T, ConfigError> {
     match var(name) {
         None => Ok(default),
-        Some(text) => text.parse().map_err(|_| ConfigError {
-            name,
-            message: format!("'{text}' is not a valid number"),
-        }),
+        Some(text) => {
+            text.parse().map_err(|_| ConfigError { name, message: format!("'{text}' is not a valid number") })
+        }
     }
 }
 
@@ -59,10 +55,7 @@ impl Config {
             None | Some("true") | Some("1") | Some("yes") => true,
             Some("false") | Some("0") | Some("no") => false,
             Some(other) => {
-                return Err(ConfigError {
-                    name: "RBN_SEED",
-                    message: format!("'{other}' is neither true nor false"),
-                });
+                return Err(ConfigError { name: "RBN_SEED", message: format!("'{other}' is neither true nor false") });
             }
         };
         let log_format = match var("RBN_LOG_FORMAT").as_deref() {
@@ -86,9 +79,7 @@ impl Config {
                 body_limit: number("RBN_BODY_LIMIT", 256 * 1024)?,
                 request_timeout: Duration::from_secs(number("RBN_REQUEST_TIMEOUT", 30)?.max(1)),
             },
-            workers: var("RBN_WORKERS")
-                .map(|_| number("RBN_WORKERS", 2))
-                .transpose()?,
+            workers: var("RBN_WORKERS").map(|_| number("RBN_WORKERS", 2)).transpose()?,
         })
     }
 }

@@ -35,26 +35,12 @@ fn reference_data_is_there(backend: Backend) {
     assert_eq!(mettmann["name"], "Kreis Mettmann");
     assert_eq!(mettmann["ars"], "051580000000");
     assert_eq!(mettmann["districtKey"], 1);
-    assert_eq!(
-        anon.get("/v1/regions?district=5").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        8
-    );
+    assert_eq!(anon.get("/v1/regions?district=5").json()["data"].as_array().unwrap().len(), 8);
     let districts = anon.get("/v1/districts").json();
-    let keys: Vec<i64> = districts["data"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|d| d["key"].as_i64().unwrap())
-        .collect();
+    let keys: Vec<i64> = districts["data"].as_array().unwrap().iter().map(|d| d["key"].as_i64().unwrap()).collect();
     assert_eq!(keys, [1, 3, 5, 7, 9]);
     assert_eq!(anon.get("/v1/districts/5").json()["name"], "Münster");
-    assert_eq!(
-        anon.get("/v1/regions/05334").json()["kind"],
-        "staedteregion"
-    );
+    assert_eq!(anon.get("/v1/regions/05334").json()["kind"], "staedteregion");
     anon.get("/v1/regions/99999").problem(404);
     anon.get("/v1/districts/2").problem(404);
     // Reference data is read-only.
@@ -64,17 +50,17 @@ fn reference_data_is_there(backend: Backend) {
 fn network_life_cycle(backend: Backend) {
     let app = spawn_app(&backend);
     let admin = app.admin();
-    let created = admin.post("/v1/networks", &json!({
-        "slug": "kreis-mettmann", "name": "Regionales Bildungsnetzwerk Kreis Mettmann", "regionKey": "05158",
-        "website": "https://www.kreis-mettmann.de/bildung"
-    }));
+    let created = admin.post(
+        "/v1/networks",
+        &json!({
+            "slug": "kreis-mettmann", "name": "Regionales Bildungsnetzwerk Kreis Mettmann", "regionKey": "05158",
+            "website": "https://www.kreis-mettmann.de/bildung"
+        }),
+    );
     assert_eq!(created.status, 201, "{}", created.text());
     let network = created.json();
     let id = network["id"].as_str().unwrap().to_string();
-    assert_eq!(
-        created.header("location"),
-        Some(format!("/v1/networks/{id}").as_str())
-    );
+    assert_eq!(created.header("location"), Some(format!("/v1/networks/{id}").as_str()));
     assert_eq!(network["status"], "active");
     assert_eq!(network["foundedOn"], Value::Null);
     assert!(network["createdAt"].as_str().unwrap().ends_with('Z'));
@@ -87,9 +73,13 @@ fn network_life_cycle(backend: Backend) {
     assert_eq!(by_id.etag(), created.etag());
 
     // Replace: all writable fields; absent optional ones are cleared.
-    let replaced = admin.put(&format!("/v1/networks/{id}"), &by_id.etag(), &json!({
-        "slug": "kreis-mettmann", "name": "RBN Kreis Mettmann", "regionKey": "05158", "status": "inactive"
-    }));
+    let replaced = admin.put(
+        &format!("/v1/networks/{id}"),
+        &by_id.etag(),
+        &json!({
+            "slug": "kreis-mettmann", "name": "RBN Kreis Mettmann", "regionKey": "05158", "status": "inactive"
+        }),
+    );
     assert_eq!(replaced.status, 200, "{}", replaced.text());
     assert_eq!(replaced.json()["website"], Value::Null);
     assert_eq!(replaced.json()["status"], "inactive");
@@ -104,33 +94,18 @@ fn network_life_cycle(backend: Backend) {
     assert_eq!(patched.status, 200, "{}", patched.text());
     assert_eq!(patched.json()["name"], "RBN Kreis Mettmann");
     assert_eq!(patched.json()["description"], "Bildung im Kreis");
-    let cleared = admin.patch(
-        &format!("/v1/networks/{id}"),
-        &patched.etag(),
-        &json!({"description": null}),
-    );
+    let cleared = admin.patch(&format!("/v1/networks/{id}"), &patched.etag(), &json!({"description": null}));
     assert_eq!(cleared.json()["description"], Value::Null);
-    let refused = admin.patch(
-        &format!("/v1/networks/{id}"),
-        &cleared.etag(),
-        &json!({"name": null}),
-    );
+    let refused = admin.patch(&format!("/v1/networks/{id}"), &cleared.etag(), &json!({"name": null}));
     assert_eq!(refused.error_fields(), ["name"]);
 
     // Listed, then deleted: 204, then 404.
     let list = admin.get("/v1/networks").json();
     assert_eq!(list["data"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        admin
-            .delete(&format!("/v1/networks/{id}"), &cleared.etag())
-            .status,
-        204
-    );
+    assert_eq!(admin.delete(&format!("/v1/networks/{id}"), &cleared.etag()).status, 204);
     admin.get(&format!("/v1/networks/{id}")).problem(404);
     admin.get("/v1/networks/kreis-mettmann").problem(404);
-    admin
-        .delete(&format!("/v1/networks/{id}"), &cleared.etag())
-        .problem(404);
+    admin.delete(&format!("/v1/networks/{id}"), &cleared.etag()).problem(404);
 }
 
 fn network_validation_reports_every_field(backend: Backend) {
@@ -145,93 +120,29 @@ fn network_validation_reports_every_field(backend: Backend) {
     );
     let mut fields = reply.error_fields();
     fields.sort();
-    assert_eq!(
-        fields,
-        ["colour", "name", "regionKey", "slug", "status", "website"]
-    );
+    assert_eq!(fields, ["colour", "name", "regionKey", "slug", "status", "website"]);
     // A well-formed Kreisschlüssel that names no region is a 400 naming the field, not a 500.
-    assert_eq!(
-        admin
-            .post("/v1/networks", &network_body("nowhere", "05999"))
-            .error_fields(),
-        ["regionKey"]
-    );
+    assert_eq!(admin.post("/v1/networks", &network_body("nowhere", "05999")).error_fields(), ["regionKey"]);
     // Wrong JSON types, malformed JSON, non-objects, an empty body.
     assert_eq!(
-        admin
-            .post(
-                "/v1/networks",
-                &json!({"slug": 5, "name": ["x"], "regionKey": "05158"})
-            )
-            .error_fields(),
+        admin.post("/v1/networks", &json!({"slug": 5, "name": ["x"], "regionKey": "05158"})).error_fields(),
         ["slug", "name"]
     );
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(b"{\"slug\": ")).problem(400);
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(b"[1,2]")).problem(400);
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(b"")).problem(400);
     admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "application/json")],
-            Some(b"{\"slug\": "),
-        )
-        .problem(400);
-    admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "application/json")],
-            Some(b"[1,2]"),
-        )
-        .problem(400);
-    admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "application/json")],
-            Some(b""),
-        )
-        .problem(400);
-    admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "application/json")],
-            Some(b"{\"slug\":\"a\",\"slug\":\"b\"}"),
-        )
+        .send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(b"{\"slug\":\"a\",\"slug\":\"b\"}"))
         .problem(400);
     // Media types and sizes.
-    admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "text/plain")],
-            Some(b"{}"),
-        )
-        .problem(415);
-    admin
-        .send("POST", "/v1/networks", &[], Some(b"{}"))
-        .problem(415);
+    admin.send("POST", "/v1/networks", &[("Content-Type", "text/plain")], Some(b"{}")).problem(415);
+    admin.send("POST", "/v1/networks", &[], Some(b"{}")).problem(415);
     let huge = format!("{{\"name\": \"{}\"}}", "x".repeat(400 * 1024));
-    admin
-        .send(
-            "POST",
-            "/v1/networks",
-            &[("Content-Type", "application/json")],
-            Some(huge.as_bytes()),
-        )
-        .problem(413);
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(huge.as_bytes())).problem(413);
     // Overlong fields.
-    let long = admin.post(
-        "/v1/networks",
-        &json!({"slug": "a", "name": "n".repeat(301), "regionKey": "05158"}),
-    );
+    let long = admin.post("/v1/networks", &json!({"slug": "a", "name": "n".repeat(301), "regionKey": "05158"}));
     assert_eq!(long.error_fields(), ["name"]);
-    assert!(
-        admin.get("/v1/networks").json()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty(),
-        "nothing was written"
-    );
+    assert!(admin.get("/v1/networks").json()["data"].as_array().unwrap().is_empty(), "nothing was written");
 }
 
 fn network_uniqueness(backend: Backend) {
@@ -239,24 +150,11 @@ fn network_uniqueness(backend: Backend) {
     let admin = app.admin();
     create_network(&admin, "kreis-mettmann", "05158");
     let same_slug = admin.post("/v1/networks", &network_body("kreis-mettmann", "05162"));
-    assert!(
-        same_slug.problem(409)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("slug")
-    );
+    assert!(same_slug.problem(409)["detail"].as_str().unwrap().contains("slug"));
     let same_region = admin.post("/v1/networks", &network_body("mettmann-zwei", "05158"));
-    assert!(
-        same_region.problem(409)["detail"]
-            .as_str()
-            .unwrap()
-            .contains("05158")
-    );
+    assert!(same_region.problem(409)["detail"].as_str().unwrap().contains("05158"));
     // A slug that looks like a UUID would make /v1/networks/{id} ambiguous.
-    let uuid_slug = admin.post(
-        "/v1/networks",
-        &network_body("0190b7e2-3c4d-7a1b-9f00-1234567890ab", "05162"),
-    );
+    let uuid_slug = admin.post("/v1/networks", &network_body("0190b7e2-3c4d-7a1b-9f00-1234567890ab", "05162"));
     assert_eq!(uuid_slug.error_fields(), ["slug"]);
 }
 
@@ -265,26 +163,16 @@ fn network_delete_is_refused_while_it_has_records(backend: Backend) {
     let admin = app.admin();
     let network = create_network(&admin, "kreis-kleve", "05154");
     let id = network["id"].as_str().unwrap();
-    let body = admin.create(
-        "bodies",
-        &json!({"networkId": id, "type": "lenkungskreis", "name": "Lenkungsgruppe"}),
-    );
+    let body = admin.create("bodies", &json!({"networkId": id, "type": "lenkungskreis", "name": "Lenkungsgruppe"}));
     let etag = admin.get(&format!("/v1/networks/{id}")).etag();
     let refused = admin.delete(&format!("/v1/networks/{id}"), &etag);
     let detail = refused.problem(409)["detail"].as_str().unwrap().to_string();
     assert!(detail.contains("1 body"), "{detail}");
-    assert_eq!(
-        admin.get(&format!("/v1/networks/{id}")).status,
-        200,
-        "nothing was deleted"
-    );
+    assert_eq!(admin.get(&format!("/v1/networks/{id}")).status, 200, "nothing was deleted");
     let body_path = format!("/v1/bodies/{}", body["id"].as_str().unwrap());
     let body_etag = admin.get(&body_path).etag();
     assert_eq!(admin.delete(&body_path, &body_etag).status, 204);
-    assert_eq!(
-        admin.delete(&format!("/v1/networks/{id}"), &etag).status,
-        204
-    );
+    assert_eq!(admin.delete(&format!("/v1/networks/{id}"), &etag).status, 204);
 }
 
 fn contract_life_cycle(backend: Backend) {
@@ -292,59 +180,35 @@ fn contract_life_cycle(backend: Backend) {
     let admin = app.admin();
     let network = create_network(&admin, "stadt-muenster", "05515");
     let id = network["id"].as_str().unwrap();
-    let inklusion = admin.create(
-        "handlungsfelder",
-        &json!({"slug": "schulische-inklusion", "name": "Schulische Inklusion"}),
-    );
-    let founding = admin.create(
-        "contracts",
-        &json!({"networkId": id, "kind": "founding", "signedOn": "2008"}),
-    );
+    let inklusion =
+        admin.create("handlungsfelder", &json!({"slug": "schulische-inklusion", "name": "Schulische Inklusion"}));
+    let founding = admin.create("contracts", &json!({"networkId": id, "kind": "founding", "signedOn": "2008"}));
     assert_eq!(founding["signedOn"], "2008");
-    let resumption = admin.create("contracts", &json!({
-        "networkId": id, "kind": "resumption", "signedOn": "2022",
-        "signatories": [{"name": "Dorothee Feller", "role": "Ministerin für Schule und Bildung", "party": "land"}],
-        "handlungsfeldIds": [inklusion["id"]], "notes": "Wiederaufnahme des Vertrags"
-    }));
+    let resumption = admin.create(
+        "contracts",
+        &json!({
+            "networkId": id, "kind": "resumption", "signedOn": "2022",
+            "signatories": [{"name": "Dorothee Feller", "role": "Ministerin für Schule und Bildung", "party": "land"}],
+            "handlungsfeldIds": [inklusion["id"]], "notes": "Wiederaufnahme des Vertrags"
+        }),
+    );
     assert_eq!(resumption["signatories"][0]["party"], "land");
     assert_eq!(resumption["handlungsfeldIds"], json!([inklusion["id"]]));
     // foundedOn derives from the founding contract, as precisely as it is known.
-    assert_eq!(
-        admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"],
-        "2008"
-    );
+    assert_eq!(admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"], "2008");
     let path = format!("/v1/contracts/{}", founding["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
     let patched = admin.patch(&path, &etag, &json!({"signedOn": "2008-05"}));
     assert_eq!(patched.json()["signedOn"], "2008-05");
-    assert_eq!(
-        admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"],
-        "2008-05"
-    );
+    assert_eq!(admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"], "2008-05");
     // Nested and filtered lists.
+    assert_eq!(admin.get(&format!("/v1/networks/{id}/contracts")).json()["data"].as_array().unwrap().len(), 2);
     assert_eq!(
-        admin.get(&format!("/v1/networks/{id}/contracts")).json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        2
-    );
-    assert_eq!(
-        admin
-            .get("/v1/networks/stadt-muenster/contracts?kind=resumption")
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get("/v1/networks/stadt-muenster/contracts?kind=resumption").json()["data"].as_array().unwrap().len(),
         1
     );
     assert_eq!(
-        admin
-            .get(&format!("/v1/contracts?network={id}&kind=founding"))
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get(&format!("/v1/contracts?network={id}&kind=founding")).json()["data"].as_array().unwrap().len(),
         1
     );
     // A Handlungsfeld named by a contract cannot be deleted.
@@ -352,18 +216,12 @@ fn contract_life_cycle(backend: Backend) {
     let hf_etag = admin.get(&hf_path).etag();
     admin.delete(&hf_path, &hf_etag).problem(409);
     // Replace and delete.
-    let replaced = admin.put(
-        &path,
-        &patched.etag(),
-        &json!({"networkId": id, "kind": "founding", "signedOn": "2008-05-01"}),
-    );
+    let replaced =
+        admin.put(&path, &patched.etag(), &json!({"networkId": id, "kind": "founding", "signedOn": "2008-05-01"}));
     assert_eq!(replaced.status, 200, "{}", replaced.text());
     assert_eq!(admin.delete(&path, &replaced.etag()).status, 204);
     // Without a founding contract, the earliest known date of any contract.
-    assert_eq!(
-        admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"],
-        "2022"
-    );
+    assert_eq!(admin.get(&format!("/v1/networks/{id}")).json()["foundedOn"], "2022");
 }
 
 fn contract_references_must_exist(backend: Backend) {
@@ -386,16 +244,7 @@ fn contract_references_must_exist(backend: Backend) {
     );
     let mut fields = bad.error_fields();
     fields.sort();
-    assert_eq!(
-        fields,
-        [
-            "documentUrl",
-            "kind",
-            "networkId",
-            "signatories[0].party",
-            "signedOn"
-        ]
-    );
+    assert_eq!(fields, ["documentUrl", "kind", "networkId", "signatories[0].party", "signedOn"]);
 }
 
 fn body_life_cycle(backend: Backend) {
@@ -404,20 +253,20 @@ fn body_life_cycle(backend: Backend) {
     let network = create_network(&admin, "kreis-mettmann", "05158");
     let other = create_network(&admin, "kreis-kleve", "05154");
     let id = network["id"].as_str().unwrap();
-    let body = admin.create("bodies", &json!({
-        "networkId": id, "type": "bildungsbuero", "name": "Regionales Bildungsbüro",
-        "address": {"street": "Düsseldorfer Straße 26", "postalCode": "40822", "city": "Mettmann"},
-        "email": "bildungsbuero@kreis-mettmann.example", "phone": "+49 2104 99 0"
-    }));
+    let body = admin.create(
+        "bodies",
+        &json!({
+            "networkId": id, "type": "bildungsbuero", "name": "Regionales Bildungsbüro",
+            "address": {"street": "Düsseldorfer Straße 26", "postalCode": "40822", "city": "Mettmann"},
+            "email": "bildungsbuero@kreis-mettmann.example", "phone": "+49 2104 99 0"
+        }),
+    );
     assert_eq!(body["type"], "bildungsbuero");
     assert_eq!(body["address"]["city"], "Mettmann");
     let path = format!("/v1/bodies/{}", body["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
-    let invalid = admin.patch(
-        &path,
-        &etag,
-        &json!({"email": "not-an-email", "address": {"postalCode": "4082"}, "type": "club"}),
-    );
+    let invalid =
+        admin.patch(&path, &etag, &json!({"email": "not-an-email", "address": {"postalCode": "4082"}, "type": "club"}));
     let mut fields = invalid.error_fields();
     fields.sort();
     assert_eq!(fields, ["address.postalCode", "email", "type"]);
@@ -425,20 +274,10 @@ fn body_life_cycle(backend: Backend) {
     let moved = admin.patch(&path, &etag, &json!({"networkId": other["id"]}));
     assert_eq!(moved.status, 200, "{}", moved.text());
     assert_eq!(
-        admin
-            .get("/v1/bodies?network=kreis-kleve&type=bildungsbuero")
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get("/v1/bodies?network=kreis-kleve&type=bildungsbuero").json()["data"].as_array().unwrap().len(),
         1
     );
-    assert!(
-        admin.get("/v1/networks/kreis-mettmann/bodies").json()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
-    );
+    assert!(admin.get("/v1/networks/kreis-mettmann/bodies").json()["data"].as_array().unwrap().is_empty());
     assert_eq!(admin.delete(&path, &moved.etag()).status, 204);
     admin.get(&path).problem(404);
 }
@@ -446,42 +285,25 @@ fn body_life_cycle(backend: Backend) {
 fn handlungsfeld_life_cycle(backend: Backend) {
     let app = spawn_app(&backend);
     let admin = app.admin();
-    let created = admin.create(
-        "handlungsfelder",
-        &json!({"slug": "uebergang-schule-beruf", "name": "Übergang Schule–Beruf"}),
-    );
+    let created =
+        admin.create("handlungsfelder", &json!({"slug": "uebergang-schule-beruf", "name": "Übergang Schule–Beruf"}));
     assert_eq!(created["name"], "Übergang Schule–Beruf");
-    admin
-        .post(
-            "/v1/handlungsfelder",
-            &json!({"slug": "uebergang-schule-beruf", "name": "Doppelt"}),
-        )
-        .problem(409);
+    admin.post("/v1/handlungsfelder", &json!({"slug": "uebergang-schule-beruf", "name": "Doppelt"})).problem(409);
     let path = format!("/v1/handlungsfelder/{}", created["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
-    let replaced = admin.put(&path, &etag, &json!({"slug": "uebergang-schule-beruf", "name": "Übergang Schule – Beruf", "description": "KAoA"}));
-    assert_eq!(replaced.json()["description"], "KAoA");
-    assert_eq!(
-        admin.get("/v1/handlungsfelder?q=BERUF").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
+    let replaced = admin.put(
+        &path,
+        &etag,
+        &json!({"slug": "uebergang-schule-beruf", "name": "Übergang Schule – Beruf", "description": "KAoA"}),
     );
+    assert_eq!(replaced.json()["description"], "KAoA");
+    assert_eq!(admin.get("/v1/handlungsfelder?q=BERUF").json()["data"].as_array().unwrap().len(), 1);
     // Linking to a network needs the network's ETag; the network lists it; filters find it.
     let network = create_network(&admin, "kreis-mettmann", "05158");
     let network_path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
-    let link_path = format!(
-        "{network_path}/handlungsfelder/{}",
-        created["id"].as_str().unwrap()
-    );
+    let link_path = format!("{network_path}/handlungsfelder/{}", created["id"].as_str().unwrap());
     admin.send("PUT", &link_path, &[], None).problem(428);
-    let linked = admin.send(
-        "PUT",
-        &link_path,
-        &[("If-Match", &admin.get(&network_path).etag())],
-        None,
-    );
+    let linked = admin.send("PUT", &link_path, &[("If-Match", &admin.get(&network_path).etag())], None);
     assert_eq!(linked.status, 200, "{}", linked.text());
     assert_eq!(linked.json()["handlungsfeldIds"], json!([created["id"]]));
     assert_eq!(
@@ -489,24 +311,14 @@ fn handlungsfeld_life_cycle(backend: Backend) {
         "uebergang-schule-beruf"
     );
     assert_eq!(
-        admin
-            .get("/v1/networks?handlungsfeld=uebergang-schule-beruf")
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get("/v1/networks?handlungsfeld=uebergang-schule-beruf").json()["data"].as_array().unwrap().len(),
         1
     );
     admin.delete(&path, &replaced.etag()).problem(409);
     let unlinked = admin.send("DELETE", &link_path, &[("If-Match", &linked.etag())], None);
     assert_eq!(unlinked.status, 204);
     assert!(
-        admin
-            .get("/v1/networks?handlungsfeld=uebergang-schule-beruf")
-            .json()["data"]
-            .as_array()
-            .unwrap()
-            .is_empty()
+        admin.get("/v1/networks?handlungsfeld=uebergang-schule-beruf").json()["data"].as_array().unwrap().is_empty()
     );
     assert_eq!(admin.delete(&path, &replaced.etag()).status, 204);
 }
@@ -516,95 +328,52 @@ fn contact_life_cycle(backend: Backend) {
     let admin = app.admin();
     let network = create_network(&admin, "kreis-mettmann", "05158");
     let other = create_network(&admin, "kreis-kleve", "05154");
-    let body = admin.create(
-        "bodies",
-        &json!({"networkId": network["id"], "type": "bildungsbuero", "name": "Bildungsbüro"}),
-    );
+    let body =
+        admin.create("bodies", &json!({"networkId": network["id"], "type": "bildungsbuero", "name": "Bildungsbüro"}));
     let servicestelle = admin.create("contacts", &json!({
         "districtKey": 1, "name": "Servicestelle Regionale Bildungsnetzwerke", "organisation": "Bezirksregierung Düsseldorf",
         "address": {"street": "Am Bonneshof 35", "postalCode": "40474", "city": "Düsseldorf"}
     }));
     assert_eq!(servicestelle["visibility"], "public");
     assert_eq!(servicestelle["isPerson"], false);
-    let person = admin.create("contacts", &json!({
-        "networkId": network["id"], "bodyId": body["id"], "name": "Erika Mustermann", "function": "Leitung",
-        "email": "erika.mustermann@kreis-mettmann.example", "isPerson": true, "publicationConsent": true
-    }));
+    let person = admin.create(
+        "contacts",
+        &json!({
+            "networkId": network["id"], "bodyId": body["id"], "name": "Erika Mustermann", "function": "Leitung",
+            "email": "erika.mustermann@kreis-mettmann.example", "isPerson": true, "publicationConsent": true
+        }),
+    );
     // Owner rules: someone to belong to; a body with its network; the body must be of that network.
+    assert_eq!(admin.post("/v1/contacts", &json!({"name": "Niemand"})).error_fields(), ["networkId"]);
+    assert_eq!(admin.post("/v1/contacts", &json!({"name": "X", "bodyId": body["id"]})).error_fields(), ["networkId"]);
     assert_eq!(
         admin
-            .post("/v1/contacts", &json!({"name": "Niemand"}))
-            .error_fields(),
-        ["networkId"]
-    );
-    assert_eq!(
-        admin
-            .post("/v1/contacts", &json!({"name": "X", "bodyId": body["id"]}))
-            .error_fields(),
-        ["networkId"]
-    );
-    assert_eq!(
-        admin
-            .post(
-                "/v1/contacts",
-                &json!({"name": "X", "networkId": other["id"], "bodyId": body["id"]})
-            )
+            .post("/v1/contacts", &json!({"name": "X", "networkId": other["id"], "bodyId": body["id"]}))
             .error_fields(),
         ["bodyId"]
     );
-    assert_eq!(
-        admin
-            .post("/v1/contacts", &json!({"name": "X", "districtKey": 2}))
-            .error_fields(),
-        ["districtKey"]
-    );
+    assert_eq!(admin.post("/v1/contacts", &json!({"name": "X", "districtKey": 2})).error_fields(), ["districtKey"]);
     // Filters.
     assert_eq!(
-        admin.get("/v1/contacts?district=1").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
+        admin.get("/v1/contacts?district=1").json()["data"].as_array().unwrap().len(),
         2,
         "district 1: own and its networks'"
     );
     assert_eq!(
-        admin
-            .get(&format!(
-                "/v1/contacts?body={}",
-                body["id"].as_str().unwrap()
-            ))
-            .json()["data"]
+        admin.get(&format!("/v1/contacts?body={}", body["id"].as_str().unwrap())).json()["data"]
             .as_array()
             .unwrap()
             .len(),
         1
     );
-    assert_eq!(
-        admin.get("/v1/contacts?q=servicestelle").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        admin.get("/v1/networks/kreis-mettmann/contacts").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(admin.get("/v1/contacts?q=servicestelle").json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(admin.get("/v1/networks/kreis-mettmann/contacts").json()["data"].as_array().unwrap().len(), 1);
     // A body with contacts cannot be deleted.
     let body_path = format!("/v1/bodies/{}", body["id"].as_str().unwrap());
-    admin
-        .delete(&body_path, &admin.get(&body_path).etag())
-        .problem(409);
+    admin.delete(&body_path, &admin.get(&body_path).etag()).problem(409);
     let path = format!("/v1/contacts/{}", person["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
-    let patched = admin.patch(
-        &path,
-        &etag,
-        &json!({"phone": "+49 2104 99 1234", "email": null}),
-    );
+    let patched = admin.patch(&path, &etag, &json!({"phone": "+49 2104 99 1234", "email": null}));
     assert_eq!(patched.json()["email"], Value::Null);
     assert_eq!(patched.json()["phone"], "+49 2104 99 1234");
     assert_eq!(admin.delete(&path, &patched.etag()).status, 204);
@@ -615,9 +384,7 @@ fn lists_page_filter_and_refuse_unknown_parameters(backend: Backend) {
     let app = spawn_app(&backend);
     let admin = app.admin();
     let anon = app.anonymous();
-    let regions = [
-        "05111", "05112", "05113", "05114", "05116", "05117", "05119",
-    ];
+    let regions = ["05111", "05112", "05113", "05114", "05116", "05117", "05119"];
     for (i, region) in regions.iter().enumerate() {
         create_network(&admin, &format!("netz-{i}"), region);
     }
@@ -627,10 +394,7 @@ fn lists_page_filter_and_refuse_unknown_parameters(backend: Backend) {
     let page = first.json();
     assert_eq!(page["data"].as_array().unwrap().len(), 3);
     let next = page["links"]["next"].as_str().unwrap();
-    assert_eq!(
-        first.header("link"),
-        Some(format!("<{next}>; rel=\"next\"").as_str())
-    );
+    assert_eq!(first.header("link"), Some(format!("<{next}>; rel=\"next\"").as_str()));
     let all = anon.all("/v1/networks?limit=3");
     assert_eq!(all.len(), 8);
     let mut ids: Vec<&str> = all.iter().map(|n| n["id"].as_str().unwrap()).collect();
@@ -640,65 +404,21 @@ fn lists_page_filter_and_refuse_unknown_parameters(backend: Backend) {
     ids.dedup();
     assert_eq!(ids.len(), 8);
     let last = anon.get("/v1/networks?limit=8").json();
-    assert!(
-        last["links"].get("next").is_none(),
-        "no next on the last page"
-    );
+    assert!(last["links"].get("next").is_none(), "no next on the last page");
     // Filters combine with AND.
-    assert_eq!(
-        anon.get("/v1/networks?district=1").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        7
-    );
-    assert_eq!(
-        anon.get("/v1/networks?district=5").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        anon.get("/v1/networks?district=1&q=netz-3").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        anon.get("/v1/networks?district=5&q=netz-").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0
-    );
-    assert_eq!(
-        anon.get("/v1/networks?region=05554&status=active").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
-    assert_eq!(
-        anon.get("/v1/networks?q=50%25").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        0,
-        "wildcards are literal"
-    );
+    assert_eq!(anon.get("/v1/networks?district=1").json()["data"].as_array().unwrap().len(), 7);
+    assert_eq!(anon.get("/v1/networks?district=5").json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(anon.get("/v1/networks?district=1&q=netz-3").json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(anon.get("/v1/networks?district=5&q=netz-").json()["data"].as_array().unwrap().len(), 0);
+    assert_eq!(anon.get("/v1/networks?region=05554&status=active").json()["data"].as_array().unwrap().len(), 1);
+    assert_eq!(anon.get("/v1/networks?q=50%25").json()["data"].as_array().unwrap().len(), 0, "wildcards are literal");
     // Unknown, repeated and invalid parameters are a 400 naming them all.
     assert_eq!(
-        anon.get("/v1/networks?colour=red&limit=0&district=2&status=x")
-            .error_fields(),
+        anon.get("/v1/networks?colour=red&limit=0&district=2&status=x").error_fields(),
         ["district", "status", "limit", "colour"]
     );
     assert_eq!(anon.get("/v1/networks?limit=501").error_fields(), ["limit"]);
-    assert_eq!(
-        anon.get("/v1/networks?cursor=bm9wZQ").error_fields(),
-        ["cursor"]
-    );
+    assert_eq!(anon.get("/v1/networks?cursor=bm9wZQ").error_fields(), ["cursor"]);
     assert_eq!(anon.get("/v1/networks?q=a&q=b").error_fields(), ["q"]);
     assert_eq!(anon.get("/v1/contracts?kind=x").error_fields(), ["kind"]);
     assert_eq!(anon.get("/v1/regions?colour=1").error_fields(), ["colour"]);
@@ -709,59 +429,33 @@ fn expand_embeds_related_records(backend: Backend) {
     let admin = app.admin();
     let network = create_network(&admin, "kreis-mettmann", "05158");
     let id = network["id"].as_str().unwrap();
-    admin.create(
-        "contracts",
-        &json!({"networkId": id, "kind": "founding", "signedOn": "2013-11-19"}),
-    );
-    admin.create(
-        "bodies",
-        &json!({"networkId": id, "type": "bildungskonferenz", "name": "Bildungskonferenz"}),
-    );
-    admin.create(
-        "contacts",
-        &json!({"networkId": id, "name": "Bildungsbüro (Funktionspostfach)"}),
-    );
-    let all = admin
-        .get("/v1/networks/kreis-mettmann?expand=contracts,bodies,handlungsfelder,contacts")
-        .json();
+    admin.create("contracts", &json!({"networkId": id, "kind": "founding", "signedOn": "2013-11-19"}));
+    admin.create("bodies", &json!({"networkId": id, "type": "bildungskonferenz", "name": "Bildungskonferenz"}));
+    admin.create("contacts", &json!({"networkId": id, "name": "Bildungsbüro (Funktionspostfach)"}));
+    let all = admin.get("/v1/networks/kreis-mettmann?expand=contracts,bodies,handlungsfelder,contacts").json();
     assert_eq!(all["contracts"].as_array().unwrap().len(), 1);
     assert_eq!(all["bodies"].as_array().unwrap().len(), 1);
     assert_eq!(all["contacts"].as_array().unwrap().len(), 1);
     assert_eq!(all["handlungsfelder"], json!([]));
     assert_eq!(all["foundedOn"], "2013-11-19");
-    let some = admin
-        .get(&format!("/v1/networks/{id}?expand=bodies"))
-        .json();
+    let some = admin.get(&format!("/v1/networks/{id}?expand=bodies")).json();
     assert!(some.get("contracts").is_none());
     assert_eq!(some["bodies"].as_array().unwrap().len(), 1);
-    assert_eq!(
-        admin
-            .get(&format!("/v1/networks/{id}?expand=bodies,friends"))
-            .error_fields(),
-        ["expand"]
-    );
-    assert_eq!(
-        admin
-            .get(&format!("/v1/networks/{id}?include=bodies"))
-            .error_fields(),
-        ["include"]
-    );
+    assert_eq!(admin.get(&format!("/v1/networks/{id}?expand=bodies,friends")).error_fields(), ["expand"]);
+    assert_eq!(admin.get(&format!("/v1/networks/{id}?include=bodies")).error_fields(), ["include"]);
 }
 
 fn umlauts_round_trip(backend: Backend) {
     let app = spawn_app(&backend);
     let admin = app.admin();
     let name = "Bildungsnetzwerk Gütersloh – Straße, Größe, Übergänge „ß“ 🎓";
-    let created = admin.create("networks", &json!({"slug": "kreis-guetersloh", "name": name, "regionKey": "05754", "description": "Zeile 1\nZeile 2"}));
+    let created = admin.create(
+        "networks",
+        &json!({"slug": "kreis-guetersloh", "name": name, "regionKey": "05754", "description": "Zeile 1\nZeile 2"}),
+    );
     assert_eq!(created["name"], name);
     let read = admin.get("/v1/networks/kreis-guetersloh").json();
     assert_eq!(read["name"], name);
     assert_eq!(read["description"], "Zeile 1\nZeile 2");
-    assert_eq!(
-        admin.get("/v1/networks?q=g%C3%BCtersloh").json()["data"]
-            .as_array()
-            .unwrap()
-            .len(),
-        1
-    );
+    assert_eq!(admin.get("/v1/networks?q=g%C3%BCtersloh").json()["data"].as_array().unwrap().len(), 1);
 }

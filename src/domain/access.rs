@@ -78,9 +78,7 @@ impl Access {
         match key.role {
             Role::Admin => true,
             Role::District => key.district_key.is_some() && key.district_key == scope.district_key,
-            Role::Editor => scope
-                .network_id
-                .is_some_and(|id| key.network_ids.contains(&id)),
+            Role::Editor => scope.network_id.is_some_and(|id| key.network_ids.contains(&id)),
         }
     }
 
@@ -113,14 +111,8 @@ mod tests {
     #[test]
     fn scopes() {
         let net = Uuid::from_u128(7);
-        let in_scope = Scope {
-            network_id: Some(net),
-            district_key: Some(1),
-        };
-        let other = Scope {
-            network_id: Some(Uuid::from_u128(8)),
-            district_key: Some(5),
-        };
+        let in_scope = Scope { network_id: Some(net), district_key: Some(1) };
+        let other = Scope { network_id: Some(Uuid::from_u128(8)), district_key: Some(5) };
         assert!(!Access::Anonymous.may_write(&in_scope));
         assert!(key(Role::Admin, None, vec![]).may_write(&other));
         assert!(key(Role::District, Some(1), vec![]).may_write(&in_scope));

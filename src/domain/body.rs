@@ -69,17 +69,8 @@ pub struct BodyInput {
 
 impl Resource for Body {
     const KIND: ResourceKind = ResourceKind::Bodies;
-    const WRITABLE: &'static [&'static str] = &[
-        "networkId",
-        "type",
-        "name",
-        "description",
-        "address",
-        "email",
-        "phone",
-        "website",
-        "sources",
-    ];
+    const WRITABLE: &'static [&'static str] =
+        &["networkId", "type", "name", "description", "address", "email", "phone", "website", "sources"];
     type Input = BodyInput;
 
     fn id(&self) -> Uuid {
@@ -118,11 +109,7 @@ impl Resource for Body {
     }
 
     fn references(input: &BodyInput) -> Vec<Reference> {
-        vec![Reference::new(
-            "networkId",
-            ResourceKind::Networks,
-            input.network_id,
-        )]
+        vec![Reference::new("networkId", ResourceKind::Networks, input.network_id)]
     }
 
     fn network_of(input: &BodyInput) -> Option<Uuid> {

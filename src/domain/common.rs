@@ -40,16 +40,8 @@ impl FromStr for PartialDate {
             return Err(InvalidDate);
         }
         let year: u16 = parts[0].parse().map_err(|_| InvalidDate)?;
-        let month: Option<u8> = parts
-            .get(1)
-            .map(|m| m.parse())
-            .transpose()
-            .map_err(|_| InvalidDate)?;
-        let day: Option<u8> = parts
-            .get(2)
-            .map(|d| d.parse())
-            .transpose()
-            .map_err(|_| InvalidDate)?;
+        let month: Option<u8> = parts.get(1).map(|m| m.parse()).transpose().map_err(|_| InvalidDate)?;
+        let day: Option<u8> = parts.get(2).map(|d| d.parse()).transpose().map_err(|_| InvalidDate)?;
         if !(1000..=9999).contains(&year) {
             return Err(InvalidDate);
         }
@@ -105,9 +97,7 @@ impl Timestamp {
     }
 
     pub fn parse(text: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(text)
-            .ok()
-            .map(|t| Timestamp(t.with_timezone(&Utc).trunc_subsecs(6)))
+        DateTime::parse_from_rfc3339(text).ok().map(|t| Timestamp(t.with_timezone(&Utc).trunc_subsecs(6)))
     }
 
     pub fn to_rfc3339(&self) -> String {
@@ -138,9 +128,7 @@ impl utoipa::PartialSchema for PartialDate {
         ObjectBuilder::new()
             .schema_type(Type::String)
             .pattern(Some(r"^\d{4}(-\d{2}(-\d{2})?)?$"))
-            .description(Some(
-                "ISO 8601 date with reduced precision: year, year-month or full date.",
-            ))
+            .description(Some("ISO 8601 date with reduced precision: year, year-month or full date."))
             .examples([serde_json::json!("2013-11-19"), serde_json::json!("2008")])
             .into()
     }
@@ -193,7 +181,7 @@ pub struct Source {
 macro_rules! string_enum {
     ($(#[$meta:meta])* $name:ident { $($variant:ident = $text:literal),+ $(,)? }) => {
         $(#[$meta])*
-        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, serde::Serialize, serde::Deserialize)]
         pub enum $name {
             $(#[serde(rename = $text)] $variant),+
         }
@@ -205,6 +193,17 @@ macro_rules! string_enum {
                 match self { $($name::$variant => $text),+ }
             }
         }
+
+        impl utoipa::PartialSchema for $name {
+            fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+                utoipa::openapi::schema::ObjectBuilder::new()
+                    .schema_type(utoipa::openapi::schema::Type::String)
+                    .enum_values(Some($name::ALL.iter().copied()))
+                    .into()
+            }
+        }
+
+        impl utoipa::ToSchema for $name {}
 
         impl std::str::FromStr for $name {
             type Err = ();
@@ -231,17 +230,7 @@ mod tests {
         for ok in ["2008", "2019-07", "2013-11-19", "2024-02-29"] {
             assert_eq!(ok.parse::<PartialDate>().unwrap().to_string(), ok);
         }
-        for bad in [
-            "2019-13",
-            "2019-7",
-            "08",
-            "2013-11-31",
-            "2023-02-29",
-            "2019-00",
-            "x",
-            "",
-            "2019-07-08T00:00",
-        ] {
+        for bad in ["2019-13", "2019-7", "08", "2013-11-31", "2023-02-29", "2019-00", "x", "", "2019-07-08T00:00"] {
             assert!(bad.parse::<PartialDate>().is_err(), "{bad}");
         }
         let year: PartialDate = "2008".parse().unwrap();

@@ -28,10 +28,7 @@ pub struct Contact {
     pub body_id: Option<Uuid>,
     /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
     pub district_key: Option<i32>,
-    #[schema(
-        example = "Servicestelle Regionale Bildungsnetzwerke",
-        max_length = 300
-    )]
+    #[schema(example = "Servicestelle Regionale Bildungsnetzwerke", max_length = 300)]
     pub name: String,
     #[schema(example = "Bezirkskoordination", max_length = 2000)]
     pub function: Option<String>,
@@ -123,10 +120,7 @@ impl Resource for Contact {
         let district_key = match district_key {
             Some(key) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
             Some(_) => {
-                f.error(
-                    "districtKey",
-                    "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9",
-                );
+                f.error("districtKey", "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9");
                 None
             }
             None => None,
@@ -137,21 +131,19 @@ impl Resource for Contact {
         let email = f.opt_email("email");
         let phone = f.opt_phone("phone");
         let address = f.opt_address("address");
-        let visibility = f
-            .opt_enumeration("visibility", Visibility::ALL)
-            .unwrap_or(Visibility::Public);
+        let visibility = f.opt_enumeration("visibility", Visibility::ALL).unwrap_or(Visibility::Public);
         let is_person = f.opt_bool("isPerson").unwrap_or(false);
         let publication_consent = f.opt_bool("publicationConsent").unwrap_or(false);
         let sources = f.sources("sources");
         let owner_given = |field: &str| value.get(field).is_some_and(|v| !v.is_null());
         if !owner_given("networkId") && !owner_given("bodyId") && !owner_given("districtKey") {
-            f.error("networkId", "a contact belongs to a network, a body or a district: set networkId, bodyId or districtKey");
-        }
-        if owner_given("bodyId") && !owner_given("networkId") {
             f.error(
                 "networkId",
-                "is required with bodyId: the network the body belongs to",
+                "a contact belongs to a network, a body or a district: set networkId, bodyId or districtKey",
             );
+        }
+        if owner_given("bodyId") && !owner_given("networkId") {
+            f.error("networkId", "is required with bodyId: the network the body belongs to");
         }
         let input = (|| {
             Some(ContactInput {
@@ -263,9 +255,7 @@ impl Access {
             None => PrivateReach::Nothing,
             Some(key) => match key.role {
                 Role::Admin => PrivateReach::Everything,
-                Role::District => key
-                    .district_key
-                    .map_or(PrivateReach::Nothing, PrivateReach::District),
+                Role::District => key.district_key.map_or(PrivateReach::Nothing, PrivateReach::District),
                 Role::Editor => PrivateReach::Networks(key.network_ids.clone()),
             },
         }

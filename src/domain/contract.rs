@@ -74,16 +74,8 @@ pub struct ContractInput {
 
 impl Resource for Contract {
     const KIND: ResourceKind = ResourceKind::Contracts;
-    const WRITABLE: &'static [&'static str] = &[
-        "networkId",
-        "kind",
-        "signedOn",
-        "signatories",
-        "handlungsfeldIds",
-        "documentUrl",
-        "notes",
-        "sources",
-    ];
+    const WRITABLE: &'static [&'static str] =
+        &["networkId", "kind", "signedOn", "signatories", "handlungsfeldIds", "documentUrl", "notes", "sources"];
     type Input = ContractInput;
 
     fn id(&self) -> Uuid {
@@ -104,11 +96,7 @@ impl Resource for Contract {
                 let name = s.string("name", MAX_NAME);
                 let role = s.opt_string("role", MAX_SHORT);
                 let party = s.enumeration("party", Party::ALL);
-                Some(Signatory {
-                    name: name?,
-                    role,
-                    party: party?,
-                })
+                Some(Signatory { name: name?, role, party: party? })
             })
         });
         let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
@@ -131,17 +119,9 @@ impl Resource for Contract {
     }
 
     fn references(input: &ContractInput) -> Vec<Reference> {
-        let mut refs = vec![Reference::new(
-            "networkId",
-            ResourceKind::Networks,
-            input.network_id,
-        )];
+        let mut refs = vec![Reference::new("networkId", ResourceKind::Networks, input.network_id)];
         for (i, id) in input.handlungsfeld_ids.iter().enumerate() {
-            refs.push(Reference::new(
-                format!("handlungsfeldIds[{i}]"),
-                ResourceKind::Handlungsfelder,
-                id,
-            ));
+            refs.push(Reference::new(format!("handlungsfeldIds[{i}]"), ResourceKind::Handlungsfelder, id));
         }
         refs
     }

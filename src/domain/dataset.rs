@@ -11,8 +11,8 @@ use uuid::Uuid;
 
 use super::validation::{FieldError, ValidationErrors};
 use super::{
-    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Handlungsfeld,
-    HandlungsfeldInput, Network, NetworkInput, Resource, ResourceKind, Timestamp,
+    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Handlungsfeld, HandlungsfeldInput, Network,
+    NetworkInput, Resource, ResourceKind, Timestamp,
 };
 
 pub const FORMAT: &str = "rbn-registry-dataset";
@@ -70,42 +70,22 @@ struct Parser<'a> {
 
 /// Validates a whole dataset, reporting every problem with its location.
 pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, ValidationErrors> {
-    let mut parser = Parser {
-        errors: Vec::new(),
-        slugs: HashMap::new(),
-        renamed: HashMap::new(),
-        existing,
-    };
+    let mut parser = Parser { errors: Vec::new(), slugs: HashMap::new(), renamed: HashMap::new(), existing };
     let Some(top) = value.as_object() else {
         return Err(ValidationErrors::single("(file)", "must be a JSON object"));
     };
-    let known = [
-        "format",
-        "formatVersion",
-        "licence",
-        "handlungsfelder",
-        "networks",
-        "bodies",
-        "contracts",
-        "contacts",
-    ];
+    let known =
+        ["format", "formatVersion", "licence", "handlungsfelder", "networks", "bodies", "contracts", "contacts"];
     for key in top.keys() {
         if !known.contains(&key.as_str()) {
-            parser
-                .errors
-                .push(FieldError::new(key.clone(), "unknown section"));
+            parser.errors.push(FieldError::new(key.clone(), "unknown section"));
         }
     }
     if top.get("format").and_then(Value::as_str) != Some(FORMAT) {
-        parser
-            .errors
-            .push(FieldError::new("format", format!("must be \"{FORMAT}\"")));
+        parser.errors.push(FieldError::new("format", format!("must be \"{FORMAT}\"")));
     }
     if top.get("formatVersion").and_then(Value::as_i64) != Some(FORMAT_VERSION) {
-        parser.errors.push(FieldError::new(
-            "formatVersion",
-            format!("must be {FORMAT_VERSION}"),
-        ));
+        parser.errors.push(FieldError::new("formatVersion", format!("must be {FORMAT_VERSION}")));
     }
     let empty = Vec::new();
     let section = |name: &str, errors: &mut Vec<FieldError>| -> Vec<Value> {
@@ -124,11 +104,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
     let contracts = section("contracts", &mut parser.errors);
     let contacts = section("contacts", &mut parser.errors);
 
-    parser.collect_slugs(
-        ResourceKind::Handlungsfelder,
-        "handlungsfelder",
-        &handlungsfelder,
-    );
+    parser.collect_slugs(ResourceKind::Handlungsfelder, "handlungsfelder", &handlungsfelder);
     parser.collect_slugs(ResourceKind::Networks, "networks", &networks);
 
     let dataset = Dataset {
@@ -142,18 +118,12 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
         contracts: parser.records::<Contract>(
             "contracts",
             contracts,
-            &[
-                ("networkId", ResourceKind::Networks),
-                ("handlungsfeldIds", ResourceKind::Handlungsfelder),
-            ],
+            &[("networkId", ResourceKind::Networks), ("handlungsfeldIds", ResourceKind::Handlungsfelder)],
         ),
         contacts: parser.records::<Contact>(
             "contacts",
             contacts,
-            &[
-                ("networkId", ResourceKind::Networks),
-                ("bodyId", ResourceKind::Bodies),
-            ],
+            &[("networkId", ResourceKind::Networks), ("bodyId", ResourceKind::Bodies)],
         ),
     };
     let mut ids: HashMap<Uuid, String> = HashMap::new();
@@ -167,20 +137,13 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
         .chain(dataset.contacts.iter().map(|r| (r.id, &r.location)));
     for (id, location) in all_ids {
         if let Some(first) = ids.insert(id, location.clone()) {
-            parser.errors.push(FieldError::new(
-                format!("{location}.id"),
-                format!("is also the id of {first}"),
-            ));
+            parser.errors.push(FieldError::new(format!("{location}.id"), format!("is also the id of {first}")));
         }
     }
     // An unresolvable reference is also "not a UUID" to the record's own validation: report it once.
     let mut seen = std::collections::HashSet::new();
     parser.errors.retain(|e| seen.insert(e.field.clone()));
-    if parser.errors.is_empty() {
-        Ok(dataset)
-    } else {
-        Err(ValidationErrors(parser.errors))
-    }
+    if parser.errors.is_empty() { Ok(dataset) } else { Err(ValidationErrors(parser.errors)) }
 }
 
 impl Parser<'_> {
@@ -188,17 +151,13 @@ impl Parser<'_> {
         for (i, item) in items.iter().enumerate() {
             let (Some(slug), Some(id)) = (
                 item.get("slug").and_then(Value::as_str),
-                item.get("id")
-                    .and_then(Value::as_str)
-                    .and_then(|id| Uuid::parse_str(id).ok()),
+                item.get("id").and_then(Value::as_str).and_then(|id| Uuid::parse_str(id).ok()),
             ) else {
                 continue;
             };
             if self.slugs.insert((kind, slug.to_string()), id).is_some() {
-                self.errors.push(FieldError::new(
-                    format!("{section}[{i}].slug"),
-                    "is used by another record of the file",
-                ));
+                self.errors
+                    .push(FieldError::new(format!("{section}[{i}].slug"), "is used by another record of the file"));
             }
             if let Some(stored) = self.existing.id_by_slug(kind, slug)
                 && stored != id
@@ -212,11 +171,9 @@ impl Parser<'_> {
     fn resolve(&self, kind: ResourceKind, text: &str) -> Option<Uuid> {
         let id = match Uuid::parse_str(text) {
             Ok(id) => id,
-            Err(_) => self
-                .slugs
-                .get(&(kind, text.to_string()))
-                .copied()
-                .or_else(|| self.existing.id_by_slug(kind, text))?,
+            Err(_) => {
+                self.slugs.get(&(kind, text.to_string())).copied().or_else(|| self.existing.id_by_slug(kind, text))?
+            }
         };
         Some(self.renamed.get(&id).copied().unwrap_or(id))
     }
@@ -231,14 +188,10 @@ impl Parser<'_> {
         for (i, mut item) in items.into_iter().enumerate() {
             let location = format!("{section}[{i}]");
             let Some(object) = item.as_object_mut() else {
-                self.errors
-                    .push(FieldError::new(location, "must be a JSON object"));
+                self.errors.push(FieldError::new(location, "must be a JSON object"));
                 continue;
             };
-            let id = object
-                .get("id")
-                .and_then(Value::as_str)
-                .and_then(|id| Uuid::parse_str(id).ok());
+            let id = object.get("id").and_then(Value::as_str).and_then(|id| Uuid::parse_str(id).ok());
             let Some(id) = id else {
                 self.errors.push(FieldError::new(
                     format!("{location}.id"),
@@ -253,48 +206,26 @@ impl Parser<'_> {
                 self.rewrite(object, field, *kind, &location);
             }
             match R::parse_input(&item) {
-                Ok(input) => records.push(Record {
-                    id,
-                    input,
-                    created_at,
-                    updated_at,
-                    location,
-                }),
-                Err(ValidationErrors(errors)) => self.errors.extend(
-                    errors
-                        .into_iter()
-                        .map(|e| FieldError::new(format!("{location}.{}", e.field), e.message)),
-                ),
+                Ok(input) => records.push(Record { id, input, created_at, updated_at, location }),
+                Err(ValidationErrors(errors)) => self
+                    .errors
+                    .extend(errors.into_iter().map(|e| FieldError::new(format!("{location}.{}", e.field), e.message))),
             }
         }
         records
     }
 
-    fn timestamp(
-        &mut self,
-        object: &Map<String, Value>,
-        field: &str,
-        location: &str,
-    ) -> Option<Timestamp> {
+    fn timestamp(&mut self, object: &Map<String, Value>, field: &str, location: &str) -> Option<Timestamp> {
         let value = object.get(field).filter(|v| !v.is_null())?;
         let parsed = value.as_str().and_then(Timestamp::parse);
         if parsed.is_none() {
-            self.errors.push(FieldError::new(
-                format!("{location}.{field}"),
-                "must be an RFC 3339 date-time",
-            ));
+            self.errors.push(FieldError::new(format!("{location}.{field}"), "must be an RFC 3339 date-time"));
         }
         parsed
     }
 
     /// Replaces slugs in a reference field (a string or a list of strings) by UUIDs.
-    fn rewrite(
-        &mut self,
-        object: &mut Map<String, Value>,
-        field: &str,
-        kind: ResourceKind,
-        location: &str,
-    ) {
+    fn rewrite(&mut self, object: &mut Map<String, Value>, field: &str, kind: ResourceKind, location: &str) {
         let Some(value) = object.get_mut(field) else {
             return;
         };
@@ -302,10 +233,7 @@ impl Parser<'_> {
             if let Some(reference) = text.as_str() {
                 match self.resolve(kind, reference) {
                     Some(id) => *text = Value::String(id.to_string()),
-                    None => errors.push(FieldError::new(
-                        path,
-                        format!("names no {kind} in the file or the database"),
-                    )),
+                    None => errors.push(FieldError::new(path, format!("names no {kind} in the file or the database"))),
                 }
             }
         };
@@ -332,12 +260,7 @@ mod tests {
         let value: Value = serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
         let dataset = parse(&value, &()).unwrap();
         assert!(dataset.networks.len() >= 40);
-        assert!(
-            dataset
-                .contracts
-                .iter()
-                .all(|c| dataset.networks.iter().any(|n| n.id == c.input.network_id))
-        );
+        assert!(dataset.contracts.iter().all(|c| dataset.networks.iter().any(|n| n.id == c.input.network_id)));
     }
 
     #[test]
@@ -354,12 +277,7 @@ mod tests {
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(
             fields,
-            [
-                "networks[0].regionKey",
-                "networks[1].id",
-                "contracts[0].networkId",
-                "contracts[0].signedOn"
-            ]
+            ["networks[0].regionKey", "networks[1].id", "contracts[0].networkId", "contracts[0].signedOn"]
         );
     }
 }
@@ -388,13 +306,9 @@ pub fn to_csv(columns: &[&str], records: &[Value]) -> String {
             .map(|column| match record.get(*column) {
                 None | Some(Value::Null) => String::new(),
                 Some(Value::String(text)) => csv_field(text),
-                Some(Value::Array(items)) if items.iter().all(Value::is_string) => csv_field(
-                    &items
-                        .iter()
-                        .filter_map(Value::as_str)
-                        .collect::<Vec<_>>()
-                        .join(";"),
-                ),
+                Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
+                    csv_field(&items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
+                }
                 Some(other @ (Value::Array(_) | Value::Object(_))) => csv_field(&other.to_string()),
                 Some(other) => csv_field(&other.to_string()),
             })
@@ -407,16 +321,8 @@ pub fn to_csv(columns: &[&str], records: &[Value]) -> String {
 
 fn csv_field(text: &str) -> String {
     // A leading = + - @ would be a formula in a spreadsheet: prefix it so it stays text.
-    let text = if text.starts_with(['=', '+', '-', '@']) {
-        format!("'{text}")
-    } else {
-        text.to_string()
-    };
-    if text.contains([',', '"', '\r', '\n', ';']) {
-        format!("\"{}\"", text.replace('"', "\"\""))
-    } else {
-        text
-    }
+    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
+    if text.contains([',', '"', '\r', '\n', ';']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
 }
 
 #[cfg(test)]
@@ -428,13 +334,7 @@ mod csv_tests {
     fn quotes_as_rfc_4180_says() {
         let rows = [json!({"name": "Kreis \"Düren\", Süd", "ids": ["a", "b"], "n": 1, "x": null})];
         let csv = to_csv(&["name", "ids", "n", "x"], &rows);
-        assert_eq!(
-            csv,
-            "\u{feff}name,ids,n,x\r\n\"Kreis \"\"Düren\"\", Süd\",\"a;b\",1,\r\n"
-        );
-        assert_eq!(
-            to_csv(&["f"], &[json!({"f": "=cmd"})]),
-            "\u{feff}f\r\n'=cmd\r\n"
-        );
+        assert_eq!(csv, "\u{feff}name,ids,n,x\r\n\"Kreis \"\"Düren\"\", Süd\",\"a;b\",1,\r\n");
+        assert_eq!(to_csv(&["f"], &[json!({"f": "=cmd"})]), "\u{feff}f\r\n'=cmd\r\n");
     }
 }

@@ -15,11 +15,7 @@ use super::{Reference, Resource, ResourceKind};
 pub struct Handlungsfeld {
     #[schema(read_only)]
     pub id: Uuid,
-    #[schema(
-        example = "schulische-inklusion",
-        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
-        max_length = 100
-    )]
+    #[schema(example = "schulische-inklusion", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
     pub slug: String,
     #[schema(example = "Schulische Inklusion", max_length = 300)]
     pub name: String,
@@ -66,14 +62,7 @@ impl Resource for Handlungsfeld {
         let name = f.string("name", MAX_NAME);
         let description = f.opt_string("description", MAX_TEXT);
         let sources = f.sources("sources");
-        let input = (|| {
-            Some(HandlungsfeldInput {
-                slug: slug?,
-                name: name?,
-                description,
-                sources,
-            })
-        })();
+        let input = (|| Some(HandlungsfeldInput { slug: slug?, name: name?, description, sources }))();
         f.finish(input)
     }
 

@@ -51,11 +51,7 @@ pub struct Reference {
 
 impl Reference {
     pub fn new(field: impl Into<String>, kind: ResourceKind, key: impl ToString) -> Self {
-        Reference {
-            field: field.into(),
-            kind,
-            key: key.to_string(),
-        }
+        Reference { field: field.into(), kind, key: key.to_string() }
     }
 }
 

@@ -22,16 +22,9 @@ pub struct Network {
     #[schema(read_only)]
     pub id: Uuid,
     /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
-    #[schema(
-        example = "kreis-mettmann",
-        pattern = "^[a-z0-9]+(-[a-z0-9]+)*$",
-        max_length = 100
-    )]
+    #[schema(example = "kreis-mettmann", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
     pub slug: String,
-    #[schema(
-        example = "Regionales Bildungsnetzwerk Kreis Mettmann",
-        max_length = 300
-    )]
+    #[schema(example = "Regionales Bildungsnetzwerk Kreis Mettmann", max_length = 300)]
     pub name: String,
     /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
     #[schema(example = "05158", pattern = r"^05\d{3}$")]
@@ -79,16 +72,8 @@ pub struct NetworkInput {
 
 impl Resource for Network {
     const KIND: ResourceKind = ResourceKind::Networks;
-    const WRITABLE: &'static [&'static str] = &[
-        "slug",
-        "name",
-        "regionKey",
-        "status",
-        "website",
-        "description",
-        "handlungsfeldIds",
-        "sources",
-    ];
+    const WRITABLE: &'static [&'static str] =
+        &["slug", "name", "regionKey", "status", "website", "description", "handlungsfeldIds", "sources"];
     const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt", "foundedOn"];
     type Input = NetworkInput;
 
@@ -105,9 +90,7 @@ impl Resource for Network {
         let slug = f.slug("slug");
         let name = f.string("name", MAX_NAME);
         let region_key = region_key(&mut f, "regionKey", true);
-        let status = f
-            .opt_enumeration("status", NetworkStatus::ALL)
-            .unwrap_or(NetworkStatus::Active);
+        let status = f.opt_enumeration("status", NetworkStatus::ALL).unwrap_or(NetworkStatus::Active);
         let website = f.opt_url("website");
         let description = f.opt_string("description", MAX_TEXT);
         let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
@@ -128,17 +111,9 @@ impl Resource for Network {
     }
 
     fn references(input: &NetworkInput) -> Vec<Reference> {
-        let mut refs = vec![Reference::new(
-            "regionKey",
-            ResourceKind::Regions,
-            &input.region_key,
-        )];
+        let mut refs = vec![Reference::new("regionKey", ResourceKind::Regions, &input.region_key)];
         for (i, id) in input.handlungsfeld_ids.iter().enumerate() {
-            refs.push(Reference::new(
-                format!("handlungsfeldIds[{i}]"),
-                ResourceKind::Handlungsfelder,
-                id,
-            ));
+            refs.push(Reference::new(format!("handlungsfeldIds[{i}]"), ResourceKind::Handlungsfelder, id));
         }
         refs
     }
@@ -151,10 +126,7 @@ impl Resource for Network {
 /// The founding date a network's contracts give: the earliest known date of a founding contract (none when
 /// the founding contracts' dates are all unknown), or without a founding contract the earliest known date.
 pub fn derive_founded_on(contracts: &[(ContractKind, Option<PartialDate>)]) -> Option<PartialDate> {
-    let founding: Vec<_> = contracts
-        .iter()
-        .filter(|(kind, _)| *kind == ContractKind::Founding)
-        .collect();
+    let founding: Vec<_> = contracts.iter().filter(|(kind, _)| *kind == ContractKind::Founding).collect();
     if founding.is_empty() {
         contracts.iter().filter_map(|(_, date)| *date).min()
     } else {
@@ -164,18 +136,11 @@ pub fn derive_founded_on(contracts: &[(ContractKind, Option<PartialDate>)]) -> O
 
 /// Reads a Kreisschlüssel of NRW (`05` and three digits).
 pub fn region_key(f: &mut Fields<'_>, name: &str, required: bool) -> Option<String> {
-    let key = if required {
-        f.string(name, 5)
-    } else {
-        f.opt_string(name, 5)
-    }?;
+    let key = if required { f.string(name, 5) } else { f.opt_string(name, 5) }?;
     if key.len() == 5 && key.starts_with("05") && key.bytes().all(|b| b.is_ascii_digit()) {
         Some(key)
     } else {
-        f.error(
-            name,
-            "must be a Kreisschlüssel of NRW: 05 and three digits, e.g. 05158",
-        );
+        f.error(name, "must be a Kreisschlüssel of NRW: 05 and three digits, e.g. 05158");
         None
     }
 }

@@ -26,10 +26,7 @@ pub struct FieldError {
 
 impl FieldError {
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        Self {
-            field: field.into(),
-            message: message.into(),
-        }
+        Self { field: field.into(), message: message.into() }
     }
 }
 
@@ -67,11 +64,7 @@ impl<'a> Fields<'a> {
     }
 
     fn nested(value: &'a Value, prefix: String, writable: &[&str], read_only: &[&str]) -> Self {
-        let mut fields = Fields {
-            object: None,
-            prefix,
-            errors: Vec::new(),
-        };
+        let mut fields = Fields { object: None, prefix, errors: Vec::new() };
         match value.as_object() {
             Some(object) => {
                 for key in object.keys() {
@@ -83,25 +76,15 @@ impl<'a> Fields<'a> {
                 fields.object = Some(object);
             }
             None => {
-                let path = if fields.prefix.is_empty() {
-                    "(body)".to_string()
-                } else {
-                    fields.prefix.clone()
-                };
-                fields
-                    .errors
-                    .push(FieldError::new(path, "must be a JSON object"));
+                let path = if fields.prefix.is_empty() { "(body)".to_string() } else { fields.prefix.clone() };
+                fields.errors.push(FieldError::new(path, "must be a JSON object"));
             }
         }
         fields
     }
 
     fn path(&self, name: &str) -> String {
-        if self.prefix.is_empty() {
-            name.to_string()
-        } else {
-            format!("{}.{name}", self.prefix)
-        }
+        if self.prefix.is_empty() { name.to_string() } else { format!("{}.{name}", self.prefix) }
     }
 
     pub fn error(&mut self, name: &str, message: impl Into<String>) {
@@ -111,9 +94,7 @@ impl<'a> Fields<'a> {
 
     /// The raw value of a field; `None` when absent or `null`.
     fn raw(&self, name: &str) -> Option<&'a Value> {
-        self.object
-            .and_then(|o| o.get(name))
-            .filter(|v| !v.is_null())
+        self.object.and_then(|o| o.get(name)).filter(|v| !v.is_null())
     }
 
     /// An optional string: absent, `null` and `""` all mean "no value".
@@ -138,14 +119,7 @@ impl<'a> Fields<'a> {
         let present = self.raw(name).is_some();
         let value = self.opt_string(name, max_chars);
         if value.is_none() && !self.has_error(name) {
-            self.error(
-                name,
-                if present {
-                    "must not be empty"
-                } else {
-                    "is required"
-                },
-            );
+            self.error(name, if present { "must not be empty" } else { "is required" });
         }
         value
     }
@@ -157,14 +131,14 @@ impl<'a> Fields<'a> {
 
     pub fn slug(&mut self, name: &str) -> Option<String> {
         let slug = self.string(name, MAX_SLUG)?;
-        let valid = slug.split('-').all(|part| {
-            !part.is_empty()
-                && part
-                    .bytes()
-                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit())
-        });
+        let valid = slug
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
         if !valid {
-            self.error(name, "must be lower-case letters and digits in groups joined by single hyphens, e.g. kreis-mettmann");
+            self.error(
+                name,
+                "must be lower-case letters and digits in groups joined by single hyphens, e.g. kreis-mettmann",
+            );
             return None;
         }
         if Uuid::parse_str(&slug).is_ok() {
@@ -177,10 +151,7 @@ impl<'a> Fields<'a> {
     pub fn opt_url(&mut self, name: &str) -> Option<String> {
         let url = self.opt_string(name, MAX_URL)?;
         if !is_web_url(&url) {
-            self.error(
-                name,
-                "must be an absolute http(s) URL, e.g. https://www.example.de/bildungsbuero",
-            );
+            self.error(name, "must be an absolute http(s) URL, e.g. https://www.example.de/bildungsbuero");
             return None;
         }
         Some(url)
@@ -189,10 +160,7 @@ impl<'a> Fields<'a> {
     pub fn opt_email(&mut self, name: &str) -> Option<String> {
         let email = self.opt_string(name, 254)?;
         if !is_email(&email) {
-            self.error(
-                name,
-                "must be an e-mail address, e.g. bildungsbuero@kreis.example",
-            );
+            self.error(name, "must be an e-mail address, e.g. bildungsbuero@kreis.example");
             return None;
         }
         Some(email)
@@ -201,14 +169,9 @@ impl<'a> Fields<'a> {
     pub fn opt_phone(&mut self, name: &str) -> Option<String> {
         let phone = self.opt_string(name, 50)?;
         let digits = phone.chars().filter(char::is_ascii_digit).count();
-        let allowed = phone
-            .chars()
-            .all(|c| c.is_ascii_digit() || " +()-/.".contains(c));
+        let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +()-/.".contains(c));
         if !allowed || digits < 3 {
-            self.error(
-                name,
-                "must be a phone number of digits, spaces and + ( ) - / .",
-            );
+            self.error(name, "must be a phone number of digits, spaces and + ( ) - / .");
             return None;
         }
         Some(phone)
@@ -248,10 +211,7 @@ impl<'a> Fields<'a> {
         match raw.as_str().map(PartialDate::from_str) {
             Some(Ok(date)) => Some(date),
             _ => {
-                self.error(
-                    name,
-                    "must be a date of year, month or day precision: 2008, 2019-07 or 2013-11-19",
-                );
+                self.error(name, "must be a date of year, month or day precision: 2008, 2019-07 or 2013-11-19");
                 None
             }
         }
@@ -303,22 +263,16 @@ impl<'a> Fields<'a> {
             return Vec::new();
         }
         let base = self.path(name);
-        items
-            .iter()
-            .enumerate()
-            .filter_map(|(i, value)| item(self, value, format!("{base}[{i}]")))
-            .collect()
+        items.iter().enumerate().filter_map(|(i, value)| item(self, value, format!("{base}[{i}]"))).collect()
     }
 
     /// A list of UUIDs without duplicates.
     pub fn uuid_list(&mut self, name: &str) -> Vec<Uuid> {
-        let ids = self.list(name, |fields, value, path| {
-            match value.as_str().map(Uuid::parse_str) {
-                Some(Ok(id)) => Some(id),
-                _ => {
-                    fields.errors.push(FieldError::new(path, "must be a UUID"));
-                    None
-                }
+        let ids = self.list(name, |fields, value, path| match value.as_str().map(Uuid::parse_str) {
+            Some(Ok(id)) => Some(id),
+            _ => {
+                fields.errors.push(FieldError::new(path, "must be a UUID"));
+                None
             }
         });
         let mut unique = ids.clone();
@@ -339,11 +293,7 @@ impl<'a> Fields<'a> {
         read: impl FnOnce(&mut Fields<'a>) -> Option<T>,
     ) -> Option<T> {
         let mut nested = Fields::nested(value, path, writable, &[]);
-        let result = if nested.object.is_some() {
-            read(&mut nested)
-        } else {
-            None
-        };
+        let result = if nested.object.is_some() { read(&mut nested) } else { None };
         let ok = nested.errors.is_empty();
         self.errors.append(&mut nested.errors);
         if ok { result } else { None }
@@ -364,31 +314,22 @@ impl<'a> Fields<'a> {
             if street.is_none() && postal_code.is_none() && city.is_none() {
                 return None;
             }
-            Some(Address {
-                street,
-                postal_code,
-                city,
-            })
+            Some(Address { street, postal_code, city })
         })
     }
 
     pub fn sources(&mut self, name: &str) -> Vec<Source> {
         self.list(name, |fields, value, path| {
-            fields.object(
-                value,
-                path,
-                &["document", "title", "publisher", "date", "url"],
-                |f| {
-                    let source = Source {
-                        document: f.opt_string("document", MAX_SHORT),
-                        title: f.string("title", MAX_NAME),
-                        publisher: f.opt_string("publisher", MAX_SHORT),
-                        date: f.opt_date("date"),
-                        url: f.opt_url("url"),
-                    };
-                    source.title.is_some().then_some(source)
-                },
-            )
+            fields.object(value, path, &["document", "title", "publisher", "date", "url"], |f| {
+                let source = Source {
+                    document: f.opt_string("document", MAX_SHORT),
+                    title: f.string("title", MAX_NAME),
+                    publisher: f.opt_string("publisher", MAX_SHORT),
+                    date: f.opt_date("date"),
+                    url: f.opt_url("url"),
+                };
+                source.title.is_some().then_some(source)
+            })
         })
     }
 
@@ -412,28 +353,20 @@ pub fn text_problem(text: &str, max_chars: usize, newlines: bool) -> Option<Stri
     if text.chars().count() > max_chars {
         return Some(format!("must be at most {max_chars} characters long"));
     }
-    let bad_control = text
-        .chars()
-        .any(|c| c.is_control() && !(newlines && (c == '\n' || c == '\r' || c == '\t')));
+    let bad_control = text.chars().any(|c| c.is_control() && !(newlines && (c == '\n' || c == '\r' || c == '\t')));
     bad_control.then(|| "must not contain control characters".to_string())
 }
 
 /// An absolute http or https URL with a host and no white space.
 pub fn is_web_url(url: &str) -> bool {
-    let rest = url
-        .strip_prefix("https://")
-        .or_else(|| url.strip_prefix("http://"));
+    let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let Some(rest) = rest else { return false };
     let host = rest.split(['/', '?', '#']).next().unwrap_or("");
     let host = host.rsplit('@').next().unwrap_or("");
     let host_name = host.split(':').next().unwrap_or("");
     !host_name.is_empty()
-        && host_name
-            .chars()
-            .all(|c| c.is_alphanumeric() || c == '-' || c == '.')
-        && !url
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+        && host_name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.')
+        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
 }
 
 /// A pragmatic check: one `@`, a local part, a domain with a dot, no white space.
@@ -446,9 +379,7 @@ pub fn is_email(email: &str) -> bool {
         && domain.contains('.')
         && !domain.starts_with('.')
         && !domain.ends_with('.')
-        && !email
-            .chars()
-            .any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
 }
 
 #[cfg(test)]

@@ -25,13 +25,8 @@ impl FromRequest for Caller {
 
     fn from_request(req: &HttpRequest, _: &mut Payload) -> Self::Future {
         let state = req.app_data::<web::Data<AppState>>().cloned();
-        let header = req
-            .headers()
-            .get(header::AUTHORIZATION)
-            .map(|v| v.to_str().map(str::to_string));
-        let client = req
-            .peer_addr()
-            .map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
+        let header = req.headers().get(header::AUTHORIZATION).map(|v| v.to_str().map(str::to_string));
+        let client = req.peer_addr().map_or(IpAddr::V4(Ipv4Addr::UNSPECIFIED), |a| a.ip());
         Box::pin(async move {
             let Some(header) = header else {
                 return Ok(Caller(Access::Anonymous));
@@ -70,9 +65,9 @@ impl FromRequest for Caller {
 /// 401 for anonymous callers of a write.
 pub fn require_key(access: &Access) -> Result<(), ApiError> {
     match access {
-        Access::Anonymous => Err(ApiError::Unauthorized(
-            "Writing needs an API key: send Authorization: Bearer <key>.".into(),
-        )),
+        Access::Anonymous => {
+            Err(ApiError::Unauthorized("Writing needs an API key: send Authorization: Bearer <key>.".into()))
+        }
         Access::Key(_) => Ok(()),
     }
 }
@@ -85,16 +80,10 @@ pub fn authorizer(access: &Access) -> impl Fn(&Scope) -> Result<(), ApiError> + 
         if access.may_write(scope) {
             Ok(())
         } else {
-            Err(ApiError::Forbidden(
-                match (scope.network_id, scope.district_key) {
-                    (None, None) => {
-                        "Only admin keys may change the shared vocabulary and reference data."
-                            .into()
-                    }
-                    _ => "This API key may not write records of this network or Regierungsbezirk."
-                        .into(),
-                },
-            ))
+            Err(ApiError::Forbidden(match (scope.network_id, scope.district_key) {
+                (None, None) => "Only admin keys may change the shared vocabulary and reference data.".into(),
+                _ => "This API key may not write records of this network or Regierungsbezirk.".into(),
+            }))
         }
     }
 }
@@ -102,11 +91,7 @@ pub fn authorizer(access: &Access) -> impl Fn(&Scope) -> Result<(), ApiError> + 
 /// 403 unless the caller is an admin.
 pub fn require_admin(access: &Access) -> Result<(), ApiError> {
     require_key(access)?;
-    if access.is_admin() {
-        Ok(())
-    } else {
-        Err(ApiError::Forbidden("Only admin keys may do this.".into()))
-    }
+    if access.is_admin() { Ok(()) } else { Err(ApiError::Forbidden("Only admin keys may do this.".into())) }
 }
 
 /// The audit log's "who" of a request.

@@ -30,10 +30,7 @@ pub fn etag_of_value<T: Serialize>(value: &T) -> String {
 /// Whether an `If-None-Match` list matches `etag` (weak comparison, as RFC 9110 asks for GET).
 fn none_match_hits(header: &str, etag: &str) -> bool {
     let bare = etag.trim_start_matches("W/");
-    header
-        .split(',')
-        .map(str::trim)
-        .any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
+    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }
 
 /// A JSON response with ETag, caching headers and `304 Not Modified` when the client has it already.
@@ -57,14 +54,9 @@ pub fn respond_bytes(
     last_modified: Option<Timestamp>,
 ) -> HttpResponse {
     let etag = etag_of(&body);
-    let is_read = req.method() == actix_web::http::Method::GET
-        || req.method() == actix_web::http::Method::HEAD;
+    let is_read = req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD;
     let not_modified = is_read && status == StatusCode::OK && {
-        match req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-        {
+        match req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
             Some(tags) => none_match_hits(tags, &etag),
             None => match (last_modified, if_modified_since(req)) {
                 (Some(modified), Some(since)) => modified.0.timestamp() <= since,
@@ -72,11 +64,7 @@ pub fn respond_bytes(
             },
         }
     };
-    let mut response = HttpResponse::build(if not_modified {
-        StatusCode::NOT_MODIFIED
-    } else {
-        status
-    });
+    let mut response = HttpResponse::build(if not_modified { StatusCode::NOT_MODIFIED } else { status });
     response.insert_header((header::ETAG, etag));
     if let Some(modified) = last_modified {
         response.insert_header((header::LAST_MODIFIED, modified.to_http_date()));
@@ -95,9 +83,7 @@ pub fn respond_bytes(
 fn cache_control(req: &HttpRequest, access: &Access) -> String {
     match access {
         Access::Anonymous => {
-            let max_age = req
-                .app_data::<actix_web::web::Data<AppState>>()
-                .map_or(60, |s| s.config.cache_max_age);
+            let max_age = req.app_data::<actix_web::web::Data<AppState>>().map_or(60, |s| s.config.cache_max_age);
             format!("public, max-age={max_age}")
         }
         Access::Key(_) => "private, no-cache".into(),
@@ -105,11 +91,7 @@ fn cache_control(req: &HttpRequest, access: &Access) -> String {
 }
 
 fn if_modified_since(req: &HttpRequest) -> Option<i64> {
-    let text = req
-        .headers()
-        .get(header::IF_MODIFIED_SINCE)?
-        .to_str()
-        .ok()?;
+    let text = req.headers().get(header::IF_MODIFIED_SINCE)?.to_str().ok()?;
     let parsed = chrono::DateTime::parse_from_rfc2822(text).ok()?;
     Some(parsed.timestamp())
 }
@@ -124,21 +106,12 @@ pub enum IfMatch {
 impl IfMatch {
     /// 428 without the header.
     pub fn require(req: &HttpRequest) -> Result<IfMatch, ApiError> {
-        let header = req
-            .headers()
-            .get(header::IF_MATCH)
-            .ok_or(ApiError::PreconditionRequired)?;
-        let text = header
-            .to_str()
-            .map_err(|_| ApiError::BadRequest("If-Match is not a valid header value.".into()))?;
+        let header = req.headers().get(header::IF_MATCH).ok_or(ApiError::PreconditionRequired)?;
+        let text = header.to_str().map_err(|_| ApiError::BadRequest("If-Match is not a valid header value.".into()))?;
         if text.trim() == "*" {
             return Ok(IfMatch::Any);
         }
-        let tags: Vec<String> = text
-            .split(',')
-            .map(|t| t.trim().to_string())
-            .filter(|t| !t.is_empty())
-            .collect();
+        let tags: Vec<String> = text.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
         if tags.is_empty() {
             return Err(ApiError::PreconditionRequired);
         }
@@ -151,10 +124,7 @@ impl IfMatch {
             IfMatch::Any => Ok(()),
             IfMatch::Tags(tags) => {
                 let etag = etag_of_value(current);
-                if tags
-                    .iter()
-                    .any(|tag| !tag.starts_with("W/") && *tag == etag)
-                {
+                if tags.iter().any(|tag| !tag.starts_with("W/") && *tag == etag) {
                     Ok(())
                 } else {
                     Err(ApiError::PreconditionFailed)

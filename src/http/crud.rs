@@ -33,24 +33,28 @@ pub struct Links {
     pub this: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub next: Option<String>,
+    /// The change feed only: where to continue later, even from its (current) last page.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub resume: Option<String>,
 }
 
 /// A list response with `Link: <next>; rel="next"`.
-pub fn page_response(
+pub fn page_response(req: &HttpRequest, access: &Access, data: Vec<Value>, next: Option<Cursor>) -> HttpResponse {
+    feed_page_response(req, access, data, next, None)
+}
+
+/// A page with an additional `resume` link (the change feed).
+pub fn feed_page_response(
     req: &HttpRequest,
     access: &Access,
     data: Vec<Value>,
     next: Option<Cursor>,
+    resume: Option<Cursor>,
 ) -> HttpResponse {
     let this = request_url(req, None);
     let next = next.map(|cursor| request_url(req, Some(&encode_cursor(&cursor))));
-    let page = Page {
-        data,
-        links: Links {
-            this,
-            next: next.clone(),
-        },
-    };
+    let resume = resume.map(|cursor| request_url(req, Some(&encode_cursor(&cursor))));
+    let page = Page { data, links: Links { this, next: next.clone(), resume } };
     let mut response = respond(req, access, StatusCode::OK, &page, None);
     if let Some(next) = next
         && let Ok(value) = HeaderValue::from_str(&format!("<{next}>; rel=\"next\""))
@@ -62,21 +66,13 @@ pub fn page_response(
 
 /// The request's path and query, with `cursor` replaced (or removed).
 fn request_url(req: &HttpRequest, cursor: Option<&str>) -> String {
-    let pairs: Vec<(String, String)> =
-        serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
-    let mut kept: Vec<(String, String)> = pairs
-        .into_iter()
-        .filter(|(name, _)| name != "cursor")
-        .collect();
+    let pairs: Vec<(String, String)> = serde_urlencoded::from_str(req.query_string()).unwrap_or_default();
+    let mut kept: Vec<(String, String)> = pairs.into_iter().filter(|(name, _)| name != "cursor").collect();
     if let Some(cursor) = cursor {
         kept.push(("cursor".into(), cursor.into()));
     }
     let query = serde_urlencoded::to_string(&kept).unwrap_or_default();
-    if query.is_empty() {
-        req.path().to_string()
-    } else {
-        format!("{}?{query}", req.path())
-    }
+    if query.is_empty() { req.path().to_string() } else { format!("{}?{query}", req.path()) }
 }
 
 /// The JSON of a list entry: the record, or its tombstone.
@@ -90,10 +86,7 @@ pub fn change_value<R: Resource>(change: &Change<R>) -> Value {
 }
 
 /// Splits one extra row off a page fetched with `limit + 1`: it tells whether there is a next page.
-pub fn split_page<R: Resource>(
-    mut page: Vec<Change<R>>,
-    paging: &Paging,
-) -> (Vec<Change<R>>, Option<Cursor>) {
+pub fn split_page<R: Resource>(mut page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
     let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
     if page.len() <= limit {
         return (page, None);
@@ -101,11 +94,7 @@ pub fn split_page<R: Resource>(
     page.truncate(limit);
     let next = page.last().map(|last| {
         let (at, id) = last.key();
-        if paging.since.is_some() {
-            Cursor::Changed { at, id }
-        } else {
-            Cursor::Id(id)
-        }
+        if paging.since.is_some() { Cursor::Changed { at, id } } else { Cursor::Id(id) }
     });
     (page, next)
 }
@@ -146,11 +135,7 @@ where
     Ok(page_response(req, &access, data, next))
 }
 
-pub async fn list<R>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError>
+pub async fn list<R>(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError>
 where
     R: Table,
     R::Filter: FromQuery,
@@ -161,16 +146,26 @@ where
 
 /// A path id: a UUID, else 404 (a malformed id names no record).
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text)
-        .map_err(|_| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
+    Uuid::parse_str(text).map_err(|_| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
+}
+
+/// The id a path segment names: a UUID, or for networks also a slug.
+pub async fn resolve_id<R: Table>(state: &web::Data<AppState>, key: &str) -> Result<Uuid, ApiError> {
+    if let Ok(id) = Uuid::parse_str(key) {
+        return Ok(id);
+    }
+    if R::KIND != crate::domain::ResourceKind::Networks {
+        return Err(ApiError::NotFound("No record has this id; ids are UUIDs.".into()));
+    }
+    let db = state.db.clone();
+    let key = key.to_string();
+    web::block(move || db.network_id(&key))
+        .await??
+        .ok_or_else(|| ApiError::NotFound("No network has this id or slug.".into()))
 }
 
 /// Loads one record as the caller may see it, or 404.
-pub async fn fetch<R: Table>(
-    state: &web::Data<AppState>,
-    id: Uuid,
-    access: &Access,
-) -> Result<R, ApiError> {
+pub async fn fetch<R: Table>(state: &web::Data<AppState>, id: Uuid, access: &Access) -> Result<R, ApiError> {
     let db = state.db.clone();
     let reader = access.clone();
     web::block(move || db.get::<R>(id, &reader))
@@ -187,13 +182,7 @@ pub async fn get<R: Table>(
     let no_params = QueryParams::parse(req.query_string())?;
     no_params.finish()?;
     let record = fetch::<R>(&state, parse_id(&path)?, &caller.0).await?;
-    Ok(respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &record,
-        Some(record.updated_at()),
-    ))
+    Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }
 
 pub async fn create<R: Table>(
@@ -210,13 +199,7 @@ pub async fn create<R: Table>(
     let who = actor(&req, &access);
     let authorize = authorizer(&access);
     let record: R = web::block(move || db.create::<R, ApiError>(input, &who, authorize)).await??;
-    let mut response = respond(
-        &req,
-        &access,
-        StatusCode::CREATED,
-        &record,
-        Some(record.updated_at()),
-    );
+    let mut response = respond(&req, &access, StatusCode::CREATED, &record, Some(record.updated_at()));
     if let Ok(location) = HeaderValue::from_str(&format!("/v1/{}/{}", R::KIND, record.id())) {
         response.headers_mut().insert(header::LOCATION, location);
     }
@@ -272,16 +255,10 @@ pub async fn replace<R: Table>(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require_key(&caller.0)?;
-    let id = parse_id(&path)?;
+    let id = resolve_id::<R>(&state, &path).await?;
     let value = json_body(&req, &body, false)?;
     let record = edit::<R>(&req, &state, &caller.0, id, "replace", Edit::Replace(value)).await?;
-    Ok(respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &record,
-        Some(record.updated_at()),
-    ))
+    Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }
 
 pub async fn patch<R: Table>(
@@ -292,7 +269,7 @@ pub async fn patch<R: Table>(
     body: Bytes,
 ) -> Result<HttpResponse, ApiError> {
     require_key(&caller.0)?;
-    let id = parse_id(&path)?;
+    let id = resolve_id::<R>(&state, &path).await?;
     let value = json_body(&req, &body, true)?;
     if !value.is_object() {
         return Err(ApiError::Invalid(vec![crate::domain::FieldError::new(
@@ -300,22 +277,8 @@ pub async fn patch<R: Table>(
             "a merge patch must be a JSON object of the fields to change",
         )]));
     }
-    let record = edit::<R>(
-        &req,
-        &state,
-        &caller.0,
-        id,
-        "patch",
-        Edit::MergePatch(value),
-    )
-    .await?;
-    Ok(respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &record,
-        Some(record.updated_at()),
-    ))
+    let record = edit::<R>(&req, &state, &caller.0, id, "patch", Edit::MergePatch(value)).await?;
+    Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }
 
 pub async fn delete<R: Table>(
@@ -326,7 +289,7 @@ pub async fn delete<R: Table>(
 ) -> Result<HttpResponse, ApiError> {
     let access = caller.0;
     require_key(&access)?;
-    let id = parse_id(&path)?;
+    let id = resolve_id::<R>(&state, &path).await?;
     let if_match = IfMatch::require(&req)?;
     let db = state.db.clone();
     let who = actor(&req, &access);
@@ -343,19 +306,9 @@ pub async fn delete<R: Table>(
 
 /// Reads a JSON request body: the media type (415), UTF-8 and syntax (400), no duplicate keys (400).
 pub fn json_body(req: &HttpRequest, body: &Bytes, merge_patch: bool) -> Result<Value, ApiError> {
-    let content_type = req
-        .headers()
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .unwrap_or("");
-    let essence = content_type
-        .split(';')
-        .next()
-        .unwrap_or("")
-        .trim()
-        .to_ascii_lowercase();
-    let accepted =
-        essence == "application/json" || (merge_patch && essence == "application/merge-patch+json");
+    let content_type = req.headers().get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok()).unwrap_or("");
+    let essence = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let accepted = essence == "application/json" || (merge_patch && essence == "application/merge-patch+json");
     if !accepted {
         return Err(ApiError::UnsupportedMediaType(if merge_patch {
             "Send the patch as application/merge-patch+json (RFC 7396) or application/json.".into()
@@ -364,12 +317,10 @@ pub fn json_body(req: &HttpRequest, body: &Bytes, merge_patch: bool) -> Result<V
         }));
     }
     if body.is_empty() {
-        return Err(ApiError::BadRequest(
-            "The request body is empty; send a JSON object.".into(),
-        ));
+        return Err(ApiError::BadRequest("The request body is empty; send a JSON object.".into()));
     }
-    let text = std::str::from_utf8(body)
-        .map_err(|_| ApiError::BadRequest("The request body is not valid UTF-8.".into()))?;
+    let text =
+        std::str::from_utf8(body).map_err(|_| ApiError::BadRequest("The request body is not valid UTF-8.".into()))?;
     let mut deserializer = serde_json::Deserializer::from_str(text);
     let value = <StrictValue as serde::Deserialize>::deserialize(&mut deserializer)
         .and_then(|v| deserializer.end().map(|_| v.0))
@@ -430,9 +381,7 @@ impl<'de> Visitor<'de> for StrictVisitor {
         let mut object = Map::new();
         while let Some(key) = map.next_key::<String>()? {
             if object.contains_key(&key) {
-                return Err(de::Error::custom(format!(
-                    "the key \"{key}\" appears twice"
-                )));
+                return Err(de::Error::custom(format!("the key \"{key}\" appears twice")));
             }
             let StrictValue(value) = map.next_value()?;
             object.insert(key, value);

@@ -56,15 +56,7 @@ pub fn csv_columns(resource: &str) -> Option<&'static [&'static str]> {
             "createdAt",
             "updatedAt",
         ],
-        "handlungsfelder" => &[
-            "id",
-            "slug",
-            "name",
-            "description",
-            "sources",
-            "createdAt",
-            "updatedAt",
-        ],
+        "handlungsfelder" => &["id", "slug", "name", "description", "sources", "createdAt", "updatedAt"],
         "contacts" => &[
             "id",
             "networkId",
@@ -93,19 +85,11 @@ where
 {
     let mut filter = R::Filter::default();
     filter.restrict(access);
-    Ok(db
-        .all::<R>(&filter, access)?
-        .iter()
-        .map(|r| serde_json::to_value(r).unwrap_or_default())
-        .collect())
+    Ok(db.all::<R>(&filter, access)?.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect())
 }
 
 /// The records of one resource type as JSON values, as `access` may see them.
-pub fn resource_values(
-    db: &Db,
-    resource: &str,
-    access: &Access,
-) -> StoreResult<Option<Vec<serde_json::Value>>> {
+pub fn resource_values(db: &Db, resource: &str, access: &Access) -> StoreResult<Option<Vec<serde_json::Value>>> {
     Ok(Some(match resource {
         "networks" => values::<Network>(db, access)?,
         "contracts" => values::<Contract>(db, access)?,
@@ -117,24 +101,13 @@ pub fn resource_values(
 }
 
 /// `/v1/exports/dataset.json`: the public dataset, in the format `rbn import` reads.
-pub async fn dataset(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn dataset(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
     let document = web::block(move || db.export(&Access::Anonymous)).await??;
     let mut body = serde_json::to_vec_pretty(&document).unwrap_or_default();
     body.push(b'\n');
-    Ok(respond_bytes(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        body,
-        "application/json",
-        None,
-    ))
+    Ok(respond_bytes(&req, &caller.0, StatusCode::OK, body, "application/json", None))
 }
 
 /// `/v1/exports/{resource}.csv`: one resource's public records as CSV.
@@ -148,26 +121,18 @@ pub async fn csv(
     let file = path.into_inner();
     let resource = file.strip_suffix(".csv").unwrap_or("").to_string();
     let columns = csv_columns(&resource).ok_or_else(|| {
-        ApiError::NotFound("Exports exist for networks, contracts, bodies, handlungsfelder and contacts: /v1/exports/networks.csv".into())
+        ApiError::NotFound(
+            "Exports exist for networks, contracts, bodies, handlungsfelder and contacts: /v1/exports/networks.csv"
+                .into(),
+        )
     })?;
     let db = state.db.clone();
     let name = resource.clone();
-    let records = web::block(move || resource_values(&db, &name, &Access::Anonymous))
-        .await??
-        .unwrap_or_default();
+    let records = web::block(move || resource_values(&db, &name, &Access::Anonymous)).await??.unwrap_or_default();
     let body = to_csv(columns, &records).into_bytes();
-    let mut response = respond_bytes(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        body,
-        "text/csv; charset=utf-8",
-        None,
-    );
+    let mut response = respond_bytes(&req, &caller.0, StatusCode::OK, body, "text/csv; charset=utf-8", None);
     if let Ok(value) = format!("attachment; filename=\"rbn-{resource}.csv\"").parse() {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::CONTENT_DISPOSITION, value);
+        response.headers_mut().insert(actix_web::http::header::CONTENT_DISPOSITION, value);
     }
     Ok(response)
 }

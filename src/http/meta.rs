@@ -46,11 +46,7 @@ pub struct Discovery {
     pub links: Value,
 }
 
-pub async fn discovery(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
     let last_change = web::block(move || db.last_change()).await??;
@@ -96,18 +92,14 @@ pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpRespon
 
 /// Liveness: the process answers.
 pub async fn healthz() -> HttpResponse {
-    HttpResponse::Ok()
-        .content_type("application/json")
-        .body(r#"{"status":"ok"}"#)
+    HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#)
 }
 
 /// Readiness: the database answers.
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     web::block(move || db.ping()).await??;
-    Ok(HttpResponse::Ok()
-        .content_type("application/json")
-        .body(r#"{"status":"ready"}"#))
+    Ok(HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ready"}"#))
 }
 
 /// Prometheus text exposition of the process's counters.
@@ -117,10 +109,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "# HELP rbn_http_requests_total HTTP requests answered, by status class.\n# TYPE rbn_http_requests_total counter\n",
     );
     for (class, counter) in m.requests.iter().enumerate().skip(1) {
-        text.push_str(&format!(
-            "rbn_http_requests_total{{class=\"{class}xx\"}} {}\n",
-            counter.load(Ordering::Relaxed)
-        ));
+        text.push_str(&format!("rbn_http_requests_total{{class=\"{class}xx\"}} {}\n", counter.load(Ordering::Relaxed)));
     }
     text.push_str(&format!(
         "# HELP rbn_http_request_duration_seconds_sum Total time spent answering requests.\n# TYPE rbn_http_request_duration_seconds_sum counter\nrbn_http_request_duration_seconds_sum {:.6}\n",
@@ -130,9 +119,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "# HELP rbn_http_requests_in_flight Requests being answered now.\n# TYPE rbn_http_requests_in_flight gauge\nrbn_http_requests_in_flight {}\n",
         m.in_flight.load(Ordering::Relaxed)
     ));
-    HttpResponse::Ok()
-        .content_type("text/plain; version=0.0.4; charset=utf-8")
-        .body(text)
+    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
 }
 
 /// One entry of the change feed.
@@ -153,11 +140,7 @@ pub struct ChangeFeedEntry {
     pub data: Option<Value>,
 }
 
-pub async fn changes(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let kinds: Vec<ResourceKind> = match params.text("type") {
         Some(list) => {
@@ -165,7 +148,10 @@ pub async fn changes(
             for name in list.split(',').map(str::trim) {
                 match name.parse::<ResourceKind>() {
                     Ok(kind) if !matches!(kind, ResourceKind::Districts | ResourceKind::Regions) => kinds.push(kind),
-                    _ => params.error("type", "must be a comma-separated list of networks, contracts, bodies, handlungsfelder, contacts"),
+                    _ => params.error(
+                        "type",
+                        "must be a comma-separated list of networks, contracts, bodies, handlungsfelder, contacts",
+                    ),
                 }
             }
             kinds
@@ -192,16 +178,15 @@ pub async fn changes(
     let reader = caller.0.clone();
     let limit = paging.limit + 1;
     let since = paging.since;
-    let mut entries =
-        web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
+    let mut entries = web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
     let next = if entries.len() as i64 > paging.limit {
         entries.truncate(paging.limit as usize);
-        entries
-            .last()
-            .map(|(entry, _)| Cursor::Key(entry.seq.to_string()))
+        entries.last().map(|(entry, _)| Cursor::Key(entry.seq.to_string()))
     } else {
         None
     };
+    // Where to continue later: after this page's last entry, or where this page started when it is empty.
+    let resume = Cursor::Key(entries.last().map_or(after_seq, |(entry, _)| entry.seq).to_string());
     let data = entries
         .into_iter()
         .map(|(entry, record)| {
@@ -216,14 +201,10 @@ pub async fn changes(
             .unwrap_or_default()
         })
         .collect();
-    Ok(page_response(&req, &caller.0, data, next))
+    Ok(super::crud::feed_page_response(&req, &caller.0, data, next, Some(resume)))
 }
 
-pub async fn audit(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.0)?;
     let mut params = QueryParams::parse(req.query_string())?;
     let filter = AuditFilter {
@@ -251,26 +232,16 @@ pub async fn audit(
     } else {
         None
     };
-    let data = entries
-        .into_iter()
-        .map(|(_, e)| serde_json::to_value(e).unwrap_or_default())
-        .collect();
+    let data = entries.into_iter().map(|(_, e)| serde_json::to_value(e).unwrap_or_default()).collect();
     Ok(page_response(&req, &caller.0, data, next))
 }
 
-pub async fn list_keys(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.0)?;
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
     let keys: Vec<ApiKey> = web::block(move || db.keys()).await??;
-    let data = keys
-        .iter()
-        .map(|k| serde_json::to_value(k).unwrap_or_default())
-        .collect();
+    let data = keys.iter().map(|k| serde_json::to_value(k).unwrap_or_default()).collect();
     Ok(page_response(&req, &caller.0, data, None))
 }
 
@@ -287,11 +258,7 @@ pub struct CreatedKey {
 
 /// Reads a key's input, reporting every problem.
 pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::ValidationErrors> {
-    let mut f = Fields::new(
-        value,
-        &["name", "role", "districtKey", "networkIds", "expiresAt"],
-        &[],
-    );
+    let mut f = Fields::new(value, &["name", "role", "districtKey", "networkIds", "expiresAt"], &[]);
     let name = f.string("name", MAX_SHORT);
     let role: Option<Role> = f.enumeration("role", Role::ALL);
     let district_key = f.opt_integer("districtKey");
@@ -306,10 +273,7 @@ pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::Vali
     let district_key = match (role, district_key) {
         (Some(Role::District), Some(key)) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
         (Some(Role::District), _) => {
-            f.error(
-                "districtKey",
-                "a district key needs the Regierungsbezirk: 1, 3, 5, 7 or 9",
-            );
+            f.error("districtKey", "a district key needs the Regierungsbezirk: 1, 3, 5, 7 or 9");
             None
         }
         (_, Some(_)) => {
@@ -324,15 +288,7 @@ pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::Vali
     if role.is_some() && role != Some(Role::Editor) && !network_ids.is_empty() {
         f.error("networkIds", "only editor keys have networkIds");
     }
-    let input = (|| {
-        Some(ApiKeyInput {
-            name: name?,
-            role: role?,
-            district_key,
-            network_ids,
-            expires_at,
-        })
-    })();
+    let input = (|| Some(ApiKeyInput { name: name?, role: role?, district_key, network_ids, expires_at }))();
     f.finish(input)
 }
 
@@ -349,19 +305,13 @@ pub async fn create_key(
     let who = actor(&req, &caller.0);
     let created = web::block(move || db.create_key(&input, &who)).await??;
     let location = format!("/v1/api-keys/{}", created.key.id);
-    let body = CreatedKey {
-        key: created.key,
-        secret: created.secret,
-    };
+    let body = CreatedKey { key: created.key, secret: created.secret };
     let mut response = respond(&req, &caller.0, StatusCode::CREATED, &body, None);
-    response.headers_mut().insert(
-        actix_web::http::header::CACHE_CONTROL,
-        actix_web::http::header::HeaderValue::from_static("no-store"),
-    );
+    response
+        .headers_mut()
+        .insert(actix_web::http::header::CACHE_CONTROL, actix_web::http::header::HeaderValue::from_static("no-store"));
     if let Ok(location) = actix_web::http::header::HeaderValue::from_str(&location) {
-        response
-            .headers_mut()
-            .insert(actix_web::http::header::LOCATION, location);
+        response.headers_mut().insert(actix_web::http::header::LOCATION, location);
     }
     Ok(response)
 }

@@ -45,23 +45,14 @@ pub async fn envelope(
     if let Some(state) = &state {
         state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     }
-    let timeout = state
-        .as_ref()
-        .map_or(std::time::Duration::from_secs(30), |s| {
-            s.config.request_timeout
-        });
-    let outcome =
-        actix_web::rt::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
+    let timeout = state.as_ref().map_or(std::time::Duration::from_secs(30), |s| s.config.request_timeout);
+    let outcome = actix_web::rt::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
     // Errors that escape the handlers are rendered by actix from `ApiError` (still problem+json); the
     // request itself is gone with the cancelled future, so these few responses lack the headers below.
     let mut response = match outcome {
         Ok(Ok(response)) => response.map_into_boxed_body(),
         Ok(Err(error)) => {
-            finish_metrics(
-                state.as_ref(),
-                error.as_response_error().status_code().as_u16(),
-                started,
-            );
+            finish_metrics(state.as_ref(), error.as_response_error().status_code().as_u16(), started);
             return Err(error);
         }
         Err(_) => {
@@ -72,19 +63,13 @@ pub async fn envelope(
     };
     let status = response.status();
     if status.as_u16() >= 400 && !is_problem(&response) {
-        let detail = response
-            .response()
-            .error()
-            .map(|e| e.to_string())
-            .filter(|_| status.is_client_error());
+        let detail = response.response().error().map(|e| e.to_string()).filter(|_| status.is_client_error());
         let problem = problem_for_status(status, detail).error_response();
         let headers: Vec<_> = response
             .headers()
             .iter()
             .filter(|(name, _)| {
-                name.as_str().starts_with("access-control-")
-                    || *name == header::ALLOW
-                    || *name == header::VARY
+                name.as_str().starts_with("access-control-") || *name == header::ALLOW || *name == header::VARY
             })
             .map(|(n, v)| (n.clone(), v.clone()))
             .collect();
@@ -98,14 +83,8 @@ pub async fn envelope(
         headers.insert(X_REQUEST_ID, value);
     }
     headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
-    headers.insert(
-        header::X_CONTENT_TYPE_OPTIONS,
-        HeaderValue::from_static("nosniff"),
-    );
-    headers.insert(
-        header::REFERRER_POLICY,
-        HeaderValue::from_static("no-referrer"),
-    );
+    headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
+    headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
     if !path.starts_with("/docs") {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
@@ -114,10 +93,7 @@ pub async fn envelope(
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     let elapsed = finish_metrics(state.as_ref(), status.as_u16(), started);
-    let route = response
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "(unmatched)".into());
+    let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
     let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
     span.in_scope(|| {
@@ -130,11 +106,7 @@ pub async fn envelope(
     Ok(response)
 }
 
-fn finish_metrics(
-    state: Option<&web::Data<AppState>>,
-    status: u16,
-    started: Instant,
-) -> std::time::Duration {
+fn finish_metrics(state: Option<&web::Data<AppState>>, status: u16, started: Instant) -> std::time::Duration {
     let elapsed = started.elapsed();
     if let Some(state) = state {
         state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);

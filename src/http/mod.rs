@@ -51,11 +51,7 @@ fn cors() -> Cors {
 
 /// Starts the HTTP server on `listener`; it stops gracefully on SIGTERM and SIGINT, finishing requests
 /// in flight.
-pub fn serve(
-    state: AppState,
-    listener: TcpListener,
-    workers: Option<usize>,
-) -> std::io::Result<Server> {
+pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
@@ -66,9 +62,7 @@ pub fn serve(
             .route(
                 "/docs",
                 web::get().to(|| async {
-                    HttpResponse::PermanentRedirect()
-                        .insert_header((header::LOCATION, "/docs/"))
-                        .finish()
+                    HttpResponse::PermanentRedirect().insert_header((header::LOCATION, "/docs/")).finish()
                 }),
             )
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/v1/openapi.json"])))

@@ -6,17 +6,12 @@
 use std::sync::OnceLock;
 
 use serde_json::{Value, json};
-use utoipa::openapi::path::{
-    HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem,
-};
+use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{
-    ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type,
-};
+use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, Header, OpenApi as Document, PathsBuilder, Ref, RefOr, Required,
-    ResponseBuilder, Schema, Tag,
+    ContentBuilder, Header, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
 };
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
@@ -41,10 +36,7 @@ use crate::domain::*;
             you received and send it as the next `modifiedSince` (it is inclusive). `/v1/changes` is one feed \
             across all types. **Errors** are RFC 9457 `application/problem+json`.\n\n\
             Data licence: Datenlizenz Deutschland – Namensnennung – Version 2.0.",
-        license(
-            name = "EUPL-1.2 (software); data: dl-de/by-2-0",
-            identifier = "EUPL-1.2"
-        ),
+        license(name = "EUPL-1.2 (software); data: dl-de/by-2-0", identifier = "EUPL-1.2"),
     ),
     components(schemas(
         Network,
@@ -118,28 +110,20 @@ fn build() -> Document {
                 .build(),
         ),
     );
-    components
-        .schemas
-        .insert("Tombstone".into(), tombstone_schema());
+    components.schemas.insert("Tombstone".into(), tombstone_schema());
     components.schemas.insert("Links".into(), links_schema());
+    for status in PROBLEM_STATUSES {
+        let (_, response) = problem_response(*status);
+        components.responses.insert(problem_name(*status), response);
+    }
 
     let mut paths = PathsBuilder::new();
     for (path, item) in collection_paths::<Network, NetworkFilter>("Network", "networks", false)
         .into_iter()
-        .chain(collection_paths::<Contract, ContractFilter>(
-            "Contract",
-            "contracts",
-            true,
-        ))
+        .chain(collection_paths::<Contract, ContractFilter>("Contract", "contracts", true))
         .chain(collection_paths::<Body, BodyFilter>("Body", "bodies", true))
-        .chain(collection_paths::<Handlungsfeld, HandlungsfeldFilter>(
-            "Handlungsfeld",
-            "handlungsfelder",
-            true,
-        ))
-        .chain(collection_paths::<Contact, ContactFilter>(
-            "Contact", "contacts", true,
-        ))
+        .chain(collection_paths::<Handlungsfeld, HandlungsfeldFilter>("Handlungsfeld", "handlungsfelder", true))
+        .chain(collection_paths::<Contact, ContactFilter>("Contact", "contacts", true))
         .chain(network_paths())
         .chain(reference_paths())
         .chain(meta_paths())
@@ -156,6 +140,7 @@ fn build() -> Document {
             ("contacts", "Contacts of networks, bodies and Bezirksregierungen; internal ones need an API key."),
             ("reference", "Regierungsbezirke and the 53 Kreise and kreisfreie Städte of NRW (read-only)."),
             ("sync", "The change feed across all types."),
+            ("exports", "Downloads of the public data: the dataset and CSV files."),
             ("administration", "API keys and the audit log (admin keys only)."),
             ("operations", "Discovery, health, readiness, metrics."),
         ]
@@ -185,7 +170,10 @@ fn string_header(description: &str) -> Header {
 /// Headers every response carries.
 fn with_common_headers(response: ResponseBuilder) -> ResponseBuilder {
     response
-        .header("X-Request-Id", string_header("The request's id: the client's X-Request-Id, or a new one. Quote it in bug reports."))
+        .header(
+            "X-Request-Id",
+            string_header("The request's id: the client's X-Request-Id, or a new one. Quote it in bug reports."),
+        )
         .header("API-Version", string_header("The major version of this API (`1`)."))
 }
 
@@ -240,25 +228,15 @@ fn problem_response(status: u16) -> (String, RefOr<utoipa::openapi::Response>) {
             json!({"type": "urn:rbn:problem:internal", "title": "Internal server error", "status": 500, "detail": "An unexpected error occurred; it has been logged. Report the X-Request-Id if it persists."}),
         ),
     };
-    let mut response = with_common_headers(ResponseBuilder::new().description(description))
-        .content(
-            "application/problem+json",
-            ContentBuilder::new()
-                .schema(Some(schema_ref("Problem")))
-                .example(Some(example))
-                .build(),
-        );
+    let mut response = with_common_headers(ResponseBuilder::new().description(description)).content(
+        "application/problem+json",
+        ContentBuilder::new().schema(Some(schema_ref("Problem"))).example(Some(example)).build(),
+    );
     if status == 429 || status == 503 {
-        response = response.header(
-            "Retry-After",
-            string_header("Seconds to wait before retrying."),
-        );
+        response = response.header("Retry-After", string_header("Seconds to wait before retrying."));
     }
     if status == 401 {
-        response = response.header(
-            "WWW-Authenticate",
-            string_header("`Bearer realm=\"rbn-registry\"`"),
-        );
+        response = response.header("WWW-Authenticate", string_header("`Bearer realm=\"rbn-registry\"`"));
     }
     (status.to_string(), response.build().into())
 }
@@ -270,11 +248,19 @@ fn json_response(
     read: bool,
 ) -> RefOr<utoipa::openapi::Response> {
     let mut response = with_common_headers(ResponseBuilder::new().description(description))
-        .header("ETag", string_header("Strong validator of this representation; send it in If-None-Match (reads) or If-Match (writes)."))
+        .header(
+            "ETag",
+            string_header(
+                "Strong validator of this representation; send it in If-None-Match (reads) or If-Match (writes).",
+            ),
+        )
         .content("application/json", ContentBuilder::new().schema(Some(schema)).example(example).build());
     if read {
         response = response
-            .header("Cache-Control", string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."))
+            .header(
+                "Cache-Control",
+                string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
+            )
             .header("Vary", string_header("`Authorization, Origin`: the representation depends on the API key."));
     }
     response.build().into()
@@ -306,9 +292,7 @@ fn uuid_path_param(description: &str) -> utoipa::openapi::path::Parameter {
         .required(Required::True)
         .description(Some(description))
         .schema(Some(
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
         ))
         .example(Some(json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab")))
         .build()
@@ -318,11 +302,7 @@ fn header_param(name: &str, description: &str, required: bool) -> utoipa::openap
     ParameterBuilder::new()
         .name(name)
         .parameter_in(ParameterIn::Header)
-        .required(if required {
-            Required::True
-        } else {
-            Required::False
-        })
+        .required(if required { Required::True } else { Required::False })
         .description(Some(description))
         .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
         .example(Some(json!("\"6b1f0c2a9d4e4f7a8b3c2d1e0f9a8b7c\"")))
@@ -330,11 +310,7 @@ fn header_param(name: &str, description: &str, required: bool) -> utoipa::openap
 }
 
 fn if_none_match() -> utoipa::openapi::path::Parameter {
-    header_param(
-        "If-None-Match",
-        "ETags you have; when one matches, the answer is 304 without a body.",
-        false,
-    )
+    header_param("If-None-Match", "ETags you have; when one matches, the answer is 304 without a body.", false)
 }
 
 fn if_match() -> utoipa::openapi::path::Parameter {
@@ -377,9 +353,7 @@ fn paging_params(default_limit: i64) -> Vec<utoipa::openapi::path::Parameter> {
         query_param(
             "cursor",
             "Opaque position from `links.next` of the previous page.",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .max_length(Some(200)),
+            ObjectBuilder::new().schema_type(Type::String).max_length(Some(200)),
             json!("aXwwMTkwYjdlMi0zYzRkLTdhMWItOWYwMC0xMjM0NTY3ODkwYWI"),
         ),
         query_param(
@@ -405,90 +379,74 @@ fn page_schema(item: RefOr<Schema>) -> Schema {
 
 fn tombstone_schema() -> RefOr<Schema> {
     ObjectBuilder::new()
-        .description(Some(
-            "A deleted record (or one the reader may not see), in lists with modifiedSince.",
-        ))
+        .description(Some("A deleted record (or one the reader may not see), in lists with modifiedSince."))
         .property(
             "id",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
         )
         .required("id")
-        .property(
-            "deleted",
-            ObjectBuilder::new()
-                .schema_type(Type::Boolean)
-                .enum_values(Some([true])),
-        )
+        .property("deleted", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])))
         .required("deleted")
         .property("updatedAt", schema_ref("Timestamp"))
         .required("updatedAt")
-        .additional_properties(Some(
-            utoipa::openapi::schema::AdditionalProperties::FreeForm(false),
-        ))
+        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
         .into()
 }
 
 fn links_schema() -> RefOr<Schema> {
     ObjectBuilder::new()
-        .description(Some("`self`: this page; `next`: the next page, absent on the last one (also in the Link header)."))
+        .description(Some("`self`: this page; `next`: the next page, absent on the last one (also in the Link header); `resume`: change feed only."))
         .property("self", ObjectBuilder::new().schema_type(Type::String))
         .required("self")
         .property("next", ObjectBuilder::new().schema_type(Type::String))
+        .property(
+            "resume",
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .description(Some("Change feed only: where to continue later, present on every page.")),
+        )
         .into()
 }
 
 fn list_response(item: RefOr<Schema>, description: &str) -> RefOr<utoipa::openapi::Response> {
     let mut response = with_common_headers(ResponseBuilder::new().description(description))
         .header("ETag", string_header("Validator of this page."))
-        .header(
-            "Link",
-            string_header("`<next page>; rel=\"next\"` (RFC 8288) when there is a next page."),
-        )
+        .header("Link", string_header("`<next page>; rel=\"next\"` (RFC 8288) when there is a next page."))
         .header(
             "Cache-Control",
-            string_header(
-                "`public, max-age=60` for anonymous reads, `private, no-cache` with an API key.",
-            ),
+            string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
         )
         .header("Vary", string_header("`Authorization, Origin`"));
-    response = response.content(
-        "application/json",
-        ContentBuilder::new()
-            .schema(Some(page_schema(item)))
-            .build(),
-    );
+    response = response.content("application/json", ContentBuilder::new().schema(Some(page_schema(item))).build());
     response.build().into()
 }
 
 fn operation(id: &str, tag: &str, summary: &str, description: &str) -> OperationBuilder {
-    OperationBuilder::new()
-        .operation_id(Some(id))
-        .tag(tag)
-        .summary(Some(summary))
-        .description(Some(description))
+    OperationBuilder::new().operation_id(Some(id)).tag(tag).summary(Some(summary)).description(Some(description))
 }
 
 /// Anonymous reads; an API key only shows more (internal contacts).
 fn optional_key(op: OperationBuilder) -> OperationBuilder {
-    op.securities(Some([
-        SecurityRequirement::default(),
-        SecurityRequirement::new("apiKey", Vec::<String>::new()),
-    ]))
+    op.securities(Some([SecurityRequirement::default(), SecurityRequirement::new("apiKey", Vec::<String>::new())]))
 }
 
 fn required_key(op: OperationBuilder) -> OperationBuilder {
-    op.securities(Some([SecurityRequirement::new(
-        "apiKey",
-        Vec::<String>::new(),
-    )]))
+    op.securities(Some([SecurityRequirement::new("apiKey", Vec::<String>::new())]))
+}
+
+/// Problem responses are defined once under `components/responses` and referenced by every operation.
+const PROBLEM_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 412, 413, 415, 428, 429, 500, 503];
+
+fn problem_name(status: u16) -> String {
+    format!("Problem{status}")
 }
 
 fn with_problems(mut op: OperationBuilder, statuses: &[u16]) -> OperationBuilder {
     for status in statuses {
-        let (code, response) = problem_response(*status);
-        op = op.response(code, response);
+        op = op.response(
+            status.to_string(),
+            RefOr::Ref(Ref::new(format!("#/components/responses/{}", problem_name(*status)))),
+        );
     }
     op
 }
@@ -499,32 +457,17 @@ const CREATE_PROBLEMS: &[u16] = &[400, 401, 403, 409, 413, 415, 429, 500, 503];
 const UPDATE_PROBLEMS: &[u16] = &[400, 401, 403, 404, 409, 412, 413, 415, 428, 429, 500, 503];
 const DELETE_PROBLEMS: &[u16] = &[400, 401, 403, 404, 409, 412, 428, 429, 500, 503];
 
-fn request_body(
-    schema: &str,
-    description: &str,
-    content_types: &[&str],
-) -> utoipa::openapi::request_body::RequestBody {
-    let mut body = RequestBodyBuilder::new()
-        .description(Some(description))
-        .required(Some(Required::True));
+fn request_body(schema: &str, description: &str, content_types: &[&str]) -> utoipa::openapi::request_body::RequestBody {
+    let mut body = RequestBodyBuilder::new().description(Some(description)).required(Some(Required::True));
     for content_type in content_types {
-        body = body.content(
-            *content_type,
-            ContentBuilder::new()
-                .schema(Some(schema_ref(schema)))
-                .build(),
-        );
+        body = body.content(*content_type, ContentBuilder::new().schema(Some(schema_ref(schema))).build());
     }
     body.build()
 }
 
 /// The operations of one editable resource: list and create, and (with `item`) read, replace, patch and
 /// delete by id. Networks' item operations are in [`network_paths`] (they also take slugs and `expand`).
-fn collection_paths<R: ToSchema, F: IntoParams>(
-    schema: &str,
-    path: &str,
-    item: bool,
-) -> Vec<(String, PathItem)> {
+fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: bool) -> Vec<(String, PathItem)> {
     let plural = path;
     let mut list_params = F::into_params(|| Some(ParameterIn::Query));
     list_params.extend(paging_params(50));
@@ -563,12 +506,7 @@ fn collection_paths<R: ToSchema, F: IntoParams>(
     if item {
         paths.push((
             format!("/v1/{plural}/{{id}}"),
-            item_operations(
-                schema,
-                plural,
-                uuid_path_param(&format!("The {schema}'s UUID.")),
-                false,
-            ),
+            item_operations(schema, plural, uuid_path_param(&format!("The {schema}'s UUID.")), false),
         ));
     }
     let _ = R::name();
@@ -576,15 +514,9 @@ fn collection_paths<R: ToSchema, F: IntoParams>(
 }
 
 /// Read, replace, patch and delete of one record.
-fn item_operations(
-    schema: &str,
-    plural: &str,
-    id: utoipa::openapi::path::Parameter,
-    network: bool,
-) -> PathItem {
+fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parameter, network: bool) -> PathItem {
     let mut get_params = vec![id.clone(), if_none_match()];
-    let mut get_description =
-        format!("One {schema} with its `ETag`, for If-None-Match and If-Match.");
+    let mut get_description = format!("One {schema} with its `ETag`, for If-None-Match and If-Match.");
     let mut get_schema = schema_ref(schema);
     if network {
         get_params.push(query_param(
@@ -593,72 +525,80 @@ fn item_operations(
             ObjectBuilder::new().schema_type(Type::String),
             json!("contracts,bodies,handlungsfelder,contacts"),
         ));
-        get_description.push_str(
-            " `{id}` is the UUID or the slug. With `expand`, related records are embedded.",
-        );
+        get_description.push_str(" `{id}` is the UUID or the slug. With `expand`, related records are embedded.");
         get_schema = schema_ref("ExpandedNetwork");
     }
     let get = optional_key(with_problems(
-        operation(
-            &format!("get_{plural}"),
-            plural,
-            &format!("Read a {}", schema.to_lowercase()),
-            &get_description,
-        )
-        .parameters(Some(get_params))
-        .response("200", {
-            let mut r = json_response(&format!("The {schema}."), get_schema, None, true);
-            if let RefOr::T(response) = &mut r {
-                response.headers.insert(
-                    "Last-Modified".into(),
-                    string_header("When the record last changed (HTTP date)."),
-                );
-            }
-            r
-        })
-        .response_with(not_modified()),
+        operation(&format!("get_{plural}"), plural, &format!("Read a {}", schema.to_lowercase()), &get_description)
+            .parameters(Some(get_params))
+            .response("200", {
+                let mut r = json_response(&format!("The {schema}."), get_schema, None, true);
+                if let RefOr::T(response) = &mut r {
+                    response
+                        .headers
+                        .insert("Last-Modified".into(), string_header("When the record last changed (HTTP date)."));
+                }
+                r
+            })
+            .response_with(not_modified()),
         READ_PROBLEMS,
     ))
     .build();
     let write_params = vec![id.clone(), if_match()];
     let replace = required_key(with_problems(
-        operation(&format!("replace_{plural}"), plural, &format!("Replace a {}", schema.to_lowercase()), &format!(
+        operation(
+            &format!("replace_{plural}"),
+            plural,
+            &format!("Replace a {}", schema.to_lowercase()),
             "Replaces all writable fields (absent optional fields become empty). Needs the current ETag in If-Match; \
-             the check and the write are one transaction, so concurrent writers cannot both succeed."
-        ))
+             the check and the write are one transaction, so concurrent writers cannot both succeed.",
+        )
         .parameters(Some(write_params.clone()))
         .request_body(Some(request_body(&format!("{schema}Input"), "The complete new state.", &["application/json"])))
-        .response("200", json_response(&format!("The updated {schema} with its new ETag."), schema_ref(schema), None, false)),
+        .response(
+            "200",
+            json_response(&format!("The updated {schema} with its new ETag."), schema_ref(schema), None, false),
+        ),
         UPDATE_PROBLEMS,
     ))
     .build();
     let patch = required_key(with_problems(
-        operation(&format!("patch_{plural}"), plural, &format!("Change fields of a {}", schema.to_lowercase()), &format!(
+        operation(
+            &format!("patch_{plural}"),
+            plural,
+            &format!("Change fields of a {}", schema.to_lowercase()),
             "JSON Merge Patch (RFC 7396): fields present are set, `null` clears an optional field (required fields \
-             cannot be cleared), absent fields stay. Needs the current ETag in If-Match."
-        ))
+             cannot be cleared), absent fields stay. Needs the current ETag in If-Match.",
+        )
         .parameters(Some(write_params.clone()))
-        .request_body(Some(request_body(&format!("{schema}Input"), "The fields to change.", &["application/merge-patch+json", "application/json"])))
-        .response("200", json_response(&format!("The updated {schema} with its new ETag."), schema_ref(schema), None, false)),
+        .request_body(Some(request_body(
+            &format!("{schema}Input"),
+            "The fields to change.",
+            &["application/merge-patch+json", "application/json"],
+        )))
+        .response(
+            "200",
+            json_response(&format!("The updated {schema} with its new ETag."), schema_ref(schema), None, false),
+        ),
         UPDATE_PROBLEMS,
     ))
     .build();
-    let mut delete_description = String::from(
-        "Deletes the record; a tombstone remains for sync. Needs the current ETag in If-Match.",
-    );
+    let mut delete_description =
+        String::from("Deletes the record; a tombstone remains for sync. Needs the current ETag in If-Match.");
     if network {
-        delete_description.push_str(" A network that still has contracts, bodies or contacts is not deleted (409): nothing cascades.");
+        delete_description.push_str(
+            " A network that still has contracts, bodies or contacts is not deleted (409): nothing cascades.",
+        );
     }
     if schema == "Handlungsfeld" {
-        delete_description.push_str(
-            " A Handlungsfeld still named by networks or contracts is not deleted (409).",
-        );
+        delete_description.push_str(" A Handlungsfeld still named by networks or contracts is not deleted (409).");
     }
     if schema == "Body" {
         delete_description.push_str(" A body that still has contacts is not deleted (409).");
     }
     if schema == "Contact" {
-        delete_description.push_str(" Deleting a person erases their data for real; only the tombstone (id and time) remains.");
+        delete_description
+            .push_str(" Deleting a person erases their data for real; only the tombstone (id and time) remains.");
     }
     let delete = required_key(with_problems(
         operation(
@@ -668,10 +608,7 @@ fn item_operations(
             &delete_description,
         )
         .parameters(Some(write_params))
-        .response(
-            "204",
-            with_common_headers(ResponseBuilder::new().description("Deleted.")).build(),
-        ),
+        .response("204", with_common_headers(ResponseBuilder::new().description("Deleted.")).build()),
         DELETE_PROBLEMS,
     ))
     .build();
@@ -684,31 +621,12 @@ fn item_operations(
 
 fn network_paths() -> Vec<(String, PathItem)> {
     let id = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
-    let mut paths = vec![(
-        "/v1/networks/{id}".to_string(),
-        item_operations("Network", "networks", id.clone(), true),
-    )];
+    let mut paths = vec![("/v1/networks/{id}".to_string(), item_operations("Network", "networks", id.clone(), true))];
     for (segment, schema, filter_params) in [
-        (
-            "contracts",
-            "Contract",
-            ContractFilter::into_params(|| Some(ParameterIn::Query)),
-        ),
-        (
-            "bodies",
-            "Body",
-            BodyFilter::into_params(|| Some(ParameterIn::Query)),
-        ),
-        (
-            "handlungsfelder",
-            "Handlungsfeld",
-            HandlungsfeldFilter::into_params(|| Some(ParameterIn::Query)),
-        ),
-        (
-            "contacts",
-            "Contact",
-            ContactFilter::into_params(|| Some(ParameterIn::Query)),
-        ),
+        ("contracts", "Contract", ContractFilter::into_params(|| Some(ParameterIn::Query))),
+        ("bodies", "Body", BodyFilter::into_params(|| Some(ParameterIn::Query))),
+        ("handlungsfelder", "Handlungsfeld", HandlungsfeldFilter::into_params(|| Some(ParameterIn::Query))),
+        ("contacts", "Contact", ContactFilter::into_params(|| Some(ParameterIn::Query))),
     ] {
         let mut params = vec![id.clone()];
         params.extend(filter_params.into_iter().filter(|p| p.name != "network"));
@@ -722,21 +640,12 @@ fn network_paths() -> Vec<(String, PathItem)> {
                 &format!("The network's {segment}, paged and filtered like `/v1/{segment}`."),
             )
             .parameters(Some(params))
-            .response(
-                "200",
-                list_response(
-                    schema_ref(schema),
-                    &format!("A page of the network's {segment}."),
-                ),
-            )
+            .response("200", list_response(schema_ref(schema), &format!("A page of the network's {segment}.")))
             .response_with(not_modified()),
             READ_PROBLEMS,
         ))
         .build();
-        paths.push((
-            format!("/v1/networks/{{id}}/{segment}"),
-            PathItem::new(HttpMethod::Get, list),
-        ));
+        paths.push((format!("/v1/networks/{{id}}/{segment}"), PathItem::new(HttpMethod::Get, list)));
     }
     let link_params = vec![
         id,
@@ -769,10 +678,7 @@ fn network_paths() -> Vec<(String, PathItem)> {
     .build();
     let mut item = PathItem::new(HttpMethod::Put, link);
     item.delete = Some(unlink);
-    paths.push((
-        "/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(),
-        item,
-    ));
+    paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
 }
 
@@ -780,51 +686,35 @@ fn reference_paths() -> Vec<(String, PathItem)> {
     let mut region_params = vec![query_param(
         "district",
         "Regierungsbezirk key (1, 3, 5, 7, 9).",
-        ObjectBuilder::new()
-            .schema_type(Type::Integer)
-            .enum_values(Some([1, 3, 5, 7, 9])),
+        ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
         json!(1),
     )];
     region_params.extend(paging_params(100));
     region_params.push(if_none_match());
     let mut district_params = paging_params(100);
     district_params.push(if_none_match());
-    let list = |id: &str,
-                name: &str,
-                schema: &str,
-                params: Vec<utoipa::openapi::path::Parameter>,
-                description: &str| {
-        PathItem::new(
-            HttpMethod::Get,
-            optional_key(with_problems(
-                operation(id, "reference", &format!("List {name}"), description)
-                    .parameters(Some(params))
-                    .response(
-                        "200",
-                        list_response(schema_ref(schema), &format!("The {name}.")),
-                    )
-                    .response_with(not_modified()),
-                LIST_PROBLEMS,
-            ))
-            .build(),
-        )
-    };
+    let list =
+        |id: &str, name: &str, schema: &str, params: Vec<utoipa::openapi::path::Parameter>, description: &str| {
+            PathItem::new(
+                HttpMethod::Get,
+                optional_key(with_problems(
+                    operation(id, "reference", &format!("List {name}"), description)
+                        .parameters(Some(params))
+                        .response("200", list_response(schema_ref(schema), &format!("The {name}.")))
+                        .response_with(not_modified()),
+                    LIST_PROBLEMS,
+                ))
+                .build(),
+            )
+        };
     let one = |id: &str, name: &str, schema: &str, param: utoipa::openapi::path::Parameter| {
         PathItem::new(
             HttpMethod::Get,
             optional_key(with_problems(
-                operation(
-                    id,
-                    "reference",
-                    &format!("Read a {name}"),
-                    &format!("One {name} by its key."),
-                )
-                .parameters(Some(vec![param, if_none_match()]))
-                .response(
-                    "200",
-                    json_response(&format!("The {name}."), schema_ref(schema), None, true),
-                )
-                .response_with(not_modified()),
+                operation(id, "reference", &format!("Read a {name}"), &format!("One {name} by its key."))
+                    .parameters(Some(vec![param, if_none_match()]))
+                    .response("200", json_response(&format!("The {name}."), schema_ref(schema), None, true))
+                    .response_with(not_modified()),
                 READ_PROBLEMS,
             ))
             .build(),
@@ -862,23 +752,13 @@ fn reference_paths() -> Vec<(String, PathItem)> {
         ),
         (
             "/v1/regions/{key}".into(),
-            one(
-                "get_region",
-                "region",
-                "Region",
-                path_param("key", "The 5-digit Kreisschlüssel.", json!("05158")),
-            ),
+            one("get_region", "region", "Region", path_param("key", "The 5-digit Kreisschlüssel.", json!("05158"))),
         ),
     ]
 }
 
 fn meta_paths() -> Vec<(String, PathItem)> {
-    let plain = |id: &str,
-                 tag: &str,
-                 summary: &str,
-                 description: &str,
-                 content_type: &str,
-                 example: Value| {
+    let plain = |id: &str, tag: &str, summary: &str, description: &str, content_type: &str, example: Value| {
         PathItem::new(
             HttpMethod::Get,
             with_problems(
@@ -887,10 +767,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                     with_common_headers(ResponseBuilder::new().description(summary))
                         .content(
                             content_type,
-                            ContentBuilder::new()
-                                .schema(Some(ObjectBuilder::new()))
-                                .example(Some(example))
-                                .build(),
+                            ContentBuilder::new().schema(Some(ObjectBuilder::new())).example(Some(example)).build(),
                         )
                         .build(),
                 ),
@@ -910,8 +787,8 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     let changes = optional_key(with_problems(
         operation("list_changes", "sync", "The change feed", "Every record's latest change in write order, across all types, each \
             record once at its latest position; deleted records (and contacts the reader may not see) as `deleted: true` \
-            without `data`. Keep `links.next`: resuming from it loses and repeats nothing. The last page has no `next`; \
-            ask again later with the `cursor` of the last page's `self` link, or the last `seq` you processed.")
+            without `data`. Follow `links.next` while there is one; keep `links.resume`, present on every page: \
+            asking it later returns exactly what changed since, so resuming loses and repeats nothing.")
             .parameters(Some(change_params))
             .response("200", list_response(schema_ref("ChangeFeedEntry"), "A page of the feed."))
             .response_with(not_modified()),
@@ -926,30 +803,14 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             "Name, version, data licence, the time of the last change and links to everything.",
         )
         .parameter(if_none_match())
-        .response(
-            "200",
-            json_response(
-                "The discovery document.",
-                schema_ref("Discovery"),
-                None,
-                true,
-            ),
-        )
+        .response("200", json_response("The discovery document.", schema_ref("Discovery"), None, true))
         .response_with(not_modified()),
         &[400, 401, 429, 500, 503],
     ))
     .build();
     let openapi = with_problems(
-        operation(
-            "openapi",
-            "operations",
-            "This OpenAPI document",
-            "The OpenAPI 3.1 document of the API.",
-        )
-        .response(
-            "200",
-            json_response("The document.", ObjectBuilder::new().into(), None, true),
-        ),
+        operation("openapi", "operations", "This OpenAPI document", "The OpenAPI 3.1 document of the API.")
+            .response("200", json_response("The document.", ObjectBuilder::new().into(), None, true)),
         &[400, 401, 429, 500],
     )
     .build();
@@ -963,17 +824,13 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         query_param(
             "resourceId",
             "Only entries of this record.",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
             json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
         ),
         query_param(
             "keyId",
             "Only entries written with this API key.",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
             json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
         ),
         query_param(
@@ -1022,31 +879,45 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             "The key stops working at once. Admin keys only.",
         )
         .parameter(uuid_path_param("The key's id."))
-        .response(
-            "204",
-            with_common_headers(ResponseBuilder::new().description("Revoked.")).build(),
-        ),
+        .response("204", with_common_headers(ResponseBuilder::new().description("Revoked.")).build()),
         &[401, 403, 404, 429, 500, 503],
     ))
+    .build();
+    let dataset_export = with_problems(
+        operation("export_dataset", "exports", "The public dataset", "The whole public registry in the dataset format that `rbn import` reads (internal contacts and unconsented persons' channels left out), with the data licence.")
+            .parameter(if_none_match())
+            .response("200", json_response("The dataset.", ObjectBuilder::new().property("format", ObjectBuilder::new().schema_type(Type::String)).property("formatVersion", ObjectBuilder::new().schema_type(Type::Integer)).property("licence", ObjectBuilder::new()).into(), None, true))
+            .response_with(not_modified()),
+        &[400, 401, 429, 500, 503],
+    )
+    .build();
+    let csv_export = with_problems(
+        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON.")
+            .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
+            .parameter(if_none_match())
+            .response("200", {
+                let mut r = with_common_headers(ResponseBuilder::new().description("The CSV file."))
+                    .header("ETag", string_header("Validator of the file."))
+                    .header("Content-Disposition", string_header("`attachment; filename=\"rbn-networks.csv\"`"))
+                    .content("text/csv; charset=utf-8", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).example(Some(json!("\u{feff}id,slug,name\r\n…"))).build());
+                r = r.header("Cache-Control", string_header("`public, max-age=60`"));
+                r.build()
+            })
+            .response_with(not_modified()),
+        &[400, 401, 404, 429, 500, 503],
+    )
     .build();
     let mut keys = PathItem::new(HttpMethod::Get, list_keys);
     keys.post = Some(create_key);
     vec![
         ("/v1".into(), PathItem::new(HttpMethod::Get, discovery)),
-        (
-            "/v1/openapi.json".into(),
-            PathItem::new(HttpMethod::Get, openapi),
-        ),
-        (
-            "/v1/changes".into(),
-            PathItem::new(HttpMethod::Get, changes),
-        ),
+        ("/v1/openapi.json".into(), PathItem::new(HttpMethod::Get, openapi)),
+        ("/v1/changes".into(), PathItem::new(HttpMethod::Get, changes)),
         ("/v1/audit".into(), PathItem::new(HttpMethod::Get, audit)),
+        ("/v1/exports/dataset.json".into(), PathItem::new(HttpMethod::Get, dataset_export)),
+        ("/v1/exports/{file}".into(), PathItem::new(HttpMethod::Get, csv_export)),
         ("/v1/api-keys".into(), keys),
-        (
-            "/v1/api-keys/{id}".into(),
-            PathItem::new(HttpMethod::Delete, revoke),
-        ),
+        ("/v1/api-keys/{id}".into(), PathItem::new(HttpMethod::Delete, revoke)),
         (
             "/healthz".into(),
             plain(

@@ -225,21 +225,15 @@ impl ResponseError for ApiError {
 /// The problem for a status produced outside the handlers (routing, payload limits, extractors).
 pub fn problem_for_status(status: StatusCode, detail: Option<String>) -> ApiError {
     match status.as_u16() {
-        404 => ApiError::NotFound(detail.unwrap_or_else(|| {
-            "No resource at this path; see /v1 for the API's resources.".into()
-        })),
+        404 => ApiError::NotFound(
+            detail.unwrap_or_else(|| "No resource at this path; see /v1 for the API's resources.".into()),
+        ),
         405 => ApiError::MethodNotAllowed,
-        413 => ApiError::PayloadTooLarge(
-            detail.unwrap_or_else(|| "The request body is too large.".into()),
-        ),
-        415 => ApiError::UnsupportedMediaType(
-            detail.unwrap_or_else(|| "Send the body as application/json.".into()),
-        ),
+        413 => ApiError::PayloadTooLarge(detail.unwrap_or_else(|| "The request body is too large.".into())),
+        415 => ApiError::UnsupportedMediaType(detail.unwrap_or_else(|| "Send the body as application/json.".into())),
         406 => ApiError::NotAcceptable,
         408 | 503 | 504 => ApiError::Timeout,
-        400..=499 => {
-            ApiError::BadRequest(detail.unwrap_or_else(|| "The request is malformed.".into()))
-        }
+        400..=499 => ApiError::BadRequest(detail.unwrap_or_else(|| "The request is malformed.".into())),
         _ => ApiError::Internal(detail.unwrap_or_else(|| status.to_string())),
     }
 }

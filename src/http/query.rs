@@ -9,8 +9,7 @@ use uuid::Uuid;
 
 use super::problem::ApiError;
 use crate::domain::{
-    Access, BodyFilter, ContactFilter, ContractFilter, FieldError, HandlungsfeldFilter,
-    NetworkFilter, Timestamp,
+    Access, BodyFilter, ContactFilter, ContractFilter, FieldError, HandlungsfeldFilter, NetworkFilter, Timestamp,
 };
 use crate::storage::{Cursor, Window};
 
@@ -26,9 +25,8 @@ pub struct QueryParams {
 
 impl QueryParams {
     pub fn parse(query: &str) -> Result<Self, ApiError> {
-        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query).map_err(|_| {
-            ApiError::BadRequest("The query string is not valid URL encoding.".into())
-        })?;
+        let pairs: Vec<(String, String)> = serde_urlencoded::from_str(query)
+            .map_err(|_| ApiError::BadRequest("The query string is not valid URL encoding.".into()))?;
         let mut errors = Vec::new();
         for (i, (name, _)) in pairs.iter().enumerate() {
             if pairs[..i].iter().any(|(other, _)| other == name)
@@ -37,29 +35,18 @@ impl QueryParams {
                 errors.push(FieldError::new(name.clone(), "must be given once"));
             }
         }
-        Ok(QueryParams {
-            pairs,
-            taken: Vec::new(),
-            errors,
-        })
+        Ok(QueryParams { pairs, taken: Vec::new(), errors })
     }
 
     /// The value of `name`, if given (an empty value counts as not given).
     pub fn text(&mut self, name: &str) -> Option<String> {
         self.taken.push(name.to_string());
-        let value = self
-            .pairs
-            .iter()
-            .find(|(n, _)| n == name)
-            .map(|(_, v)| v.trim().to_string())?;
+        let value = self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_string())?;
         if value.is_empty() {
             return None;
         }
         if value.chars().count() > 200 || value.chars().any(char::is_control) {
-            self.error(
-                name,
-                "must be at most 200 characters without control characters",
-            );
+            self.error(name, "must be at most 200 characters without control characters");
             return None;
         }
         Some(value)
@@ -97,15 +84,10 @@ impl QueryParams {
     pub fn finish(mut self) -> Result<(), ApiError> {
         for (name, _) in &self.pairs {
             if !self.taken.contains(name) && !self.errors.iter().any(|e| &e.field == name) {
-                self.errors
-                    .push(FieldError::new(name.clone(), "unknown query parameter"));
+                self.errors.push(FieldError::new(name.clone(), "unknown query parameter"));
             }
         }
-        if self.errors.is_empty() {
-            Ok(())
-        } else {
-            Err(ApiError::Invalid(self.errors))
-        }
+        if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Invalid(self.errors)) }
     }
 }
 
@@ -131,28 +113,18 @@ impl Paging {
         let since = params.text("modifiedSince").and_then(|text| {
             let parsed = Timestamp::parse(&text);
             if parsed.is_none() {
-                params.error(
-                    "modifiedSince",
-                    "must be an RFC 3339 date-time, e.g. 2026-11-21T12:00:00Z",
-                );
+                params.error("modifiedSince", "must be an RFC 3339 date-time, e.g. 2026-11-21T12:00:00Z");
             }
             parsed
         });
         let after = params.text("cursor").and_then(|text| {
             let cursor = decode_cursor(&text);
             if cursor.is_none() {
-                params.error(
-                    "cursor",
-                    "is not a cursor this service issued; use links.next as given",
-                );
+                params.error("cursor", "is not a cursor this service issued; use links.next as given");
             }
             cursor
         });
-        Paging {
-            limit,
-            after,
-            since,
-        }
+        Paging { limit, after, since }
     }
 
     /// Lists of records page by id, or by change with `modifiedSince`; a cursor of the other kind is refused.
@@ -164,20 +136,13 @@ impl Paging {
             Some(Cursor::Key(_)) => false,
         };
         if !fits {
-            params.error(
-                "cursor",
-                "belongs to another list or another modifiedSince; start again without cursor",
-            );
+            params.error("cursor", "belongs to another list or another modifiedSince; start again without cursor");
         }
     }
 
     /// The storage window: one row more than the page, to know whether a next page exists.
     pub fn window(&self) -> Window {
-        Window {
-            limit: self.limit + 1,
-            after: self.after.clone(),
-            since: self.since,
-        }
+        Window { limit: self.limit + 1, after: self.after.clone(), since: self.since }
     }
 }
 
@@ -199,14 +164,9 @@ pub fn decode_cursor(text: &str) -> Option<Cursor> {
     let mut parts = text.split('|');
     let cursor = match (parts.next()?, parts.next(), parts.next()) {
         ("i", Some(id), None) => Cursor::Id(Uuid::parse_str(id).ok()?),
-        ("c", Some(at), Some(id)) => Cursor::Changed {
-            at: Timestamp::parse(at)?,
-            id: Uuid::parse_str(id).ok()?,
-        },
+        ("c", Some(at), Some(id)) => Cursor::Changed { at: Timestamp::parse(at)?, id: Uuid::parse_str(id).ok()? },
         ("k", Some(key), None)
-            if !key.is_empty()
-                && key.len() <= 20
-                && key.bytes().all(|b| b.is_ascii_alphanumeric()) =>
+            if !key.is_empty() && key.len() <= 20 && key.bytes().all(|b| b.is_ascii_alphanumeric()) =>
         {
             Cursor::Key(key.to_string())
         }
@@ -257,10 +217,7 @@ impl FromQuery for ContractFilter {
 
 impl FromQuery for BodyFilter {
     fn read(params: &mut QueryParams) -> Self {
-        BodyFilter {
-            network: params.text("network"),
-            body_type: params.one_of("type", crate::domain::BodyType::ALL),
-        }
+        BodyFilter { network: params.text("network"), body_type: params.one_of("type", crate::domain::BodyType::ALL) }
     }
 
     fn for_network(&mut self, network: Uuid) -> Option<()> {
@@ -271,10 +228,7 @@ impl FromQuery for BodyFilter {
 
 impl FromQuery for HandlungsfeldFilter {
     fn read(params: &mut QueryParams) -> Self {
-        HandlungsfeldFilter {
-            q: params.text("q"),
-            network: None,
-        }
+        HandlungsfeldFilter { q: params.text("q"), network: None }
     }
 
     fn for_network(&mut self, network: Uuid) -> Option<()> {
@@ -311,22 +265,12 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
         let id = Uuid::now_v7();
-        for cursor in [
-            Cursor::Id(id),
-            Cursor::Changed {
-                at: Timestamp::now(),
-                id,
-            },
-        ] {
+        for cursor in [Cursor::Id(id), Cursor::Changed { at: Timestamp::now(), id }] {
             assert_eq!(decode_cursor(&encode_cursor(&cursor)), Some(cursor));
         }
-        for forged in [
-            "",
-            "abc",
-            "aXxub3Q",
-            &URL_SAFE_NO_PAD.encode("i|x"),
-            &URL_SAFE_NO_PAD.encode(format!("i|{id}|x")),
-        ] {
+        for forged in
+            ["", "abc", "aXxub3Q", &URL_SAFE_NO_PAD.encode("i|x"), &URL_SAFE_NO_PAD.encode(format!("i|{id}|x"))]
+        {
             assert_eq!(decode_cursor(forged), None, "{forged}");
         }
     }
@@ -335,9 +279,7 @@ mod tests {
     fn unknown_and_repeated_parameters_are_refused() {
         let mut params = QueryParams::parse("limit=5&limit=6&colour=red").unwrap();
         let _ = Paging::read(&mut params, DEFAULT_LIMIT);
-        let ApiError::Invalid(errors) = params.finish().unwrap_err() else {
-            panic!()
-        };
+        let ApiError::Invalid(errors) = params.finish().unwrap_err() else { panic!() };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "colour"]);
     }

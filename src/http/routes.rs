@@ -28,9 +28,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/exports/dataset.json").route(web::get().to(exports::dataset)))
         .service(web::resource("/v1/exports/{file}").route(web::get().to(exports::csv)))
         .service(
-            web::resource("/v1/api-keys")
-                .route(web::get().to(meta::list_keys))
-                .route(web::post().to(meta::create_key)),
+            web::resource("/v1/api-keys").route(web::get().to(meta::list_keys)).route(web::post().to(meta::create_key)),
         )
         .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
@@ -44,17 +42,10 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::patch().to(crud::patch::<Network>))
                 .route(web::delete().to(crud::delete::<Network>)),
         )
-        .service(
-            web::resource("/v1/networks/{id}/contracts").route(web::get().to(nested::<Contract>)),
-        )
+        .service(web::resource("/v1/networks/{id}/contracts").route(web::get().to(nested::<Contract>)))
         .service(web::resource("/v1/networks/{id}/bodies").route(web::get().to(nested::<Body>)))
-        .service(
-            web::resource("/v1/networks/{id}/contacts").route(web::get().to(nested::<Contact>)),
-        )
-        .service(
-            web::resource("/v1/networks/{id}/handlungsfelder")
-                .route(web::get().to(nested::<Handlungsfeld>)),
-        )
+        .service(web::resource("/v1/networks/{id}/contacts").route(web::get().to(nested::<Contact>)))
+        .service(web::resource("/v1/networks/{id}/handlungsfelder").route(web::get().to(nested::<Handlungsfeld>)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
                 .route(web::put().to(link))
@@ -75,9 +66,7 @@ where
 {
     let path = format!("/v1/{}", R::KIND);
     cfg.service(
-        web::resource(path.clone())
-            .route(web::get().to(crud::list::<R>))
-            .route(web::post().to(crud::create::<R>)),
+        web::resource(path.clone()).route(web::get().to(crud::list::<R>)).route(web::post().to(crud::create::<R>)),
     );
     if item {
         cfg.service(
@@ -129,25 +118,14 @@ async fn get_network(
     let mut params = QueryParams::parse(req.query_string())?;
     let expand: Vec<String> = match params.text("expand") {
         Some(list) => {
-            let names: Vec<String> = list
-                .split(',')
-                .map(|s| s.trim().to_string())
-                .filter(|s| !s.is_empty())
-                .collect();
-            let unknown: Vec<&String> = names
-                .iter()
-                .filter(|n| !EXPANDABLE.contains(&n.as_str()))
-                .collect();
+            let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
+            let unknown: Vec<&String> = names.iter().filter(|n| !EXPANDABLE.contains(&n.as_str())).collect();
             if !unknown.is_empty() {
                 params.error(
                     "expand",
                     format!(
                         "unknown: {}; expandable are {}",
-                        unknown
-                            .iter()
-                            .map(|s| s.as_str())
-                            .collect::<Vec<_>>()
-                            .join(", "),
+                        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
                         EXPANDABLE.join(", ")
                     ),
                 );
@@ -161,13 +139,7 @@ async fn get_network(
     let network = crud::fetch::<Network>(&state, id, &caller.0).await?;
     let updated_at = network.updated_at();
     if expand.is_empty() {
-        return Ok(respond(
-            &req,
-            &caller.0,
-            StatusCode::OK,
-            &network,
-            Some(updated_at),
-        ));
+        return Ok(respond(&req, &caller.0, StatusCode::OK, &network, Some(updated_at)));
     }
     let db = state.db.clone();
     let reader = caller.0.clone();
@@ -198,9 +170,7 @@ where
     let (mut filter, paging) = crud::list_query::<R>(&req, &caller.0)?;
     let id = network_id(&state, &path).await?;
     crud::fetch::<Network>(&state, id, &caller.0).await?;
-    filter
-        .for_network(id)
-        .ok_or_else(|| ApiError::NotFound("No such list.".into()))?;
+    filter.for_network(id).ok_or_else(|| ApiError::NotFound("No such list.".into()))?;
     crud::list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
 
@@ -246,15 +216,8 @@ async fn change_link(
         serde_json::json!({ "handlungsfeldIds": ids })
     };
     let action = if linked { "link" } else { "unlink" };
-    let network =
-        crud::edit::<Network>(&req, &state, &caller.0, id, action, Edit::MergePatch(patch)).await?;
-    let response = respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &network,
-        Some(network.updated_at()),
-    );
+    let network = crud::edit::<Network>(&req, &state, &caller.0, id, action, Edit::MergePatch(patch)).await?;
+    let response = respond(&req, &caller.0, StatusCode::OK, &network, Some(network.updated_at()));
     if linked {
         Ok(response)
     } else {
@@ -269,17 +232,10 @@ async fn change_link(
 /// Reference lists are small: regions and districts come in one page by default.
 const REFERENCE_LIMIT: i64 = 100;
 
-async fn districts(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let paging = Paging::read(&mut params, REFERENCE_LIMIT);
-    if matches!(
-        paging.after,
-        Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })
-    ) {
+    if matches!(paging.after, Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })) {
         params.error("cursor", "belongs to another list");
     }
     params.finish()?;
@@ -297,18 +253,11 @@ async fn districts(
     reference_page(&req, &caller, selected, &paging, |d| d.key.to_string())
 }
 
-async fn regions(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let district = params.district("district");
     let paging = Paging::read(&mut params, REFERENCE_LIMIT);
-    if matches!(
-        paging.after,
-        Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })
-    ) {
+    if matches!(paging.after, Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })) {
         params.error("cursor", "belongs to another list");
     }
     params.finish()?;
@@ -317,12 +266,9 @@ async fn regions(
         _ => None,
     };
     let db = state.db.clone();
-    let all: Vec<Region> =
-        web::block(move || db.regions(district, after.as_deref(), 1000)).await??;
-    let selected: Vec<Region> = all
-        .into_iter()
-        .filter(|r| paging.since.is_none_or(|since| r.updated_at >= since))
-        .collect();
+    let all: Vec<Region> = web::block(move || db.regions(district, after.as_deref(), 1000)).await??;
+    let selected: Vec<Region> =
+        all.into_iter().filter(|r| paging.since.is_none_or(|since| r.updated_at >= since)).collect();
     reference_page(&req, &caller, selected, &paging, |r| r.key.clone())
 }
 
@@ -338,10 +284,7 @@ fn reference_page<T: Serialize>(
         items.truncate(limit);
         Cursor::Key(key(items.last().expect("limit is at least 1")))
     });
-    let data = items
-        .iter()
-        .map(|item| serde_json::to_value(item).unwrap_or_default())
-        .collect();
+    let data = items.iter().map(|item| serde_json::to_value(item).unwrap_or_default()).collect();
     Ok(page_response(req, &caller.0, data, next))
 }
 
@@ -352,22 +295,13 @@ async fn district(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
-    let key: i32 = path.parse().map_err(|_| {
-        ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into())
-    })?;
+    let key: i32 =
+        path.parse().map_err(|_| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
     let db = state.db.clone();
     let district = web::block(move || db.district(key))
         .await??
-        .ok_or_else(|| {
-            ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into())
-        })?;
-    Ok(respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &district,
-        Some(district.updated_at),
-    ))
+        .ok_or_else(|| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
+    Ok(respond(&req, &caller.0, StatusCode::OK, &district, Some(district.updated_at)))
 }
 
 async fn region(
@@ -379,21 +313,13 @@ async fn region(
     QueryParams::parse(req.query_string())?.finish()?;
     let key = path.into_inner();
     if key.len() != 5 || !key.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::NotFound(
-            "Regions are keyed by their 5-digit Kreisschlüssel, e.g. 05158.".into(),
-        ));
+        return Err(ApiError::NotFound("Regions are keyed by their 5-digit Kreisschlüssel, e.g. 05158.".into()));
     }
     let db = state.db.clone();
     let region = web::block(move || db.region(&key))
         .await??
         .ok_or_else(|| ApiError::NotFound("No region of NRW has this Kreisschlüssel.".into()))?;
-    Ok(respond(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        &region,
-        Some(region.updated_at),
-    ))
+    Ok(respond(&req, &caller.0, StatusCode::OK, &region, Some(region.updated_at)))
 }
 
 /// The fallback for paths no route matches.

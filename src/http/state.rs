@@ -21,11 +21,7 @@ pub struct HttpConfig {
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig {
-            cache_max_age: 60,
-            body_limit: 256 * 1024,
-            request_timeout: Duration::from_secs(30),
-        }
+        HttpConfig { cache_max_age: 60, body_limit: 256 * 1024, request_timeout: Duration::from_secs(30) }
     }
 }
 
@@ -38,12 +34,7 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, config: HttpConfig) -> Self {
-        AppState {
-            db,
-            config,
-            metrics: Metrics::default(),
-            auth_failures: AuthFailures::default(),
-        }
+        AppState { db, config, metrics: Metrics::default(), auth_failures: AuthFailures::default() }
     }
 }
 
@@ -59,8 +50,7 @@ impl Metrics {
     pub fn record(&self, status: u16, elapsed: Duration) {
         let class = usize::from(status / 100).min(5);
         self.requests[class].fetch_add(1, Ordering::Relaxed);
-        self.duration_micros
-            .fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
+        self.duration_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 }
 

@@ -95,23 +95,21 @@ pub fn list(
         .limit(limit)
         .load(conn)?;
     rows.into_iter()
-        .map(
-            |(seq, id, at, key_id, key_name, request_id, kind, resource_id, action, fields)| {
-                Ok((
-                    seq,
-                    AuditEntry {
-                        id: uuid(&id)?,
-                        at: timestamp(at),
-                        key_id: opt_uuid(key_id.as_deref())?,
-                        key_name,
-                        request_id,
-                        resource_type: kind,
-                        resource_id: uuid(&resource_id)?,
-                        action,
-                        changed_fields: from_json(&fields)?,
-                    },
-                ))
-            },
-        )
+        .map(|(seq, id, at, key_id, key_name, request_id, kind, resource_id, action, fields)| {
+            Ok((
+                seq,
+                AuditEntry {
+                    id: uuid(&id)?,
+                    at: timestamp(at),
+                    key_id: opt_uuid(key_id.as_deref())?,
+                    key_name,
+                    request_id,
+                    resource_type: kind,
+                    resource_id: uuid(&resource_id)?,
+                    action,
+                    changed_fields: from_json(&fields)?,
+                },
+            ))
+        })
         .collect()
 }

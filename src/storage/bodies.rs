@@ -82,21 +82,11 @@ impl Table for Body {
         rows.into_iter().map(body).collect()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &BodyFilter,
-        window: &Window,
-    ) -> StoreResult<Vec<Body>> {
-        let mut query = bodies::table
-            .select(bodies::all_columns)
-            .into_boxed::<MultiBackend>();
+    fn list(conn: &mut DbConnection, filter: &BodyFilter, window: &Window) -> StoreResult<Vec<Body>> {
+        let mut query = bodies::table.select(bodies::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
             let ids = networks::table
-                .filter(
-                    networks::slug
-                        .eq(network.clone())
-                        .or(networks::id.eq(network.to_lowercase())),
-                )
+                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
                 .select(networks::id);
             query = query.filter(bodies::network_id.eq_any(ids));
         }
@@ -107,12 +97,7 @@ impl Table for Body {
         rows.into_iter().map(body).collect()
     }
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &BodyInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
         diesel::insert_into(bodies::table)
             .values((
                 bodies::id.eq(id.to_string()),
@@ -132,12 +117,7 @@ impl Table for Body {
         Ok(())
     }
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &BodyInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn update(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
         diesel::update(bodies::table.find(id.to_string()))
             .set((
                 bodies::network_id.eq(input.network_id.to_string()),
@@ -160,11 +140,7 @@ impl Table for Body {
         Ok(())
     }
 
-    fn scope_of_input(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &BodyInput,
-    ) -> StoreResult<Scope> {
+    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &BodyInput) -> StoreResult<Scope> {
         network_scope(conn, input.network_id)
     }
 
@@ -173,10 +149,8 @@ impl Table for Body {
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        let count: i64 = contacts::table
-            .filter(contacts::body_id.eq(id.to_string()))
-            .select(count_star())
-            .first(conn)?;
+        let count: i64 =
+            contacts::table.filter(contacts::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
         if count > 0 {
             return Err(StoreError::Conflict(format!(
                 "the body still has {count} contact(s); delete them or remove their bodyId first"

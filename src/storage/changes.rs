@@ -20,10 +20,7 @@ impl<R: crate::domain::Resource> Change<R> {
     pub fn key(&self) -> (Timestamp, Uuid) {
         match self {
             Change::Live(record) => (record.updated_at(), record.id()),
-            Change::Deleted {
-                id: deleted_id,
-                updated_at: at,
-            } => (*at, *deleted_id),
+            Change::Deleted { id: deleted_id, updated_at: at } => (*at, *deleted_id),
         }
     }
 }
@@ -61,34 +58,22 @@ pub fn record(
 }
 
 /// Tombstones of `of` in change order within `window` (which has `since`).
-pub fn tombstones(
-    conn: &mut DbConnection,
-    of: ResourceKind,
-    window: &Window,
-) -> StoreResult<Vec<(Uuid, Timestamp)>> {
+pub fn tombstones(conn: &mut DbConnection, of: ResourceKind, window: &Window) -> StoreResult<Vec<(Uuid, Timestamp)>> {
     let Some(since) = window.since else {
         return Ok(Vec::new());
     };
-    let mut query = changes
-        .filter(kind.eq(of.as_str()))
-        .filter(deleted.eq(1))
-        .filter(updated_at.ge(naive(since)))
-        .into_boxed();
+    let mut query =
+        changes.filter(kind.eq(of.as_str())).filter(deleted.eq(1)).filter(updated_at.ge(naive(since))).into_boxed();
     if let Some(Cursor::Changed { at, id }) = &window.after {
-        query = query.filter(
-            updated_at.gt(naive(*at)).or(updated_at
-                .eq(naive(*at))
-                .and(resource_id.gt(id.to_string()))),
-        );
+        query =
+            query.filter(updated_at.gt(naive(*at)).or(updated_at.eq(naive(*at)).and(resource_id.gt(id.to_string()))));
     }
     let rows: Vec<(String, chrono::NaiveDateTime)> = query
         .select((resource_id, updated_at))
         .order((updated_at.asc(), resource_id.asc()))
         .limit(window.limit)
         .load(conn)?;
-    rows.into_iter()
-        .map(|(text, at)| Ok((uuid(&text)?, timestamp(at))))
-        .collect()
+    rows.into_iter().map(|(text, at)| Ok((uuid(&text)?, timestamp(at)))).collect()
 }
 
 /// The change feed after `after_seq`, optionally of some kinds only.
@@ -106,11 +91,8 @@ pub fn feed(
     if !kinds.is_empty() {
         query = query.filter(kind.eq_any(kinds.iter().map(|k| k.as_str()).collect::<Vec<_>>()));
     }
-    let rows: Vec<(String, String, i64, chrono::NaiveDateTime, i32)> = query
-        .select((resource_id, kind, seq, updated_at, deleted))
-        .order(seq.asc())
-        .limit(limit)
-        .load(conn)?;
+    let rows: Vec<(String, String, i64, chrono::NaiveDateTime, i32)> =
+        query.select((resource_id, kind, seq, updated_at, deleted)).order(seq.asc()).limit(limit).load(conn)?;
     rows.into_iter()
         .map(|(text, kind_text, number, at, gone)| {
             Ok(ChangeEntry {
@@ -126,7 +108,6 @@ pub fn feed(
 
 /// The time of the last change of anything (for the discovery document).
 pub fn last_change(conn: &mut DbConnection) -> StoreResult<Option<Timestamp>> {
-    let at: Option<chrono::NaiveDateTime> =
-        changes.select(diesel::dsl::max(updated_at)).first(conn)?;
+    let at: Option<chrono::NaiveDateTime> = changes.select(diesel::dsl::max(updated_at)).first(conn)?;
     Ok(at.map(timestamp))
 }

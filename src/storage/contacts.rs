@@ -6,16 +6,13 @@ use uuid::Uuid;
 use super::bodies::{address, address_column};
 use super::reference::network_scope;
 use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp,
-    to_json, uuid,
+    contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window};
 use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{
-    Contact, ContactFilter, ContactInput, FieldError, PrivateReach, Resource, Timestamp, Visibility,
-};
+use crate::domain::{Contact, ContactFilter, ContactInput, FieldError, PrivateReach, Resource, Timestamp, Visibility};
 
 type Row = (
     String,
@@ -86,13 +83,8 @@ fn districts_of(conn: &mut DbConnection, networks: &[String]) -> StoreResult<Has
 }
 
 fn scope(contact: &Contact, districts: &HashMap<String, i32>) -> Scope {
-    let network_district = contact
-        .network_id
-        .and_then(|id| districts.get(&id.to_string()).copied());
-    Scope {
-        network_id: contact.network_id,
-        district_key: network_district.or(contact.district_key),
-    }
+    let network_district = contact.network_id.and_then(|id| districts.get(&id.to_string()).copied());
+    Scope { network_id: contact.network_id, district_key: network_district.or(contact.district_key) }
 }
 
 impl Table for Contact {
@@ -111,21 +103,11 @@ impl Table for Contact {
         rows.into_iter().map(contact).collect()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &ContactFilter,
-        window: &Window,
-    ) -> StoreResult<Vec<Contact>> {
-        let mut query = contacts::table
-            .select(contacts::all_columns)
-            .into_boxed::<MultiBackend>();
+    fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
+        let mut query = contacts::table.select(contacts::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
             let ids = networks::table
-                .filter(
-                    networks::slug
-                        .eq(network.clone())
-                        .or(networks::id.eq(network.to_lowercase())),
-                )
+                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
                 .select(networks::id.nullable());
             query = query.filter(contacts::network_id.eq_any(ids));
         }
@@ -137,11 +119,7 @@ impl Table for Contact {
                 .inner_join(regions::table)
                 .filter(regions::district_key.eq(district))
                 .select(networks::id.nullable());
-            query = query.filter(
-                contacts::district_key
-                    .eq(district)
-                    .or(contacts::network_id.eq_any(in_district)),
-            );
+            query = query.filter(contacts::district_key.eq(district).or(contacts::network_id.eq_any(in_district)));
         }
         if let Some(q) = &filter.q {
             let pattern = contains_pattern(q);
@@ -149,9 +127,7 @@ impl Table for Contact {
                 lower(contacts::name)
                     .like(pattern.clone())
                     .escape('\\')
-                    .or(lower_opt(contacts::function)
-                        .like(pattern.clone())
-                        .escape('\\'))
+                    .or(lower_opt(contacts::function).like(pattern.clone()).escape('\\'))
                     .or(lower_opt(contacts::organisation).like(pattern).escape('\\')),
             );
         }
@@ -162,18 +138,14 @@ impl Table for Contact {
             query = match &filter.reach {
                 PrivateReach::Everything => query,
                 PrivateReach::Nothing => query.filter(public),
-                PrivateReach::Networks(ids) => {
-                    query.filter(public.or(contacts::network_id.eq_any(ids_to_text(ids))))
-                }
+                PrivateReach::Networks(ids) => query.filter(public.or(contacts::network_id.eq_any(ids_to_text(ids)))),
                 PrivateReach::District(district) => {
                     let in_district = networks::table
                         .inner_join(regions::table)
                         .filter(regions::district_key.eq(*district))
                         .select(networks::id.nullable());
                     query.filter(
-                        public
-                            .or(contacts::district_key.eq(*district))
-                            .or(contacts::network_id.eq_any(in_district)),
+                        public.or(contacts::district_key.eq(*district)).or(contacts::network_id.eq_any(in_district)),
                     )
                 }
             };
@@ -182,12 +154,7 @@ impl Table for Contact {
         rows.into_iter().map(contact).collect()
     }
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContactInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
         diesel::insert_into(contacts::table)
             .values((
                 contacts::id.eq(id.to_string()),
@@ -211,12 +178,7 @@ impl Table for Contact {
         Ok(())
     }
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContactInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn update(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
         diesel::update(contacts::table.find(id.to_string()))
             .set((
                 contacts::network_id.eq(input.network_id.map(|id| id.to_string())),
@@ -244,44 +206,27 @@ impl Table for Contact {
         Ok(())
     }
 
-    fn scope_of_input(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &ContactInput,
-    ) -> StoreResult<Scope> {
+    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<Scope> {
         match input.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope {
-                network_id: None,
-                district_key: input.district_key,
-            }),
+            None => Ok(Scope { network_id: None, district_key: input.district_key }),
         }
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Contact) -> StoreResult<Scope> {
         match record.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope {
-                network_id: None,
-                district_key: record.district_key,
-            }),
+            None => Ok(Scope { network_id: None, district_key: record.district_key }),
         }
     }
 
     /// A contact's body must belong to the contact's network.
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &ContactInput,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<()> {
         let (Some(body), Some(network)) = (input.body_id, input.network_id) else {
             return Ok(());
         };
-        let owner: Option<String> = bodies::table
-            .find(body.to_string())
-            .select(bodies::network_id)
-            .first(conn)
-            .optional()?;
+        let owner: Option<String> =
+            bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
         if owner.is_some_and(|owner| owner != network.to_string()) {
             return Err(StoreError::InvalidReferences(vec![FieldError::new(
                 "bodyId",
@@ -291,20 +236,9 @@ impl Table for Contact {
         Ok(())
     }
 
-    fn present(
-        conn: &mut DbConnection,
-        records: Vec<Contact>,
-        access: &Access,
-    ) -> StoreResult<Vec<Change<Contact>>> {
-        let networks: Vec<String> = records
-            .iter()
-            .filter_map(|c| c.network_id.map(|id| id.to_string()))
-            .collect();
-        let districts = if networks.is_empty() {
-            HashMap::new()
-        } else {
-            districts_of(conn, &networks)?
-        };
+    fn present(conn: &mut DbConnection, records: Vec<Contact>, access: &Access) -> StoreResult<Vec<Change<Contact>>> {
+        let networks: Vec<String> = records.iter().filter_map(|c| c.network_id.map(|id| id.to_string())).collect();
+        let districts = if networks.is_empty() { HashMap::new() } else { districts_of(conn, &networks)? };
         Ok(records
             .into_iter()
             .map(|contact| {

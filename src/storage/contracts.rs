@@ -33,40 +33,24 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Contract
         .load(conn)?;
     let mut linked: HashMap<String, Vec<Uuid>> = HashMap::new();
     for (contract, handlungsfeld) in link_rows {
-        linked
-            .entry(contract)
-            .or_default()
-            .push(uuid(&handlungsfeld)?);
+        linked.entry(contract).or_default().push(uuid(&handlungsfeld)?);
     }
     rows.into_iter()
-        .map(
-            |(
-                id,
-                network_id,
-                kind,
-                signed_on,
-                signatories,
+        .map(|(id, network_id, kind, signed_on, signatories, document_url, notes, sources, created_at, updated_at)| {
+            Ok(Contract {
+                handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
+                id: uuid(&id)?,
+                network_id: uuid(&network_id)?,
+                kind: parse(&kind, "contract kind")?,
+                signed_on: signed_on.as_deref().map(|d| parse(d, "date")).transpose()?,
+                signatories: from_json(&signatories)?,
                 document_url,
                 notes,
-                sources,
-                created_at,
-                updated_at,
-            )| {
-                Ok(Contract {
-                    handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
-                    id: uuid(&id)?,
-                    network_id: uuid(&network_id)?,
-                    kind: parse(&kind, "contract kind")?,
-                    signed_on: signed_on.as_deref().map(|d| parse(d, "date")).transpose()?,
-                    signatories: from_json(&signatories)?,
-                    document_url,
-                    notes,
-                    sources: from_json(&sources)?,
-                    created_at: timestamp(created_at),
-                    updated_at: timestamp(updated_at),
-                })
-            },
-        )
+                sources: from_json(&sources)?,
+                created_at: timestamp(created_at),
+                updated_at: timestamp(updated_at),
+            })
+        })
         .collect()
 }
 
@@ -85,11 +69,7 @@ fn write_links(conn: &mut DbConnection, id: Uuid, input: &ContractInput) -> Stor
 }
 
 /// Marks a network changed: its `foundedOn` derives from its contracts.
-pub(super) fn touch_network(
-    conn: &mut DbConnection,
-    network: Uuid,
-    now: Timestamp,
-) -> StoreResult<()> {
+pub(super) fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> StoreResult<()> {
     let updated = diesel::update(networks::table.find(network.to_string()))
         .set(networks::updated_at.eq(naive(now)))
         .execute(conn)?;
@@ -115,21 +95,11 @@ impl Table for Contract {
         assemble(conn, rows)
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &ContractFilter,
-        window: &Window,
-    ) -> StoreResult<Vec<Contract>> {
-        let mut query = contracts::table
-            .select(contracts::all_columns)
-            .into_boxed::<MultiBackend>();
+    fn list(conn: &mut DbConnection, filter: &ContractFilter, window: &Window) -> StoreResult<Vec<Contract>> {
+        let mut query = contracts::table.select(contracts::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
             let ids = networks::table
-                .filter(
-                    networks::slug
-                        .eq(network.clone())
-                        .or(networks::id.eq(network.to_lowercase())),
-                )
+                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
                 .select(networks::id);
             query = query.filter(contracts::network_id.eq_any(ids));
         }
@@ -140,12 +110,7 @@ impl Table for Contract {
         assemble(conn, rows)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContractInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
         diesel::insert_into(contracts::table)
             .values((
                 contracts::id.eq(id.to_string()),
@@ -163,12 +128,7 @@ impl Table for Contract {
         write_links(conn, id, input)
     }
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContractInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn update(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
         diesel::update(contracts::table.find(id.to_string()))
             .set((
                 contracts::network_id.eq(input.network_id.to_string()),
@@ -190,11 +150,7 @@ impl Table for Contract {
         Ok(())
     }
 
-    fn scope_of_input(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &ContractInput,
-    ) -> StoreResult<Scope> {
+    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContractInput) -> StoreResult<Scope> {
         network_scope(conn, input.network_id)
     }
 

@@ -8,13 +8,9 @@ use uuid::Uuid;
 use super::rows::naive;
 use super::schema::{bodies, changes, contacts, contracts, handlungsfelder, networks};
 use super::table::{Table, Window};
-use super::{
-    Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference,
-};
+use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
 use crate::domain::dataset::{self, Existing, Record};
-use crate::domain::{
-    Access, Body, Contact, Contract, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp,
-};
+use crate::domain::{Access, Body, Contact, Contract, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp};
 
 /// What an import did, per section.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -47,9 +43,7 @@ impl Existing for Stored<'_> {
         let mut conn = self.0.borrow_mut();
         match kind {
             ResourceKind::Networks => reference::network_id_by_key(&mut conn, slug).ok().flatten(),
-            ResourceKind::Handlungsfelder => reference::handlungsfeld_id_by_key(&mut conn, slug)
-                .ok()
-                .flatten(),
+            ResourceKind::Handlungsfelder => reference::handlungsfeld_id_by_key(&mut conn, slug).ok().flatten(),
             _ => None,
         }
     }
@@ -67,46 +61,11 @@ impl Db {
             let mut report = ImportReport::default();
             let mut problems = Vec::new();
             let now = Timestamp::now();
-            write_section::<Handlungsfeld>(
-                conn,
-                &dataset.handlungsfelder,
-                actor,
-                now,
-                &mut report,
-                &mut problems,
-            )?;
-            write_section::<Network>(
-                conn,
-                &dataset.networks,
-                actor,
-                now,
-                &mut report,
-                &mut problems,
-            )?;
-            write_section::<Body>(
-                conn,
-                &dataset.bodies,
-                actor,
-                now,
-                &mut report,
-                &mut problems,
-            )?;
-            write_section::<Contract>(
-                conn,
-                &dataset.contracts,
-                actor,
-                now,
-                &mut report,
-                &mut problems,
-            )?;
-            write_section::<Contact>(
-                conn,
-                &dataset.contacts,
-                actor,
-                now,
-                &mut report,
-                &mut problems,
-            )?;
+            write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, now, &mut report, &mut problems)?;
+            write_section::<Network>(conn, &dataset.networks, actor, now, &mut report, &mut problems)?;
+            write_section::<Body>(conn, &dataset.bodies, actor, now, &mut report, &mut problems)?;
+            write_section::<Contract>(conn, &dataset.contracts, actor, now, &mut report, &mut problems)?;
+            write_section::<Contact>(conn, &dataset.contacts, actor, now, &mut report, &mut problems)?;
             if !problems.is_empty() {
                 return Err(ImportError::Invalid(problems));
             }
@@ -123,10 +82,7 @@ impl Db {
         if ever_written > 0 || networks_present > 0 {
             return Ok(false);
         }
-        let actor = Actor {
-            key_name: Some("seed".into()),
-            ..Actor::default()
-        };
+        let actor = Actor { key_name: Some("seed".into()), ..Actor::default() };
         self.import(file, &actor)?;
         Ok(true)
     }
@@ -151,11 +107,7 @@ impl Db {
     /// All records of one type as `access` may see them, in id order (for exports).
     pub fn all<R: Table>(&self, filter: &R::Filter, access: &Access) -> StoreResult<Vec<R>> {
         self.read(|conn| {
-            let everything = Window {
-                limit: i64::MAX,
-                after: None,
-                since: None,
-            };
+            let everything = Window { limit: i64::MAX, after: None, since: None };
             let records = R::list(conn, filter, &everything)?;
             Ok(R::present(conn, records, access)?
                 .into_iter()
@@ -196,28 +148,19 @@ where
     R::Input: serde::Serialize,
 {
     for record in records {
-        let at =
-            |e: FieldError| FieldError::new(format!("{}.{}", record.location, e.field), e.message);
+        let at = |e: FieldError| FieldError::new(format!("{}.{}", record.location, e.field), e.message);
         if let Err(e) = check_references(conn, &R::references(&record.input)) {
             match e {
-                StoreError::InvalidReferences(errors) => {
-                    problems.extend(errors.into_iter().map(at))
-                }
+                StoreError::InvalidReferences(errors) => problems.extend(errors.into_iter().map(at)),
                 other => return Err(other.into()),
             }
             continue;
         }
         let existing = R::load(conn, record.id)?;
-        if let Err(e) =
-            R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input)
-        {
+        if let Err(e) = R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input) {
             match e {
-                StoreError::Conflict(why) => {
-                    problems.push(FieldError::new(record.location.clone(), why))
-                }
-                StoreError::InvalidReferences(errors) => {
-                    problems.extend(errors.into_iter().map(at))
-                }
+                StoreError::Conflict(why) => problems.push(FieldError::new(record.location.clone(), why)),
+                StoreError::InvalidReferences(errors) => problems.extend(errors.into_iter().map(at)),
                 other => return Err(other.into()),
             }
             continue;
@@ -237,15 +180,7 @@ where
                     .filter(|f| current.writable_value().get(**f) != wanted.get(**f))
                     .map(|f| f.to_string())
                     .collect();
-                audit::append(
-                    conn,
-                    actor,
-                    R::KIND.as_str(),
-                    record.id,
-                    "import",
-                    &fields,
-                    now,
-                )?;
+                audit::append(conn, actor, R::KIND.as_str(), record.id, "import", &fields, now)?;
                 report.updated += 1;
             }
             None => {
@@ -254,13 +189,7 @@ where
                 report.created += 1;
             }
         }
-        stamp(
-            conn,
-            R::KIND,
-            record.id,
-            record.created_at.map(|_| stamp_created),
-            stamp_updated,
-        )?;
+        stamp(conn, R::KIND, record.id, record.created_at.map(|_| stamp_created), stamp_updated)?;
         super::changes::record(conn, R::KIND, record.id, stamp_updated, false)?;
     }
     Ok(())
@@ -278,13 +207,9 @@ fn stamp(
     let updated = naive(updated);
     macro_rules! stamp_table {
         ($table:ident) => {{
-            diesel::update($table::table.find(&id))
-                .set($table::updated_at.eq(updated))
-                .execute(conn)?;
+            diesel::update($table::table.find(&id)).set($table::updated_at.eq(updated)).execute(conn)?;
             if let Some(created) = created {
-                diesel::update($table::table.find(&id))
-                    .set($table::created_at.eq(naive(created)))
-                    .execute(conn)?;
+                diesel::update($table::table.find(&id)).set($table::created_at.eq(naive(created))).execute(conn)?;
             }
         }};
     }

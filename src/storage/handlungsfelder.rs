@@ -2,24 +2,14 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, naive, timestamp, to_json, uuid,
-};
+use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
 use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, Timestamp};
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+type Row = (String, String, String, Option<String>, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
 
 fn handlungsfeld(row: Row) -> StoreResult<Handlungsfeld> {
     let (id, slug, name, description, sources, created_at, updated_at) = row;
@@ -50,14 +40,8 @@ impl Table for Handlungsfeld {
         rows.into_iter().map(handlungsfeld).collect()
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &HandlungsfeldFilter,
-        window: &Window,
-    ) -> StoreResult<Vec<Handlungsfeld>> {
-        let mut query = handlungsfelder::table
-            .select(handlungsfelder::all_columns)
-            .into_boxed::<MultiBackend>();
+    fn list(conn: &mut DbConnection, filter: &HandlungsfeldFilter, window: &Window) -> StoreResult<Vec<Handlungsfeld>> {
+        let mut query = handlungsfelder::table.select(handlungsfelder::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = filter.network {
             let linked = network_handlungsfelder::table
                 .filter(network_handlungsfelder::network_id.eq(network.to_string()))
@@ -77,12 +61,7 @@ impl Table for Handlungsfeld {
         rows.into_iter().map(handlungsfeld).collect()
     }
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &HandlungsfeldInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
         diesel::insert_into(handlungsfelder::table)
             .values((
                 handlungsfelder::id.eq(id.to_string()),
@@ -97,12 +76,7 @@ impl Table for Handlungsfeld {
         Ok(())
     }
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &HandlungsfeldInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn update(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
         diesel::update(handlungsfelder::table.find(id.to_string()))
             .set((
                 handlungsfelder::slug.eq(&input.slug),
@@ -121,11 +95,7 @@ impl Table for Handlungsfeld {
     }
 
     /// The shared vocabulary belongs to no network: only admins may change it.
-    fn scope_of_input(
-        _: &mut DbConnection,
-        _: Option<Uuid>,
-        _: &HandlungsfeldInput,
-    ) -> StoreResult<Scope> {
+    fn scope_of_input(_: &mut DbConnection, _: Option<Uuid>, _: &HandlungsfeldInput) -> StoreResult<Scope> {
         Ok(Scope::default())
     }
 
@@ -133,11 +103,7 @@ impl Table for Handlungsfeld {
         Ok(Scope::default())
     }
 
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &HandlungsfeldInput,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, id: Option<Uuid>, input: &HandlungsfeldInput) -> StoreResult<()> {
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let taken: i64 = handlungsfelder::table
             .filter(handlungsfelder::slug.eq(&input.slug))

@@ -32,19 +32,8 @@ type Row = (
 );
 
 fn api_key(row: Row) -> StoreResult<ApiKey> {
-    let (
-        id,
-        name,
-        role,
-        district_key,
-        network_ids,
-        prefix,
-        _hash,
-        expires_at,
-        revoked_at,
-        created_at,
-        updated_at,
-    ) = row;
+    let (id, name, role, district_key, network_ids, prefix, _hash, expires_at, revoked_at, created_at, updated_at) =
+        row;
     Ok(ApiKey {
         id: uuid(&id)?,
         name,
@@ -72,12 +61,8 @@ fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
 
 fn new_secret() -> StoreResult<String> {
     let mut bytes = [0u8; 32];
-    getrandom::fill(&mut bytes)
-        .map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
-    Ok(format!(
-        "rbn_{}",
-        base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)
-    ))
+    getrandom::fill(&mut bytes).map_err(|e| StoreError::Unavailable(format!("no randomness: {e}")))?;
+    Ok(format!("rbn_{}", base64::engine::general_purpose::URL_SAFE_NO_PAD.encode(bytes)))
 }
 
 impl Db {
@@ -103,14 +88,8 @@ impl Db {
                 ))
                 .execute(conn)?;
             audit::append(conn, actor, "api-keys", id, "create", &["role".into()], now)?;
-            let row: Row = k::table
-                .find(id.to_string())
-                .select(k::all_columns)
-                .first(conn)?;
-            Ok(NewKey {
-                key: api_key(row)?,
-                secret: secret.clone(),
-            })
+            let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
+            Ok(NewKey { key: api_key(row)?, secret: secret.clone() })
         })
     }
 
@@ -118,11 +97,7 @@ impl Db {
     pub fn authenticate(&self, secret: &str) -> StoreResult<Option<ApiKey>> {
         let hash = hash_secret(secret);
         let row: Option<Row> = self.read(|conn| {
-            Ok(k::table
-                .filter(k::secret_hash.eq(&hash))
-                .select(k::all_columns)
-                .first(conn)
-                .optional()?)
+            Ok(k::table.filter(k::secret_hash.eq(&hash)).select(k::all_columns).first(conn).optional()?)
         })?;
         let Some(row) = row else { return Ok(None) };
         if !constant_time_eq(row.6.as_bytes(), hash.as_bytes()) {
@@ -148,27 +123,13 @@ impl Db {
         let now = Timestamp::now();
         self.transaction(|conn: &mut DbConnection| -> StoreResult<ApiKey> {
             let updated = diesel::update(k::table.find(id.to_string()))
-                .set((
-                    k::revoked_at.eq(Some(naive(now))),
-                    k::updated_at.eq(naive(now)),
-                ))
+                .set((k::revoked_at.eq(Some(naive(now))), k::updated_at.eq(naive(now))))
                 .execute(conn)?;
             if updated == 0 {
                 return Err(StoreError::NotFound);
             }
-            audit::append(
-                conn,
-                actor,
-                "api-keys",
-                id,
-                "revoke",
-                &["revokedAt".into()],
-                now,
-            )?;
-            let row: Row = k::table
-                .find(id.to_string())
-                .select(k::all_columns)
-                .first(conn)?;
+            audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
+            let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
             api_key(row)
         })
     }

@@ -75,10 +75,7 @@ impl From<DieselError> for StoreError {
         match &error {
             DieselError::NotFound => StoreError::NotFound,
             DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StoreError::Conflict(format!(
-                    "a unique value is already taken ({})",
-                    info.message()
-                ))
+                StoreError::Conflict(format!("a unique value is already taken ({})", info.message()))
             }
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StoreError::Conflict("the change would break a reference between records".into())
@@ -146,25 +143,14 @@ pub struct DatabaseUrl {
 
 impl DatabaseUrl {
     pub fn parse(url: &str) -> StoreResult<Self> {
-        if let Some(path) = url
-            .strip_prefix("sqlite://")
-            .or_else(|| url.strip_prefix("sqlite:"))
-        {
+        if let Some(path) = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:")) {
             if path.is_empty() || path.contains(":memory:") {
-                return Err(StoreError::InvalidUrl(
-                    "SQLite needs a file path, e.g. sqlite://data/rbn.sqlite3".into(),
-                ));
+                return Err(StoreError::InvalidUrl("SQLite needs a file path, e.g. sqlite://data/rbn.sqlite3".into()));
             }
-            return Ok(DatabaseUrl {
-                backend: Backend::Sqlite,
-                target: path.to_string(),
-            });
+            return Ok(DatabaseUrl { backend: Backend::Sqlite, target: path.to_string() });
         }
         if url.starts_with("postgres://") || url.starts_with("postgresql://") {
-            return Ok(DatabaseUrl {
-                backend: Backend::Postgres,
-                target: url.to_string(),
-            });
+            return Ok(DatabaseUrl { backend: Backend::Postgres, target: url.to_string() });
         }
         Err(StoreError::InvalidUrl(format!(
             "{}: the scheme must be sqlite:// or postgres://",
@@ -189,8 +175,8 @@ impl ManageConnection for Manager {
                 .map(DbConnection::Postgres)
                 .map_err(r2d2::Error::ConnectionError),
             Backend::Sqlite => {
-                let mut conn = diesel::SqliteConnection::establish(&self.url.target)
-                    .map_err(r2d2::Error::ConnectionError)?;
+                let mut conn =
+                    diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
                 // instead of failing; secure_delete overwrites erased personal data in the file.
                 conn.batch_execute(
@@ -204,8 +190,7 @@ impl ManageConnection for Manager {
     }
 
     fn is_valid(&self, conn: &mut DbConnection) -> Result<(), r2d2::Error> {
-        conn.batch_execute("SELECT 1")
-            .map_err(r2d2::Error::QueryError)
+        conn.batch_execute("SELECT 1").map_err(r2d2::Error::QueryError)
     }
 
     fn has_broken(&self, conn: &mut DbConnection) -> bool {
@@ -240,19 +225,14 @@ impl Db {
             && let Some(parent) = Path::new(&url.target).parent()
             && !parent.as_os_str().is_empty()
         {
-            std::fs::create_dir_all(parent).map_err(|e| {
-                StoreError::Unavailable(format!("cannot create {}: {e}", parent.display()))
-            })?;
+            std::fs::create_dir_all(parent)
+                .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
         let backend = url.backend;
         let manager = Manager { url };
         // Fail fast with the driver's own message rather than r2d2's generic time-out.
-        let mut first = manager
-            .connect()
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
-        manager
-            .is_valid(&mut first)
-            .map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        manager.is_valid(&mut first).map_err(|e| StoreError::Unavailable(e.to_string()))?;
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
@@ -294,10 +274,7 @@ impl Db {
 
     /// Runs `work` in one write transaction: writers are serialised and every change it records commits
     /// together with it.
-    pub fn transaction<T, E>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
-    ) -> Result<T, E>
+    pub fn transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + From<DieselError>,
     {
@@ -309,10 +286,7 @@ impl Db {
     }
 
     /// Runs read-only `work` on one consistent snapshot.
-    pub fn read<T>(
-        &self,
-        work: impl FnOnce(&mut DbConnection) -> StoreResult<T>,
-    ) -> StoreResult<T> {
+    pub fn read<T>(&self, work: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         conn.transaction(|conn| work(conn))
     }
@@ -402,24 +376,17 @@ pub struct Actor {
 /// a writer at once, so it never fails late with a busy snapshot.
 fn lock_writers(conn: &mut DbConnection) -> StoreResult<()> {
     use schema::write_lock::dsl::*;
-    diesel::update(write_lock.filter(id.eq(1)))
-        .set(writes.eq(writes + 1))
-        .execute(conn)?;
+    diesel::update(write_lock.filter(id.eq(1))).set(writes.eq(writes + 1)).execute(conn)?;
     Ok(())
 }
 
 /// Checks that every referenced record exists; reports all missing ones at once.
-fn check_references(
-    conn: &mut DbConnection,
-    references: &[crate::domain::Reference],
-) -> StoreResult<()> {
+fn check_references(conn: &mut DbConnection, references: &[crate::domain::Reference]) -> StoreResult<()> {
     let mut missing = Vec::new();
     for reference in references {
         if !reference::exists(conn, reference.kind, &reference.key)? {
             let what = match reference.kind {
-                ResourceKind::Regions => {
-                    "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel"
-                }
+                ResourceKind::Regions => "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel",
                 ResourceKind::Districts => "no Regierungsbezirk has this key",
                 ResourceKind::Networks => "no network has this id",
                 ResourceKind::Bodies => "no body has this id",
@@ -430,11 +397,7 @@ fn check_references(
             missing.push(FieldError::new(reference.field.clone(), what));
         }
     }
-    if missing.is_empty() {
-        Ok(())
-    } else {
-        Err(StoreError::InvalidReferences(missing))
-    }
+    if missing.is_empty() { Ok(()) } else { Err(StoreError::InvalidReferences(missing)) }
 }
 
 /// The writable fields whose values differ between two states (names only).

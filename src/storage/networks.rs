@@ -5,12 +5,9 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::reference::{district_of_region, network_scope};
-use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, naive, parse, timestamp, to_json, uuid,
-};
+use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, parse, timestamp, to_json, uuid};
 use super::schema::{
-    bodies, contacts, contracts, handlungsfelder, network_handlungsfelder as links, networks,
-    regions,
+    bodies, contacts, contracts, handlungsfelder, network_handlungsfelder as links, networks, regions,
 };
 use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
@@ -41,10 +38,7 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>
         .order((links::network_id, links::handlungsfeld_id))
         .load(conn)?;
     for (network, handlungsfeld) in link_rows {
-        linked
-            .entry(network)
-            .or_default()
-            .push(uuid(&handlungsfeld)?);
+        linked.entry(network).or_default().push(uuid(&handlungsfeld)?);
     }
     let mut dates: HashMap<String, Vec<(ContractKind, Option<PartialDate>)>> = HashMap::new();
     let contract_rows: Vec<(String, String, Option<String>)> = contracts::table
@@ -53,43 +47,25 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>
         .load(conn)?;
     for (network, kind, signed_on) in contract_rows {
         let signed_on = signed_on.as_deref().map(|d| parse(d, "date")).transpose()?;
-        dates
-            .entry(network)
-            .or_default()
-            .push((parse(&kind, "contract kind")?, signed_on));
+        dates.entry(network).or_default().push((parse(&kind, "contract kind")?, signed_on));
     }
     rows.into_iter()
-        .map(
-            |(
-                id,
+        .map(|(id, slug, name, region_key, status, website, description, sources, created_at, updated_at)| {
+            Ok(Network {
+                id: uuid(&id)?,
+                handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
+                founded_on: derive_founded_on(dates.get(&id).map(Vec::as_slice).unwrap_or_default()),
                 slug,
                 name,
                 region_key,
-                status,
+                status: parse(&status, "network status")?,
                 website,
                 description,
-                sources,
-                created_at,
-                updated_at,
-            )| {
-                Ok(Network {
-                    id: uuid(&id)?,
-                    handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
-                    founded_on: derive_founded_on(
-                        dates.get(&id).map(Vec::as_slice).unwrap_or_default(),
-                    ),
-                    slug,
-                    name,
-                    region_key,
-                    status: parse(&status, "network status")?,
-                    website,
-                    description,
-                    sources: from_json(&sources)?,
-                    created_at: timestamp(created_at),
-                    updated_at: timestamp(updated_at),
-                })
-            },
-        )
+                sources: from_json(&sources)?,
+                created_at: timestamp(created_at),
+                updated_at: timestamp(updated_at),
+            })
+        })
         .collect()
 }
 
@@ -97,10 +73,7 @@ fn write_links(conn: &mut DbConnection, id: Uuid, input: &NetworkInput) -> Store
     diesel::delete(links::table.filter(links::network_id.eq(id.to_string()))).execute(conn)?;
     for handlungsfeld in &input.handlungsfeld_ids {
         diesel::insert_into(links::table)
-            .values((
-                links::network_id.eq(id.to_string()),
-                links::handlungsfeld_id.eq(handlungsfeld.to_string()),
-            ))
+            .values((links::network_id.eq(id.to_string()), links::handlungsfeld_id.eq(handlungsfeld.to_string())))
             .execute(conn)?;
     }
     Ok(())
@@ -122,21 +95,12 @@ impl Table for Network {
         assemble(conn, rows)
     }
 
-    fn list(
-        conn: &mut DbConnection,
-        filter: &NetworkFilter,
-        window: &Window,
-    ) -> StoreResult<Vec<Network>> {
-        let mut query = networks::table
-            .select(networks::all_columns)
-            .into_boxed::<MultiBackend>();
+    fn list(conn: &mut DbConnection, filter: &NetworkFilter, window: &Window) -> StoreResult<Vec<Network>> {
+        let mut query = networks::table.select(networks::all_columns).into_boxed::<MultiBackend>();
         if let Some(district) = filter.district {
             query = query.filter(
-                networks::region_key.eq_any(
-                    regions::table
-                        .filter(regions::district_key.eq(district))
-                        .select(regions::key),
-                ),
+                networks::region_key
+                    .eq_any(regions::table.filter(regions::district_key.eq(district)).select(regions::key)),
             );
         }
         if let Some(region) = &filter.region {
@@ -147,39 +111,24 @@ impl Table for Network {
         }
         if let Some(key) = &filter.handlungsfeld {
             let handlungsfeld = handlungsfelder::table
-                .filter(
-                    handlungsfelder::slug
-                        .eq(key.clone())
-                        .or(handlungsfelder::id.eq(key.to_lowercase())),
-                )
+                .filter(handlungsfelder::slug.eq(key.clone()).or(handlungsfelder::id.eq(key.to_lowercase())))
                 .select(handlungsfelder::id);
-            query = query.filter(
-                networks::id.eq_any(
-                    links::table
-                        .filter(links::handlungsfeld_id.eq_any(handlungsfeld))
-                        .select(links::network_id),
-                ),
-            );
+            query =
+                query.filter(networks::id.eq_any(
+                    links::table.filter(links::handlungsfeld_id.eq_any(handlungsfeld)).select(links::network_id),
+                ));
         }
         if let Some(q) = &filter.q {
             let pattern = contains_pattern(q);
             query = query.filter(
-                lower(networks::name)
-                    .like(pattern.clone())
-                    .escape('\\')
-                    .or(networks::slug.like(pattern).escape('\\')),
+                lower(networks::name).like(pattern.clone()).escape('\\').or(networks::slug.like(pattern).escape('\\')),
             );
         }
         let rows: Vec<Row> = apply_window!(query, networks, window).load(conn)?;
         assemble(conn, rows)
     }
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &NetworkInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
         diesel::insert_into(networks::table)
             .values((
                 networks::id.eq(id.to_string()),
@@ -197,12 +146,7 @@ impl Table for Network {
         write_links(conn, id, input)
     }
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &NetworkInput,
-        now: Timestamp,
-    ) -> StoreResult<()> {
+    fn update(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
         diesel::update(networks::table.find(id.to_string()))
             .set((
                 networks::slug.eq(&input.slug),
@@ -224,26 +168,15 @@ impl Table for Network {
         Ok(())
     }
 
-    fn scope_of_input(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &NetworkInput,
-    ) -> StoreResult<Scope> {
-        Ok(Scope {
-            network_id: id,
-            district_key: district_of_region(conn, &input.region_key)?,
-        })
+    fn scope_of_input(conn: &mut DbConnection, id: Option<Uuid>, input: &NetworkInput) -> StoreResult<Scope> {
+        Ok(Scope { network_id: id, district_key: district_of_region(conn, &input.region_key)? })
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Network) -> StoreResult<Scope> {
         network_scope(conn, record.id)
     }
 
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &NetworkInput,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, id: Option<Uuid>, input: &NetworkInput) -> StoreResult<()> {
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let slug_taken: i64 = networks::table
             .filter(networks::slug.eq(&input.slug))
@@ -251,10 +184,7 @@ impl Table for Network {
             .select(count_star())
             .first(conn)?;
         if slug_taken > 0 {
-            return Err(StoreError::Conflict(format!(
-                "the slug '{}' is already used by another network",
-                input.slug
-            )));
+            return Err(StoreError::Conflict(format!("the slug '{}' is already used by another network", input.slug)));
         }
         let region_taken: Option<String> = networks::table
             .filter(networks::region_key.eq(&input.region_key))
@@ -273,18 +203,11 @@ impl Table for Network {
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
         let id = id.to_string();
-        let contract_count: i64 = contracts::table
-            .filter(contracts::network_id.eq(&id))
-            .select(count_star())
-            .first(conn)?;
-        let body_count: i64 = bodies::table
-            .filter(bodies::network_id.eq(&id))
-            .select(count_star())
-            .first(conn)?;
-        let contact_count: i64 = contacts::table
-            .filter(contacts::network_id.eq(&id))
-            .select(count_star())
-            .first(conn)?;
+        let contract_count: i64 =
+            contracts::table.filter(contracts::network_id.eq(&id)).select(count_star()).first(conn)?;
+        let body_count: i64 = bodies::table.filter(bodies::network_id.eq(&id)).select(count_star()).first(conn)?;
+        let contact_count: i64 =
+            contacts::table.filter(contacts::network_id.eq(&id)).select(count_star()).first(conn)?;
         if contract_count + body_count + contact_count > 0 {
             return Err(StoreError::Conflict(format!(
                 "the network still has {contract_count} contract(s), {body_count} body(ies) and {contact_count} contact(s); \

@@ -7,9 +7,7 @@ use uuid::Uuid;
 use super::table::{Table, Window};
 use super::{Change, ChangeEntry, Db, DbConnection, StoreResult, changes, reference};
 use crate::domain::access::Access;
-use crate::domain::{
-    Body, Contact, ContactFilter, Contract, Handlungsfeld, Network, ResourceKind, Timestamp,
-};
+use crate::domain::{Body, Contact, ContactFilter, Contract, Handlungsfeld, Network, ResourceKind, Timestamp};
 
 impl Db {
     /// One record as `access` may see it; `None` when it does not exist or is hidden from the reader.
@@ -18,22 +16,13 @@ impl Db {
     }
 
     /// A page of records; with `window.since`, tombstones are merged in change order.
-    pub fn list<R: Table>(
-        &self,
-        filter: &R::Filter,
-        window: &Window,
-        access: &Access,
-    ) -> StoreResult<Vec<Change<R>>> {
+    pub fn list<R: Table>(&self, filter: &R::Filter, window: &Window, access: &Access) -> StoreResult<Vec<Change<R>>> {
         self.read(|conn| {
             let records = R::list(conn, filter, window)?;
             let mut page = R::present(conn, records, access)?;
             if window.since.is_some() {
                 let tombstones = changes::tombstones(conn, R::KIND, window)?;
-                page.extend(
-                    tombstones
-                        .into_iter()
-                        .map(|(id, updated_at)| Change::Deleted { id, updated_at }),
-                );
+                page.extend(tombstones.into_iter().map(|(id, updated_at)| Change::Deleted { id, updated_at }));
                 page.sort_by_key(Change::key);
                 page.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
             }
@@ -66,11 +55,7 @@ impl Db {
                 ResourceKind::Handlungsfelder,
                 ResourceKind::Contacts,
             ] {
-                let ids: Vec<Uuid> = entries
-                    .iter()
-                    .filter(|e| e.kind == kind && !e.deleted)
-                    .map(|e| e.id)
-                    .collect();
+                let ids: Vec<Uuid> = entries.iter().filter(|e| e.kind == kind && !e.deleted).map(|e| e.id).collect();
                 if ids.is_empty() {
                     continue;
                 }
@@ -78,9 +63,7 @@ impl Db {
                     ResourceKind::Networks => visible_values::<Network>(conn, &ids, access)?,
                     ResourceKind::Contracts => visible_values::<Contract>(conn, &ids, access)?,
                     ResourceKind::Bodies => visible_values::<Body>(conn, &ids, access)?,
-                    ResourceKind::Handlungsfelder => {
-                        visible_values::<Handlungsfeld>(conn, &ids, access)?
-                    }
+                    ResourceKind::Handlungsfelder => visible_values::<Handlungsfeld>(conn, &ids, access)?,
                     _ => visible_values::<Contact>(conn, &ids, access)?,
                 };
                 records.extend(values);
@@ -104,34 +87,20 @@ impl Db {
     /// Handlungsfelder and the contacts `access` may see.
     pub fn network_related(&self, network: &Network, access: &Access) -> StoreResult<Related> {
         self.read(|conn| {
-            let everything = Window {
-                limit: i64::MAX,
-                after: None,
-                since: None,
-            };
+            let everything = Window { limit: i64::MAX, after: None, since: None };
             let network_key = Some(network.id.to_string());
             let contracts = Contract::list(
                 conn,
-                &crate::domain::ContractFilter {
-                    network: network_key.clone(),
-                    kind: None,
-                },
+                &crate::domain::ContractFilter { network: network_key.clone(), kind: None },
                 &everything,
             )?;
             let bodies = Body::list(
                 conn,
-                &crate::domain::BodyFilter {
-                    network: network_key.clone(),
-                    body_type: None,
-                },
+                &crate::domain::BodyFilter { network: network_key.clone(), body_type: None },
                 &everything,
             )?;
             let handlungsfelder = Handlungsfeld::load_many(conn, &network.handlungsfeld_ids)?;
-            let filter = ContactFilter {
-                network: network_key,
-                reach: access.private_reach(),
-                ..Default::default()
-            };
+            let filter = ContactFilter { network: network_key, reach: access.private_reach(), ..Default::default() };
             let contacts = Contact::list(conn, &filter, &everything)?;
             let contacts = Contact::present(conn, contacts, access)?
                 .into_iter()
@@ -140,12 +109,7 @@ impl Db {
                     Change::Deleted { .. } => None,
                 })
                 .collect();
-            Ok(Related {
-                contracts,
-                bodies,
-                handlungsfelder,
-                contacts,
-            })
+            Ok(Related { contracts, bodies, handlungsfelder, contacts })
         })
     }
 }
@@ -159,20 +123,14 @@ pub struct Related {
     pub contacts: Vec<Contact>,
 }
 
-pub(super) fn get_in<R: Table>(
-    conn: &mut DbConnection,
-    id: Uuid,
-    access: &Access,
-) -> StoreResult<Option<R>> {
+pub(super) fn get_in<R: Table>(conn: &mut DbConnection, id: Uuid, access: &Access) -> StoreResult<Option<R>> {
     let Some(record) = R::load(conn, id)? else {
         return Ok(None);
     };
-    Ok(R::present(conn, vec![record], access)?
-        .pop()
-        .and_then(|change| match change {
-            Change::Live(record) => Some(record),
-            Change::Deleted { .. } => None,
-        }))
+    Ok(R::present(conn, vec![record], access)?.pop().and_then(|change| match change {
+        Change::Live(record) => Some(record),
+        Change::Deleted { .. } => None,
+    }))
 }
 
 fn visible_values<R: Table>(
@@ -184,10 +142,7 @@ fn visible_values<R: Table>(
     Ok(R::present(conn, records, access)?
         .into_iter()
         .filter_map(|change| match change {
-            Change::Live(record) => Some((
-                record.id(),
-                serde_json::to_value(&record).unwrap_or_default(),
-            )),
+            Change::Live(record) => Some((record.id(), serde_json::to_value(&record).unwrap_or_default())),
             Change::Deleted { .. } => None,
         })
         .collect())

@@ -9,24 +9,8 @@ use super::{Db, DbConnection, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{District, Region, ResourceKind};
 
-type DistrictRow = (
-    i32,
-    String,
-    String,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
-type RegionRow = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    i32,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+type DistrictRow = (i32, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
+type RegionRow = (String, String, String, String, String, i32, chrono::NaiveDateTime, chrono::NaiveDateTime);
 
 fn district(row: DistrictRow) -> StoreResult<District> {
     let (key, id, name, authority, created_at, updated_at) = row;
@@ -57,32 +41,22 @@ fn region(row: RegionRow) -> StoreResult<Region> {
 impl Db {
     pub fn districts(&self) -> StoreResult<Vec<District>> {
         self.read(|conn| {
-            let rows: Vec<DistrictRow> = districts::table
-                .select(districts::all_columns)
-                .order(districts::key)
-                .load(conn)?;
+            let rows: Vec<DistrictRow> =
+                districts::table.select(districts::all_columns).order(districts::key).load(conn)?;
             rows.into_iter().map(district).collect()
         })
     }
 
     pub fn district(&self, key: i32) -> StoreResult<Option<District>> {
         self.read(|conn| {
-            let row: Option<DistrictRow> = districts::table
-                .find(key)
-                .select(districts::all_columns)
-                .first(conn)
-                .optional()?;
+            let row: Option<DistrictRow> =
+                districts::table.find(key).select(districts::all_columns).first(conn).optional()?;
             row.map(district).transpose()
         })
     }
 
     /// Regions in key order, optionally of one district, after `after` (a key).
-    pub fn regions(
-        &self,
-        district_key: Option<i32>,
-        after: Option<&str>,
-        limit: i64,
-    ) -> StoreResult<Vec<Region>> {
+    pub fn regions(&self, district_key: Option<i32>, after: Option<&str>, limit: i64) -> StoreResult<Vec<Region>> {
         self.read(|conn| {
             let mut query = regions::table.select(regions::all_columns).into_boxed();
             if let Some(d) = district_key {
@@ -98,11 +72,8 @@ impl Db {
 
     pub fn region(&self, key: &str) -> StoreResult<Option<Region>> {
         self.read(|conn| {
-            let row: Option<RegionRow> = regions::table
-                .find(key)
-                .select(regions::all_columns)
-                .first(conn)
-                .optional()?;
+            let row: Option<RegionRow> =
+                regions::table.find(key).select(regions::all_columns).first(conn).optional()?;
             row.map(region).transpose()
         })
     }
@@ -114,47 +85,24 @@ pub fn exists(conn: &mut DbConnection, kind: ResourceKind, key: &str) -> StoreRe
     // MultiConnection has no boolean type, so this counts instead of using EXISTS.
     let count: i64 = match kind {
         ResourceKind::Districts => match key.parse::<i32>() {
-            Ok(k) => districts::table
-                .filter(districts::key.eq(k))
-                .select(count_star())
-                .first(conn)?,
+            Ok(k) => districts::table.filter(districts::key.eq(k)).select(count_star()).first(conn)?,
             Err(_) => 0,
         },
-        ResourceKind::Regions => regions::table
-            .filter(regions::key.eq(key))
-            .select(count_star())
-            .first(conn)?,
-        ResourceKind::Networks => networks::table
-            .filter(networks::id.eq(key))
-            .select(count_star())
-            .first(conn)?,
-        ResourceKind::Contracts => contracts::table
-            .filter(contracts::id.eq(key))
-            .select(count_star())
-            .first(conn)?,
-        ResourceKind::Bodies => bodies::table
-            .filter(bodies::id.eq(key))
-            .select(count_star())
-            .first(conn)?,
-        ResourceKind::Handlungsfelder => handlungsfelder::table
-            .filter(handlungsfelder::id.eq(key))
-            .select(count_star())
-            .first(conn)?,
-        ResourceKind::Contacts => contacts::table
-            .filter(contacts::id.eq(key))
-            .select(count_star())
-            .first(conn)?,
+        ResourceKind::Regions => regions::table.filter(regions::key.eq(key)).select(count_star()).first(conn)?,
+        ResourceKind::Networks => networks::table.filter(networks::id.eq(key)).select(count_star()).first(conn)?,
+        ResourceKind::Contracts => contracts::table.filter(contracts::id.eq(key)).select(count_star()).first(conn)?,
+        ResourceKind::Bodies => bodies::table.filter(bodies::id.eq(key)).select(count_star()).first(conn)?,
+        ResourceKind::Handlungsfelder => {
+            handlungsfelder::table.filter(handlungsfelder::id.eq(key)).select(count_star()).first(conn)?
+        }
+        ResourceKind::Contacts => contacts::table.filter(contacts::id.eq(key)).select(count_star()).first(conn)?,
     };
     Ok(count > 0)
 }
 
 /// The district a region belongs to.
 pub fn district_of_region(conn: &mut DbConnection, region_key: &str) -> StoreResult<Option<i32>> {
-    Ok(regions::table
-        .find(region_key)
-        .select(regions::district_key)
-        .first(conn)
-        .optional()?)
+    Ok(regions::table.find(region_key).select(regions::district_key).first(conn).optional()?)
 }
 
 /// The scope of a network: itself and its region's district.
@@ -165,26 +113,15 @@ pub fn network_scope(conn: &mut DbConnection, network_id: Uuid) -> StoreResult<S
         .select(regions::district_key)
         .first(conn)
         .optional()?;
-    Ok(Scope {
-        network_id: Some(network_id),
-        district_key,
-    })
+    Ok(Scope { network_id: Some(network_id), district_key })
 }
 
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     let id: Option<String> = if Uuid::parse_str(key).is_ok() {
-        networks::table
-            .find(key.to_lowercase())
-            .select(networks::id)
-            .first(conn)
-            .optional()?
+        networks::table.find(key.to_lowercase()).select(networks::id).first(conn).optional()?
     } else {
-        networks::table
-            .filter(networks::slug.eq(key))
-            .select(networks::id)
-            .first(conn)
-            .optional()?
+        networks::table.filter(networks::slug.eq(key)).select(networks::id).first(conn).optional()?
     };
     id.as_deref().map(uuid).transpose()
 }
@@ -192,11 +129,7 @@ pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Opti
 /// Resolves a Handlungsfeld given by UUID or slug.
 pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     let id: Option<String> = if Uuid::parse_str(key).is_ok() {
-        handlungsfelder::table
-            .find(key.to_lowercase())
-            .select(handlungsfelder::id)
-            .first(conn)
-            .optional()?
+        handlungsfelder::table.find(key.to_lowercase()).select(handlungsfelder::id).first(conn).optional()?
     } else {
         handlungsfelder::table
             .filter(handlungsfelder::slug.eq(key))

@@ -27,8 +27,7 @@ pub fn opt_uuid(text: Option<&str>) -> StoreResult<Option<Uuid>> {
 }
 
 pub fn parse<T: FromStr>(text: &str, what: &str) -> StoreResult<T> {
-    text.parse()
-        .map_err(|_| StoreError::Corrupt(format!("not a {what}: {text}")))
+    text.parse().map_err(|_| StoreError::Corrupt(format!("not a {what}: {text}")))
 }
 
 pub fn from_json<T: DeserializeOwned>(text: &str) -> StoreResult<T> {

@@ -35,41 +35,19 @@ pub trait Table: Resource + Sized {
 
     fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
-    fn list(
-        conn: &mut DbConnection,
-        filter: &Self::Filter,
-        window: &Window,
-    ) -> StoreResult<Vec<Self>>;
+    fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
 
-    fn insert(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &Self::Input,
-        now: Timestamp,
-    ) -> StoreResult<()>;
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &Self::Input,
-        now: Timestamp,
-    ) -> StoreResult<()>;
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
+    fn update(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()>;
 
     /// Where a record with this input belongs (for authorisation).
-    fn scope_of_input(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &Self::Input,
-    ) -> StoreResult<Scope>;
+    fn scope_of_input(conn: &mut DbConnection, id: Option<Uuid>, input: &Self::Input) -> StoreResult<Scope>;
     /// Where a stored record belongs.
     fn scope_of_record(conn: &mut DbConnection, record: &Self) -> StoreResult<Scope>;
 
     /// Refuses values that another record already has (409).
-    fn check_conflicts(
-        _conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        _input: &Self::Input,
-    ) -> StoreResult<()> {
+    fn check_conflicts(_conn: &mut DbConnection, _id: Option<Uuid>, _input: &Self::Input) -> StoreResult<()> {
         Ok(())
     }
 
@@ -80,11 +58,7 @@ pub trait Table: Resource + Sized {
 
     /// What `access` may see of `records`: most resources show everything; contacts hide internal ones
     /// (as tombstones) and the channels of unconsented persons.
-    fn present(
-        _conn: &mut DbConnection,
-        records: Vec<Self>,
-        _access: &Access,
-    ) -> StoreResult<Vec<Change<Self>>> {
+    fn present(_conn: &mut DbConnection, records: Vec<Self>, _access: &Access) -> StoreResult<Vec<Change<Self>>> {
         Ok(records.into_iter().map(Change::Live).collect())
     }
 
@@ -119,9 +93,7 @@ macro_rules! apply_window {
                 query = query.filter(t::updated_at.ge(naive(since)));
                 if let Some(Cursor::Changed { at, id }) = &window.after {
                     query = query.filter(
-                        t::updated_at
-                            .gt(naive(*at))
-                            .or(t::updated_at.eq(naive(*at)).and(t::id.gt(id.to_string()))),
+                        t::updated_at.gt(naive(*at)).or(t::updated_at.eq(naive(*at)).and(t::id.gt(id.to_string()))),
                     );
                 }
                 query.order((t::updated_at.asc(), t::id.asc()))

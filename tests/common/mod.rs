@@ -80,19 +80,10 @@ impl TestDatabase {
             }
             Backend::Postgres(admin_url) => {
                 let name = format!("rbn_test_{unique}");
-                let mut admin =
-                    PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
-                admin
-                    .batch_execute(&format!("CREATE DATABASE {name}"))
-                    .unwrap();
+                let mut admin = PgConnection::establish(admin_url).expect("connect to TEST_DATABASE_URL");
+                admin.batch_execute(&format!("CREATE DATABASE {name}")).unwrap();
                 let url = replace_database(admin_url, &name);
-                TestDatabase {
-                    url,
-                    cleanup: Cleanup::Database {
-                        admin_url: admin_url.clone(),
-                        name,
-                    },
-                }
+                TestDatabase { url, cleanup: Cleanup::Database { admin_url: admin_url.clone(), name } }
             }
         }
     }
@@ -100,13 +91,9 @@ impl TestDatabase {
 
 /// `postgres://host/db?x` with another database name.
 pub fn replace_database(url: &str, name: &str) -> String {
-    let (base, query) = url
-        .split_once('?')
-        .map_or((url, None), |(b, q)| (b, Some(q)));
+    let (base, query) = url.split_once('?').map_or((url, None), |(b, q)| (b, Some(q)));
     let scheme_end = base.find("://").map_or(0, |i| i + 3);
-    let path_start = base[scheme_end..]
-        .find('/')
-        .map_or(base.len(), |i| scheme_end + i);
+    let path_start = base[scheme_end..].find('/').map_or(base.len(), |i| scheme_end + i);
     let mut out = format!("{}/{name}", &base[..path_start]);
     if let Some(query) = query {
         out.push('?');
@@ -123,8 +110,7 @@ impl Drop for TestDatabase {
             }
             Cleanup::Database { admin_url, name } => {
                 if let Ok(mut admin) = PgConnection::establish(admin_url) {
-                    let _ = admin
-                        .batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
+                    let _ = admin.batch_execute(&format!("DROP DATABASE IF EXISTS {name} WITH (FORCE)"));
                 }
             }
         }
@@ -141,18 +127,10 @@ pub struct TestApp {
     pub database: TestDatabase,
 }
 
+#[derive(Default)]
 pub struct Options {
     pub seed: bool,
     pub http: HttpConfig,
-}
-
-impl Default for Options {
-    fn default() -> Self {
-        Options {
-            seed: false,
-            http: HttpConfig::default(),
-        }
-    }
 }
 
 pub fn spawn_app(backend: &Backend) -> TestApp {
@@ -186,16 +164,8 @@ pub fn spawn_app_with(backend: &Backend, options: Options) -> TestApp {
             let _ = server.await;
         })
     });
-    let server = receiver
-        .recv_timeout(Duration::from_secs(10))
-        .expect("server started");
-    TestApp {
-        address,
-        db,
-        admin_key,
-        server: Some(server),
-        database,
-    }
+    let server = receiver.recv_timeout(Duration::from_secs(10)).expect("server started");
+    TestApp { address, db, admin_key, server: Some(server), database }
 }
 
 impl Drop for TestApp {
@@ -216,8 +186,7 @@ pub struct Reply {
 
 impl Reply {
     pub fn json(&self) -> Value {
-        serde_json::from_slice(&self.body)
-            .unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
+        serde_json::from_slice(&self.body).unwrap_or_else(|e| panic!("not JSON ({e}): {}", self.text()))
     }
 
     pub fn text(&self) -> String {
@@ -225,33 +194,18 @@ impl Reply {
     }
 
     pub fn header(&self, name: &str) -> Option<&str> {
-        self.headers
-            .get(&name.to_ascii_lowercase())
-            .map(String::as_str)
+        self.headers.get(&name.to_ascii_lowercase()).map(String::as_str)
     }
 
     pub fn etag(&self) -> String {
-        self.header("etag")
-            .unwrap_or_else(|| panic!("no ETag: {} {}", self.status, self.text()))
-            .to_string()
+        self.header("etag").unwrap_or_else(|| panic!("no ETag: {} {}", self.status, self.text())).to_string()
     }
 
     /// Asserts an RFC 9457 problem with this status and returns it.
     #[track_caller]
     pub fn problem(&self, status: u16) -> Value {
-        assert_eq!(
-            self.status,
-            status,
-            "expected {status}, got {}: {}",
-            self.status,
-            self.text()
-        );
-        assert_eq!(
-            self.header("content-type"),
-            Some("application/problem+json"),
-            "{}",
-            self.text()
-        );
+        assert_eq!(self.status, status, "expected {status}, got {}: {}", self.status, self.text());
+        assert_eq!(self.header("content-type"), Some("application/problem+json"), "{}", self.text());
         let problem = self.json();
         assert_eq!(problem["status"], json!(status));
         assert!(problem["type"].as_str().is_some_and(|t| !t.is_empty()));
@@ -284,17 +238,14 @@ pub fn agent() -> ureq::Agent {
     ureq::Agent::config_builder()
         .http_status_as_error(false)
         .timeout_global(Some(Duration::from_secs(60)))
+        .max_redirects(0)
         .build()
         .into()
 }
 
 impl TestApp {
     pub fn anonymous(&self) -> Client {
-        Client {
-            base: self.address.clone(),
-            key: None,
-            agent: agent(),
-        }
+        Client { base: self.address.clone(), key: None, agent: agent() }
     }
 
     pub fn admin(&self) -> Client {
@@ -302,43 +253,19 @@ impl TestApp {
     }
 
     pub fn with_key(&self, key: &str) -> Client {
-        Client {
-            base: self.address.clone(),
-            key: Some(key.to_string()),
-            agent: agent(),
-        }
+        Client { base: self.address.clone(), key: Some(key.to_string()), agent: agent() }
     }
 
     /// Creates an API key directly in the database and returns its secret.
-    pub fn key(
-        &self,
-        role: Role,
-        district_key: Option<i32>,
-        network_ids: Vec<uuid::Uuid>,
-    ) -> String {
-        let input = ApiKeyInput {
-            name: format!("test {role}"),
-            role,
-            district_key,
-            network_ids,
-            expires_at: None,
-        };
-        self.db
-            .create_key(&input, &Actor::default())
-            .unwrap()
-            .secret
+    pub fn key(&self, role: Role, district_key: Option<i32>, network_ids: Vec<uuid::Uuid>) -> String {
+        let input = ApiKeyInput { name: format!("test {role}"), role, district_key, network_ids, expires_at: None };
+        self.db.create_key(&input, &Actor::default()).unwrap().secret
     }
 }
 
 impl Client {
     /// Sends any request; `headers` are added after the API key, so a test can override it.
-    pub fn send(
-        &self,
-        method: &str,
-        path: &str,
-        headers: &[(&str, &str)],
-        body: Option<&[u8]>,
-    ) -> Reply {
+    pub fn send(&self, method: &str, path: &str, headers: &[(&str, &str)], body: Option<&[u8]>) -> Reply {
         let mut request = Request::builder()
             .method(Method::from_bytes(method.as_bytes()).unwrap())
             .uri(format!("{}{path}", self.base));
@@ -357,24 +284,10 @@ impl Client {
         let headers = response
             .headers()
             .iter()
-            .map(|(k, v)| {
-                (
-                    k.as_str().to_ascii_lowercase(),
-                    v.to_str().unwrap_or("").to_string(),
-                )
-            })
+            .map(|(k, v)| (k.as_str().to_ascii_lowercase(), v.to_str().unwrap_or("").to_string()))
             .collect();
-        let body = response
-            .body_mut()
-            .with_config()
-            .limit(64 * 1024 * 1024)
-            .read_to_vec()
-            .unwrap_or_default();
-        Reply {
-            status,
-            headers,
-            body,
-        }
+        let body = response.body_mut().with_config().limit(64 * 1024 * 1024).read_to_vec().unwrap_or_default();
+        Reply { status, headers, body }
     }
 
     pub fn get(&self, path: &str) -> Reply {
@@ -386,12 +299,7 @@ impl Client {
     }
 
     pub fn post(&self, path: &str, body: &Value) -> Reply {
-        self.send(
-            "POST",
-            path,
-            &[("Content-Type", "application/json")],
-            Some(body.to_string().as_bytes()),
-        )
+        self.send("POST", path, &[("Content-Type", "application/json")], Some(body.to_string().as_bytes()))
     }
 
     pub fn put(&self, path: &str, etag: &str, body: &Value) -> Reply {
@@ -407,10 +315,7 @@ impl Client {
         self.send(
             "PATCH",
             path,
-            &[
-                ("Content-Type", "application/merge-patch+json"),
-                ("If-Match", etag),
-            ],
+            &[("Content-Type", "application/merge-patch+json"), ("If-Match", etag)],
             Some(body.to_string().as_bytes()),
         )
     }
@@ -445,4 +350,58 @@ impl Client {
 /// A network body for region `region_key`.
 pub fn network_body(slug: &str, region_key: &str) -> Value {
     json!({"slug": slug, "name": format!("Regionales Bildungsnetzwerk {slug}"), "regionKey": region_key})
+}
+
+/// The real `rbn` binary, started as a separate process on a free port; killed when dropped.
+pub struct ServiceProcess {
+    pub child: std::process::Child,
+    pub address: String,
+}
+
+impl ServiceProcess {
+    pub fn start(database_url: &str, env: &[(&str, &str)]) -> ServiceProcess {
+        let port = TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+        let mut command = std::process::Command::new(env!("CARGO_BIN_EXE_rbn"));
+        command
+            .env("DATABASE_URL", database_url)
+            .env("RBN_LISTEN", format!("127.0.0.1:{port}"))
+            .env("RBN_SEED", "false")
+            .env("RUST_LOG", "warn")
+            .env("RBN_WORKERS", "2")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::inherit());
+        for (name, value) in env {
+            command.env(name, value);
+        }
+        let child = command.spawn().expect("start rbn");
+        let process = ServiceProcess { child, address: format!("http://127.0.0.1:{port}") };
+        let client = process.client(None);
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let ready = client.agent.get(format!("{}/readyz", process.address)).call().map(|r| r.status().as_u16());
+            if matches!(ready, Ok(200)) {
+                break;
+            }
+            assert!(std::time::Instant::now() < deadline, "rbn did not become ready: {ready:?}");
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        process
+    }
+
+    pub fn client(&self, key: Option<&str>) -> Client {
+        Client { base: self.address.clone(), key: key.map(str::to_string), agent: agent() }
+    }
+
+    /// Sends SIGTERM (a graceful shutdown) and waits for the exit.
+    pub fn terminate(&mut self) -> std::process::ExitStatus {
+        let _ = std::process::Command::new("kill").arg("-TERM").arg(self.child.id().to_string()).status();
+        self.child.wait().unwrap()
+    }
+}
+
+impl Drop for ServiceProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }

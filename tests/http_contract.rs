@@ -1,0 +1,190 @@
+//! The HTTP contract every consumer relies on: the OpenAPI document, problem+json on every error path,
+//! the headers of every response, CORS, discovery and operations endpoints.
+
+mod common;
+
+use common::{Backend, spawn_app};
+use serde_json::json;
+
+backend_tests!(
+    openapi_document_matches_the_committed_one,
+    every_error_path_is_problem_json,
+    every_response_has_the_common_headers,
+    cors_allows_reads_from_any_origin,
+    discovery_and_operations,
+);
+
+fn openapi_document_matches_the_committed_one(backend: Backend) {
+    let app = spawn_app(&backend);
+    let served = app.anonymous().get("/v1/openapi.json");
+    assert_eq!(served.status, 200);
+    let committed = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
+    assert!(
+        served.text() == committed,
+        "openapi/openapi.json is out of date: regenerate it with `cargo run -- openapi > openapi/openapi.json`"
+    );
+    let document = served.json();
+    assert_eq!(document["openapi"], "3.1.0");
+    // Every route of the service is documented.
+    for path in [
+        "/v1",
+        "/v1/networks",
+        "/v1/networks/{id}",
+        "/v1/networks/{id}/contracts",
+        "/v1/networks/{id}/bodies",
+        "/v1/networks/{id}/handlungsfelder",
+        "/v1/networks/{id}/contacts",
+        "/v1/networks/{id}/handlungsfelder/{handlungsfeld}",
+        "/v1/contracts",
+        "/v1/contracts/{id}",
+        "/v1/bodies",
+        "/v1/bodies/{id}",
+        "/v1/handlungsfelder",
+        "/v1/handlungsfelder/{id}",
+        "/v1/contacts",
+        "/v1/contacts/{id}",
+        "/v1/districts",
+        "/v1/districts/{key}",
+        "/v1/regions",
+        "/v1/regions/{key}",
+        "/v1/changes",
+        "/v1/audit",
+        "/v1/api-keys",
+        "/v1/api-keys/{id}",
+        "/v1/exports/dataset.json",
+        "/v1/exports/{file}",
+        "/healthz",
+        "/readyz",
+        "/metrics",
+        "/v1/openapi.json",
+    ] {
+        assert!(document["paths"].get(path).is_some(), "{path} is not documented");
+    }
+    let delete = &document["paths"]["/v1/networks/{id}"]["delete"];
+    assert!(delete["description"].as_str().unwrap().contains("409"), "the refusal to cascade is documented");
+    assert!(delete["responses"].get("409").is_some() && delete["responses"].get("428").is_some());
+    assert_eq!(document["components"]["securitySchemes"]["apiKey"]["scheme"], "bearer");
+}
+
+#[test]
+fn rbn_openapi_prints_the_committed_document() {
+    let output = std::process::Command::new(env!("CARGO_BIN_EXE_rbn")).arg("openapi").output().unwrap();
+    assert!(output.status.success());
+    let committed = std::fs::read(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
+    assert!(
+        output.stdout == committed,
+        "regenerate openapi/openapi.json with `cargo run -- openapi > openapi/openapi.json`"
+    );
+}
+
+fn every_error_path_is_problem_json(backend: Backend) {
+    let app = spawn_app(&backend);
+    let anon = app.anonymous();
+    let admin = app.admin();
+    anon.get("/no/such/route").problem(404);
+    anon.get("/v1/networks/0190b7e2-3c4d-7a1b-9f00-1234567890ab").problem(404);
+    anon.get("/v1/networks/../../etc/passwd").problem(404);
+    anon.send("DELETE", "/v1/networks", &[], None).problem(405);
+    anon.send("PATCH", "/v1/regions/05158", &[], None).problem(405);
+    anon.post("/v1/networks", &json!({})).problem(401);
+    app.with_key("rbn_not-a-key").get("/v1/networks").problem(401);
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/xml")], Some(b"<a/>")).problem(415);
+    let big = vec![b' '; 300 * 1024];
+    admin.send("POST", "/v1/networks", &[("Content-Type", "application/json")], Some(&big)).problem(413);
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    admin.send("PATCH", &path, &[("Content-Type", "application/merge-patch+json")], Some(b"{}")).problem(428);
+    admin.patch(&path, "\"stale\"", &json!({"name": "x"})).problem(412);
+    admin
+        .send("PATCH", &path, &[("Content-Type", "application/merge-patch+json"), ("If-Match", "*")], Some(b"[]"))
+        .problem(400);
+    admin.post("/v1/networks", &common::network_body("kreis-mettmann", "05162")).problem(409);
+    // A 500 never leaks internals; a 401 says how to authenticate.
+    let unauthorized = anon.post("/v1/networks", &json!({}));
+    assert_eq!(unauthorized.header("www-authenticate"), Some("Bearer realm=\"rbn-registry\""));
+}
+
+fn every_response_has_the_common_headers(backend: Backend) {
+    let app = spawn_app(&backend);
+    let anon = app.anonymous();
+    for reply in [
+        anon.get("/v1/networks"),
+        anon.get("/nowhere"),
+        anon.get("/healthz"),
+        anon.send("PUT", "/v1/networks", &[], None),
+    ] {
+        assert_eq!(reply.header("api-version"), Some("1"));
+        assert_eq!(reply.header("x-content-type-options"), Some("nosniff"));
+        assert_eq!(reply.header("referrer-policy"), Some("no-referrer"));
+        assert!(reply.header("content-security-policy").unwrap().contains("default-src 'none'"));
+        assert!(!reply.header("x-request-id").unwrap().is_empty());
+    }
+    // The client's request id is honoured; otherwise each request gets its own.
+    let mine = anon.get_with("/v1/networks", &[("X-Request-Id", "website-abc-123")]);
+    assert_eq!(mine.header("x-request-id"), Some("website-abc-123"));
+    assert_ne!(anon.get("/healthz").header("x-request-id"), anon.get("/healthz").header("x-request-id"));
+    // Swagger UI (vendored) works without the restrictive policy.
+    let docs = anon.get("/docs/");
+    assert_eq!(docs.status, 200);
+    assert!(docs.text().contains("swagger"), "{}", docs.text());
+    assert!(docs.header("content-security-policy").is_none());
+    assert_eq!(anon.get("/docs").status, 308);
+}
+
+fn cors_allows_reads_from_any_origin(backend: Backend) {
+    let app = spawn_app(&backend);
+    let anon = app.anonymous();
+    let read = anon.get_with("/v1/networks", &[("Origin", "https://bildung.kreis-mettmann.de")]);
+    assert_eq!(read.header("access-control-allow-origin"), Some("https://bildung.kreis-mettmann.de"));
+    let exposed = read.header("access-control-expose-headers").unwrap().to_ascii_lowercase();
+    for header in ["etag", "link", "location", "x-request-id", "api-version"] {
+        assert!(exposed.contains(header), "{header} not exposed: {exposed}");
+    }
+    let preflight = anon.send(
+        "OPTIONS",
+        "/v1/networks/kreis-mettmann",
+        &[
+            ("Origin", "https://bildung.kreis-mettmann.de"),
+            ("Access-Control-Request-Method", "PATCH"),
+            ("Access-Control-Request-Headers", "authorization, if-match, if-none-match, content-type"),
+        ],
+        None,
+    );
+    assert!(preflight.status == 200 || preflight.status == 204, "{} {}", preflight.status, preflight.text());
+    let allowed = preflight.header("access-control-allow-headers").unwrap().to_ascii_lowercase();
+    for header in ["authorization", "if-match", "if-none-match", "content-type"] {
+        assert!(allowed.contains(header), "{header} not allowed: {allowed}");
+    }
+}
+
+fn discovery_and_operations(backend: Backend) {
+    let app = spawn_app(&backend);
+    let anon = app.anonymous();
+    let discovery = anon.get("/v1").json();
+    assert_eq!(discovery["name"], "rbn-registry");
+    assert_eq!(discovery["licence"]["id"], "dl-de/by-2-0");
+    for link in [
+        "openapi",
+        "docs",
+        "networks",
+        "contracts",
+        "bodies",
+        "handlungsfelder",
+        "contacts",
+        "districts",
+        "regions",
+        "changes",
+    ] {
+        let target = discovery["links"][link].as_str().unwrap();
+        let status = anon.get(target).status;
+        assert!(status == 200 || status == 308, "{link} → {target}: {status}");
+    }
+    assert!(discovery["lastChange"].is_null(), "nothing written yet");
+    app.admin().create("networks", &common::network_body("kreis-mettmann", "05158"));
+    assert!(anon.get("/v1").json()["lastChange"].as_str().unwrap().ends_with('Z'));
+    assert_eq!(anon.get("/healthz").json()["status"], "ok");
+    assert_eq!(anon.get("/readyz").json()["status"], "ready");
+    let metrics = anon.get("/metrics");
+    assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
+    assert!(metrics.text().contains("rbn_http_requests_total{class=\"2xx\"}"));
+}

@@ -1,0 +1,331 @@
+//! Consumers can rely on it: conditional requests, no lost updates, incremental sync, the change feed.
+
+mod common;
+
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Barrier};
+
+use common::{Backend, Client, ServiceProcess, TestDatabase, network_body, spawn_app};
+use rbn_registry::domain::{ApiKeyInput, Role};
+use rbn_registry::storage::{Actor, Db};
+use serde_json::{Value, json};
+
+backend_tests!(
+    conditional_reads_answer_304,
+    missing_or_stale_if_match_leaves_data_unchanged,
+    concurrent_patches_with_one_etag_have_one_winner,
+    mirror_built_from_modified_since_equals_a_fresh_listing,
+    change_feed_resumes_without_loss_or_repeats,
+);
+
+fn conditional_reads_answer_304(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    for path in [
+        "/v1/networks/kreis-mettmann",
+        "/v1/networks?limit=10",
+        "/v1/regions",
+        "/v1/regions/05158",
+        "/v1",
+        "/v1/changes",
+        "/v1/networks/kreis-mettmann?expand=bodies",
+    ] {
+        let first = anon.get(path);
+        assert_eq!(first.status, 200, "{path}");
+        assert_eq!(first.header("cache-control"), Some("public, max-age=60"), "{path}");
+        assert!(first.header("vary").unwrap().contains("Authorization"), "{path}");
+        let etag = first.etag();
+        let again = anon.get_with(path, &[("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{path}");
+        assert!(again.body.is_empty());
+        assert_eq!(again.etag(), etag);
+        assert_eq!(anon.get_with(path, &[("If-None-Match", "\"other\", W/".to_string().as_str())]).status, 200);
+        assert_eq!(anon.get_with(path, &[("If-None-Match", &format!("\"x\", {etag}"))]).status, 304);
+    }
+    // With a key the answer may differ (internal contacts), so it is cached privately.
+    assert_eq!(admin.get("/v1/networks").header("cache-control"), Some("private, no-cache"));
+    // Last-Modified / If-Modified-Since on single resources.
+    let single = anon.get("/v1/networks/kreis-mettmann");
+    let last_modified = single.header("last-modified").unwrap().to_string();
+    assert_eq!(anon.get_with("/v1/networks/kreis-mettmann", &[("If-Modified-Since", &last_modified)]).status, 304);
+    assert_eq!(
+        anon.get_with("/v1/networks/kreis-mettmann", &[("If-Modified-Since", "Mon, 01 Jan 2001 00:00:00 GMT")]).status,
+        200
+    );
+    // A change changes the ETag: the old one no longer matches.
+    let etag = single.etag();
+    let patched = admin.patch("/v1/networks/kreis-mettmann", &etag, &json!({"description": "neu"}));
+    let network_path = format!("/v1/networks/{}", patched.json()["id"].as_str().unwrap());
+    assert_eq!(patched.status, 200, "{}", patched.text());
+    assert_eq!(anon.get_with("/v1/networks/kreis-mettmann", &[("If-None-Match", &etag)]).status, 200);
+    assert_eq!(anon.get_with(&network_path, &[("If-None-Match", &patched.etag())]).status, 304);
+}
+
+fn missing_or_stale_if_match_leaves_data_unchanged(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let before = admin.get(&path);
+    let stale = before.etag();
+    let replacement = json!({"slug": "kreis-mettmann", "name": "Neu", "regionKey": "05158"});
+    // Without If-Match: 428 for every kind of write.
+    let body = replacement.to_string();
+    for (method, content_type) in
+        [("PUT", "application/json"), ("PATCH", "application/merge-patch+json"), ("DELETE", "application/json")]
+    {
+        let reply = admin.send(method, &path, &[("Content-Type", content_type)], Some(body.as_bytes()));
+        let problem = reply.problem(428);
+        assert!(problem["detail"].as_str().unwrap().contains("If-Match"));
+    }
+    assert_eq!(admin.get(&path).json(), before.json(), "unchanged after 428");
+    // Someone else changes it: our ETag is stale now.
+    let other = admin.patch(&path, &stale, &json!({"description": "von jemand anderem"}));
+    assert_eq!(other.status, 200);
+    let after_other = admin.get(&path).json();
+    for reply in [
+        admin.put(&path, &stale, &replacement),
+        admin.patch(&path, &stale, &json!({"name": "Neu"})),
+        admin.delete(&path, &stale),
+        admin.send(
+            "PUT",
+            &path,
+            &[("Content-Type", "application/json"), ("If-Match", &format!("W/{}", other.etag()))],
+            Some(body.as_bytes()),
+        ),
+    ] {
+        let problem = reply.problem(412);
+        assert!(problem["detail"].as_str().unwrap().contains("GET it again"), "says how to recover");
+    }
+    assert_eq!(admin.get(&path).json(), after_other, "unchanged after 412");
+    // The recovery: read again, write with the new ETag.
+    let fresh = admin.get(&path).etag();
+    assert_eq!(admin.patch(&path, &fresh, &json!({"name": "Neu"})).status, 200);
+}
+
+fn concurrent_patches_with_one_etag_have_one_winner(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let statuses = race(std::slice::from_ref(&admin), &path, &admin.get(&path).etag(), 16);
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 15, "{statuses:?}");
+    // The winner's change is the one stored.
+    let description = admin.get(&path).json()["description"].as_str().unwrap().to_string();
+    assert!(description.starts_with("writer "));
+}
+
+/// `writers` threads (spread over `clients`) PATCH `path` at once, all with `etag`; returns the statuses.
+fn race(clients: &[Client], path: &str, etag: &str, writers: usize) -> Vec<u16> {
+    let barrier = Arc::new(Barrier::new(writers));
+    let handles: Vec<_> = (0..writers)
+        .map(|i| {
+            let client = clients[i % clients.len()].clone();
+            let (barrier, path, etag) = (barrier.clone(), path.to_string(), etag.to_string());
+            std::thread::spawn(move || {
+                barrier.wait();
+                client.patch(&path, &etag, &json!({"description": format!("writer {i}")})).status
+            })
+        })
+        .collect();
+    handles.into_iter().map(|h| h.join().unwrap()).collect()
+}
+
+/// Applies a `modifiedSince` page stream to a mirror; returns the largest `updatedAt` seen.
+fn sync(client: &Client, collection: &str, since: &str, mirror: &mut BTreeMap<String, Value>) -> String {
+    let mut newest = since.to_string();
+    let items = client.all(&format!("/v1/{collection}?limit=2&modifiedSince={}", urlencode(since)));
+    for item in items {
+        let id = item["id"].as_str().unwrap().to_string();
+        let updated_at = item["updatedAt"].as_str().unwrap().to_string();
+        if updated_at > newest {
+            newest = updated_at;
+        }
+        if item["deleted"] == json!(true) {
+            mirror.remove(&id);
+        } else {
+            mirror.insert(id, item);
+        }
+    }
+    newest
+}
+
+fn urlencode(text: &str) -> String {
+    text.replace(':', "%3A").replace('+', "%2B")
+}
+
+fn fresh(client: &Client, collection: &str) -> BTreeMap<String, Value> {
+    client
+        .all(&format!("/v1/{collection}?limit=500"))
+        .into_iter()
+        .map(|v| (v["id"].as_str().unwrap().to_string(), v))
+        .collect()
+}
+
+fn mirror_built_from_modified_since_equals_a_fresh_listing(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    let collections = ["networks", "contracts", "bodies", "contacts", "handlungsfelder"];
+    let mut mirrors: BTreeMap<&str, BTreeMap<String, Value>> = BTreeMap::new();
+    let mut marks: BTreeMap<&str, String> = BTreeMap::new();
+    let epoch = "2000-01-01T00:00:00Z".to_string();
+    let regions = ["05111", "05112", "05113", "05114", "05116"];
+    let mut networks = Vec::new();
+    for (i, region) in regions.iter().enumerate() {
+        networks.push(admin.create("networks", &network_body(&format!("netz-{i}"), region)));
+    }
+    admin.create("handlungsfelder", &json!({"slug": "inklusion", "name": "Inklusion"}));
+    let contact = admin.create("contacts", &json!({"networkId": networks[0]["id"], "name": "Funktionspostfach"}));
+    let contract =
+        admin.create("contracts", &json!({"networkId": networks[1]["id"], "kind": "founding", "signedOn": "2009"}));
+    // First sync from scratch.
+    for collection in collections {
+        let mut mirror = BTreeMap::new();
+        marks.insert(collection, sync(&anon, collection, &epoch, &mut mirror));
+        mirrors.insert(collection, mirror);
+    }
+    // Creates, updates and deletes in between; some of them twice, and a contact turned internal.
+    for round in 0..3 {
+        let created = admin.create(
+            "bodies",
+            &json!({"networkId": networks[2]["id"], "type": "arbeitsgruppe", "name": format!("AG {round}")}),
+        );
+        let path = format!("/v1/networks/{}", networks[3]["id"].as_str().unwrap());
+        let etag = admin.get(&path).etag();
+        assert_eq!(admin.patch(&path, &etag, &json!({"description": format!("Runde {round}")})).status, 200);
+        if round == 1 {
+            let body_path = format!("/v1/bodies/{}", created["id"].as_str().unwrap());
+            assert_eq!(admin.delete(&body_path, &admin.get(&body_path).etag()).status, 204);
+            let network_path = format!("/v1/networks/{}", networks[4]["id"].as_str().unwrap());
+            assert_eq!(admin.delete(&network_path, &admin.get(&network_path).etag()).status, 204);
+            let contract_path = format!("/v1/contracts/{}", contract["id"].as_str().unwrap());
+            assert_eq!(
+                admin.patch(&contract_path, &admin.get(&contract_path).etag(), &json!({"signedOn": "2009-03"})).status,
+                200
+            );
+            let contact_path = format!("/v1/contacts/{}", contact["id"].as_str().unwrap());
+            assert_eq!(
+                admin.patch(&contact_path, &admin.get(&contact_path).etag(), &json!({"visibility": "internal"})).status,
+                200
+            );
+        }
+        for collection in collections {
+            let since = marks[collection].clone();
+            let newest = sync(&anon, collection, &since, mirrors.get_mut(collection).unwrap());
+            marks.insert(collection, newest);
+            assert_eq!(mirrors[collection], fresh(&anon, collection), "{collection} after round {round}");
+        }
+    }
+    // Deleted records came as tombstones: only in modifiedSince lists, never in plain ones.
+    let deleted = networks[4]["id"].as_str().unwrap();
+    let tombstones = anon.all(&format!("/v1/networks?modifiedSince={}", urlencode(&epoch)));
+    assert!(
+        tombstones
+            .iter()
+            .any(|t| t["id"] == deleted && t["deleted"] == json!(true) && t.as_object().unwrap().len() == 3)
+    );
+    assert!(!anon.all("/v1/networks").iter().any(|n| n["id"] == deleted));
+    // A cursor of a plain list is refused with modifiedSince, and a malformed time is a 400.
+    assert_eq!(anon.get("/v1/networks?modifiedSince=yesterday").error_fields(), ["modifiedSince"]);
+}
+
+fn change_feed_resumes_without_loss_or_repeats(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    let mut networks = Vec::new();
+    for (i, region) in ["05111", "05112", "05113"].iter().enumerate() {
+        networks.push(admin.create("networks", &network_body(&format!("netz-{i}"), region)));
+    }
+    // Walk the feed 2 entries at a time; between pages, write more. Every cursor, resumed twice, gives
+    // the same continuation, and no record appears twice at the same sequence number.
+    let mut cursor_path = "/v1/changes?limit=2".to_string();
+    let mut seen: Vec<(i64, String)> = Vec::new();
+    let mut writes = 0;
+    loop {
+        let page = anon.get(&cursor_path).json();
+        let again = anon.get(&cursor_path).json();
+        assert_eq!(page["data"], again["data"], "resuming from the same cursor gives the same page");
+        for entry in page["data"].as_array().unwrap() {
+            seen.push((entry["seq"].as_i64().unwrap(), entry["id"].as_str().unwrap().to_string()));
+        }
+        let wrote = writes < 4;
+        if wrote {
+            let body = admin.create(
+                "bodies",
+                &json!({"networkId": networks[writes % 3]["id"], "type": "other", "name": format!("Gremium {writes}")}),
+            );
+            if writes == 2 {
+                let path = format!("/v1/bodies/{}", body["id"].as_str().unwrap());
+                assert_eq!(admin.delete(&path, &admin.get(&path).etag()).status, 204);
+            }
+            writes += 1;
+        }
+        match page["links"]["next"].as_str() {
+            Some(next) => cursor_path = next.to_string(),
+            // The current end of the feed: continue later from `resume`, once the writes are done.
+            None if wrote => cursor_path = page["links"]["resume"].as_str().unwrap().to_string(),
+            None => break,
+        }
+    }
+    let seqs: Vec<i64> = seen.iter().map(|(s, _)| *s).collect();
+    let mut sorted = seqs.clone();
+    sorted.sort();
+    sorted.dedup();
+    assert_eq!(seqs, sorted, "strictly increasing: nothing repeated");
+    // Nothing lost: every record's latest change is in what we saw, deletions as deleted entries.
+    let full = anon.all("/v1/changes?limit=500");
+    let ids_seen: HashSet<&String> = seen.iter().map(|(_, id)| id).collect();
+    for entry in &full {
+        assert!(ids_seen.contains(&entry["id"].as_str().unwrap().to_string()), "lost {entry}");
+    }
+    assert!(full.iter().any(|e| e["deleted"] == json!(true) && e.get("data").is_none()));
+    assert!(full.iter().filter(|e| e["type"] == "networks").all(|e| e["data"]["slug"].is_string()));
+    // Filter by type; an unknown type or a foreign cursor is a 400.
+    assert!(anon.all("/v1/changes?type=bodies").iter().all(|e| e["type"] == "bodies"));
+    assert_eq!(anon.get("/v1/changes?type=regions").error_fields(), ["type"]);
+    assert_eq!(
+        anon.get("/v1/changes?cursor=aXwwMTkwYjdlMi0zYzRkLTdhMWItOWYwMC0xMjM0NTY3ODkwYWI").error_fields(),
+        ["cursor"]
+    );
+}
+
+/// Two `rbn` processes on one PostgreSQL database: no lost update, and each sees the other's writes.
+#[test]
+fn two_instances_share_one_postgres() {
+    let Some(backend) = Backend::postgres() else { return };
+    let database = TestDatabase::new(&backend);
+    let db = Db::open(&database.url, 2).unwrap();
+    db.migrate().unwrap();
+    let admin = ApiKeyInput {
+        name: "test".into(),
+        role: Role::Admin,
+        district_key: None,
+        network_ids: vec![],
+        expires_at: None,
+    };
+    let key = db.create_key(&admin, &Actor::default()).unwrap().secret;
+    let first = ServiceProcess::start(&database.url, &[]);
+    let second = ServiceProcess::start(&database.url, &[]);
+    let (a, b) = (first.client(Some(&key)), second.client(Some(&key)));
+    let network = a.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    // A write through one instance is seen by the other at once.
+    let etag = a.get(&path).etag();
+    assert_eq!(b.get_with(&path, &[("If-None-Match", &etag)]).status, 304);
+    let patched = a.patch(&path, &etag, &json!({"description": "über Instanz A"}));
+    assert_eq!(patched.status, 200);
+    let seen = b.get(&path);
+    assert_eq!(seen.json()["description"], "über Instanz A");
+    assert_eq!(seen.etag(), patched.etag());
+    // 16 writers on two instances with the same ETag: exactly one wins.
+    let statuses = race(&[a.clone(), b.clone()], &path, &patched.etag(), 16);
+    assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
+    assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 15, "{statuses:?}");
+    assert_eq!(a.get(&path).json(), b.get(&path).json());
+    drop((first, second));
+}
