@@ -21,7 +21,9 @@ pub enum StartError {
 
 /// Opens and migrates the database, and loads the seed dataset into an empty one when asked to.
 pub fn prepare_database(config: &Config) -> Result<Db, StartError> {
-    let db = Db::open(&config.database_url, config.pool_size)?;
+    // Statements give up a little before the request time-out (see `storage::Manager`).
+    let wait = config.http.request_timeout.mul_f64(0.8).max(std::time::Duration::from_millis(100));
+    let db = Db::open_with_wait(&config.database_url, config.pool_size, wait)?;
     db.migrate()?;
     if config.seed {
         let seed: serde_json::Value = serde_json::from_str(SEED).map_err(|e| StartError::Seed(e.to_string()))?;

@@ -102,8 +102,13 @@ fn is_unavailable_message(message: &str) -> bool {
         "unable to open",
         "terminating connection",
         "shutting down",
+        "starting up",
         "server closed the connection",
         "no connection to the server",
+        "could not connect",
+        "connection refused",
+        "canceling statement",
+        "lock timeout",
     ]
     .iter()
     .any(|m| message.contains(m))
@@ -163,6 +168,8 @@ impl DatabaseUrl {
 #[derive(Debug)]
 pub struct Manager {
     url: DatabaseUrl,
+    /// How long a statement may wait for locks or run before the database gives up.
+    wait: Duration,
 }
 
 impl ManageConnection for Manager {
@@ -171,18 +178,25 @@ impl ManageConnection for Manager {
 
     fn connect(&self) -> Result<DbConnection, r2d2::Error> {
         match self.url.backend {
-            Backend::Postgres => diesel::PgConnection::establish(&self.url.target)
-                .map(DbConnection::Postgres)
-                .map_err(r2d2::Error::ConnectionError),
+            Backend::Postgres => {
+                let mut conn =
+                    diesel::PgConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
+                // The database gives up before the HTTP request time-out, so a cut-off request never
+                // commits after its client was told it failed.
+                conn.batch_execute(&format!("SET statement_timeout = {}", self.wait.as_millis()))
+                    .map_err(r2d2::Error::QueryError)?;
+                Ok(DbConnection::Postgres(conn))
+            }
             Backend::Sqlite => {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
                 // instead of failing; secure_delete overwrites erased personal data in the file.
-                conn.batch_execute(
-                    "PRAGMA busy_timeout = 5000; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                conn.batch_execute(&format!(
+                    "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
-                )
+                    self.wait.as_millis()
+                ))
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -220,6 +234,12 @@ impl Db {
 
     /// Opens a pool. Fails when the database cannot be reached, saying why.
     pub fn open(url: &str, pool_size: u32) -> StoreResult<Db> {
+        Self::open_with_wait(url, pool_size, Duration::from_secs(5))
+    }
+
+    /// Opens a pool whose statements wait at most `wait` for locks (SQLite `busy_timeout`, PostgreSQL
+    /// `statement_timeout`).
+    pub fn open_with_wait(url: &str, pool_size: u32, wait: Duration) -> StoreResult<Db> {
         let url = DatabaseUrl::parse(url)?;
         if url.backend == Backend::Sqlite
             && let Some(parent) = Path::new(&url.target).parent()
@@ -229,7 +249,7 @@ impl Db {
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
         let backend = url.backend;
-        let manager = Manager { url };
+        let manager = Manager { url, wait };
         // Fail fast with the driver's own message rather than r2d2's generic time-out.
         let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         manager.is_valid(&mut first).map_err(|e| StoreError::Unavailable(e.to_string()))?;
