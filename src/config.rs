@@ -17,7 +17,8 @@ pub struct Config {
     /// `RBN_DB_POOL`: database connections per process (default 8).
     pub pool_size: u32,
     /// `RBN_CACHE_MAX_AGE` (seconds, default 60), `RBN_BODY_LIMIT` (bytes, default 262144),
-    /// `RBN_REQUEST_TIMEOUT` (seconds, default 30).
+    /// `RBN_REQUEST_TIMEOUT` (seconds, default 30), `RBN_AUTH_FAILURE_LIMIT` (failed authentications per
+    /// client and minute before 429, default 10).
     pub http: HttpConfig,
     /// `RBN_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
@@ -78,6 +79,7 @@ impl Config {
                 cache_max_age: number("RBN_CACHE_MAX_AGE", 60)?,
                 body_limit: number("RBN_BODY_LIMIT", 256 * 1024)?,
                 request_timeout: Duration::from_secs(number("RBN_REQUEST_TIMEOUT", 30)?.max(1)),
+                auth_failure_limit: number("RBN_AUTH_FAILURE_LIMIT", 10)?.max(1),
             },
             workers: var("RBN_WORKERS").map(|_| number("RBN_WORKERS", 2)).transpose()?,
         })

@@ -169,7 +169,7 @@ pub struct Source {
     #[schema(example = "000_5f1d657e03a14db8.txt")]
     pub document: Option<String>,
     #[schema(example = "50. Regionales Bildungsnetzwerk im Kreis Mettmann")]
-    pub title: Option<String>,
+    pub title: String,
     #[schema(example = "Ministerium für Schule und Weiterbildung NRW")]
     pub publisher: Option<String>,
     pub date: Option<PartialDate>,

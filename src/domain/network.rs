@@ -137,10 +137,10 @@ pub fn derive_founded_on(contracts: &[(ContractKind, Option<PartialDate>)]) -> O
 /// Reads a Kreisschlüssel of NRW (`05` and three digits).
 pub fn region_key(f: &mut Fields<'_>, name: &str, required: bool) -> Option<String> {
     let key = if required { f.string(name, 5) } else { f.opt_string(name, 5) }?;
-    if key.len() == 5 && key.starts_with("05") && key.bytes().all(|b| b.is_ascii_digit()) {
+    if super::reference::REGION_KEYS.contains(&key.as_str()) {
         Some(key)
     } else {
-        f.error(name, "must be a Kreisschlüssel of NRW: 05 and three digits, e.g. 05158");
+        f.error(name, "must be the Kreisschlüssel of one of the 53 Kreise and kreisfreie Städte of NRW, e.g. 05158");
         None
     }
 }

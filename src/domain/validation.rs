@@ -98,18 +98,20 @@ impl<'a> Fields<'a> {
     }
 
     /// An optional string: absent, `null` and `""` all mean "no value".
+    /// An optional string: absent, `null` and blank all mean "no value". Length and characters are
+    /// checked before trimming, as the OpenAPI document's `maxLength` and `pattern` state them.
     pub fn opt_string(&mut self, name: &str, max_chars: usize) -> Option<String> {
         let value = self.raw(name)?;
         let Some(text) = value.as_str() else {
             self.error(name, "must be a string");
             return None;
         };
-        let text = text.trim();
-        if text.is_empty() {
-            return None;
-        }
         if let Some(message) = text_problem(text, max_chars, name_allows_newlines(name)) {
             self.error(name, message);
+            return None;
+        }
+        let text = text.trim();
+        if text.is_empty() {
             return None;
         }
         Some(text.to_string())
@@ -168,9 +170,7 @@ impl<'a> Fields<'a> {
 
     pub fn opt_phone(&mut self, name: &str) -> Option<String> {
         let phone = self.opt_string(name, 50)?;
-        let digits = phone.chars().filter(char::is_ascii_digit).count();
-        let allowed = phone.chars().all(|c| c.is_ascii_digit() || " +()-/.".contains(c));
-        if !allowed || digits < 3 {
+        if !is_phone(&phone) {
             self.error(name, "must be a phone number of digits, spaces and + ( ) - / .");
             return None;
         }
@@ -321,14 +321,12 @@ impl<'a> Fields<'a> {
     pub fn sources(&mut self, name: &str) -> Vec<Source> {
         self.list(name, |fields, value, path| {
             fields.object(value, path, &["document", "title", "publisher", "date", "url"], |f| {
-                let source = Source {
-                    document: f.opt_string("document", MAX_SHORT),
-                    title: f.string("title", MAX_NAME),
-                    publisher: f.opt_string("publisher", MAX_SHORT),
-                    date: f.opt_date("date"),
-                    url: f.opt_url("url"),
-                };
-                source.title.is_some().then_some(source)
+                let document = f.opt_string("document", MAX_SHORT);
+                let title = f.string("title", MAX_NAME);
+                let publisher = f.opt_string("publisher", MAX_SHORT);
+                let date = f.opt_date("date");
+                let url = f.opt_url("url");
+                Some(Source { document, title: title?, publisher, date, url })
             })
         })
     }
@@ -353,33 +351,78 @@ pub fn text_problem(text: &str, max_chars: usize, newlines: bool) -> Option<Stri
     if text.chars().count() > max_chars {
         return Some(format!("must be at most {max_chars} characters long"));
     }
-    let bad_control = text.chars().any(|c| c.is_control() && !(newlines && (c == '\n' || c == '\r' || c == '\t')));
+    let bad_control = text.chars().any(|c| forbidden(c, newlines));
     bad_control.then(|| "must not contain control characters".to_string())
 }
 
-/// An absolute http or https URL with a host and no white space.
+/// The JSON Schema patterns of the field kinds, stated in the OpenAPI document. The checks in this module
+/// accept exactly what they match (the contract tests generate values from them).
+pub mod patterns {
+    /// A one-line text with at least one visible character.
+    pub const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+    /// An optional one-line text (blank means none).
+    pub const OPTIONAL_TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+    /// An optional multi-line text: tabs and line breaks allowed.
+    pub const MULTI_LINE_TEXT: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+    pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
+    pub const URL: &str =
+        r#"^https?://[^\s\x00-\x1f\x7f-\x9f"<>/?#:@\\]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f"<>\\]*)?$"#;
+    pub const EMAIL: &str = r#"^[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:"]+@[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+(\.[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+)+$"#;
+    pub const PHONE: &str = r"^[ +()/.-]*[0-9][ +()/.-]*[0-9][ +()/.-]*[0-9][0-9 +()/.-]*$";
+    pub const POSTAL_CODE: &str = r"^[0-9]{5}$";
+    /// Year, year-month or a real calendar date (leap years included), years 1000 to 9999.
+    pub const PARTIAL_DATE: &str = concat!(
+        r"^[1-9][0-9]{3}(-(0[1-9]|1[0-2]))?$",
+        r"|^[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))$",
+        r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29$"
+    );
+}
+
+/// Characters no text field may hold (C0 and C1 controls), except line breaks and tabs where allowed.
+fn forbidden(c: char, newlines: bool) -> bool {
+    c.is_control() && !(newlines && matches!(c, '\t' | '\n' | '\r'))
+}
+
+/// An absolute http or https URL: a host without white space or delimiters, an optional port, then an
+/// optional path, query or fragment without white space, quotes, angle brackets or backslashes.
 pub fn is_web_url(url: &str) -> bool {
     let rest = url.strip_prefix("https://").or_else(|| url.strip_prefix("http://"));
     let Some(rest) = rest else { return false };
-    let host = rest.split(['/', '?', '#']).next().unwrap_or("");
-    let host = host.rsplit('@').next().unwrap_or("");
-    let host_name = host.split(':').next().unwrap_or("");
-    !host_name.is_empty()
-        && host_name.chars().all(|c| c.is_alphanumeric() || c == '-' || c == '.')
-        && !url.chars().any(|c| c.is_whitespace() || c.is_control() || c == '"' || c == '<' || c == '>')
+    let host_end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
+    let (host, mut rest) = rest.split_at(host_end);
+    let host_ok =
+        !host.is_empty() && host.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>/?#:@\\".contains(c));
+    if !host_ok {
+        return false;
+    }
+    if let Some(after_colon) = rest.strip_prefix(':') {
+        let digits = after_colon.find(|c: char| !c.is_ascii_digit()).unwrap_or(after_colon.len());
+        if !(1..=5).contains(&digits) {
+            return false;
+        }
+        rest = &after_colon[digits..];
+    }
+    rest.is_empty()
+        || (rest.starts_with(['/', '?', '#'])
+            && rest.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>\\".contains(c)))
 }
 
-/// A pragmatic check: one `@`, a local part, a domain with a dot, no white space.
+/// An e-mail address: a local part, `@`, and a domain of at least two dot-separated labels, without white
+/// space or the delimiters `<>()[]\,;:"`.
 pub fn is_email(email: &str) -> bool {
-    let Some((local, domain)) = email.split_once('@') else {
-        return false;
-    };
+    let allowed = |c: char| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c);
+    let Some((local, domain)) = email.split_once('@') else { return false };
+    let labels: Vec<&str> = domain.split('.').collect();
     !local.is_empty()
-        && !domain.contains('@')
-        && domain.contains('.')
-        && !domain.starts_with('.')
-        && !domain.ends_with('.')
-        && !email.chars().any(|c| c.is_whitespace() || c.is_control() || "<>()[]\\,;:\"".contains(c))
+        && local.chars().all(allowed)
+        && labels.len() >= 2
+        && labels.iter().all(|label| !label.is_empty() && label.chars().all(allowed))
+}
+
+/// Digits, spaces and `+ ( ) - / .`, with at least three digits.
+pub fn is_phone(phone: &str) -> bool {
+    phone.chars().all(|c| c.is_ascii_digit() || " +()/.-".contains(c))
+        && phone.chars().filter(char::is_ascii_digit).count() >= 3
 }
 
 #[cfg(test)]

@@ -32,9 +32,6 @@ impl FromRequest for Caller {
                 return Ok(Caller(Access::Anonymous));
             };
             let state = state.ok_or_else(|| ApiError::Internal("no application state".into()))?;
-            if let Some(retry_after_secs) = state.auth_failures.blocked_for(client) {
-                return Err(ApiError::TooManyRequests { retry_after_secs });
-            }
             let secret = header
                 .ok()
                 .and_then(|h| h.strip_prefix("Bearer ").map(|s| s.trim().to_string()))
@@ -47,10 +44,14 @@ impl FromRequest for Caller {
                 None => None,
             };
             match key {
+                // A valid key is served even from a client that others' failures made suspicious.
                 Some(key) => Ok(Caller(Access::Key(key))),
                 None => {
                     // Never log the key itself.
                     tracing::warn!(%client, "authentication failed");
+                    if let Some(retry_after_secs) = state.auth_failures.blocked_for(client) {
+                        return Err(ApiError::TooManyRequests { retry_after_secs });
+                    }
                     state.auth_failures.record_failure(client);
                     Err(ApiError::Unauthorized(
                         "The API key is missing, malformed, unknown, expired or revoked. Send Authorization: Bearer <key>."

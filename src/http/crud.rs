@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::auth::{Caller, actor, authorizer, require_key};
 use super::conditional::{IfMatch, respond};
 use super::problem::ApiError;
-use super::query::{FromQuery, Paging, QueryParams, encode_cursor};
+use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
 use crate::domain::{Access, Resource, merge_patch};
 use crate::storage::{Change, Cursor, Table};
@@ -39,7 +39,7 @@ pub struct Links {
 }
 
 /// A list response with `Link: <next>; rel="next"`.
-pub fn page_response(req: &HttpRequest, access: &Access, data: Vec<Value>, next: Option<Cursor>) -> HttpResponse {
+pub fn page_response(req: &HttpRequest, access: &Access, data: Vec<Value>, next: Option<String>) -> HttpResponse {
     feed_page_response(req, access, data, next, None)
 }
 
@@ -48,12 +48,12 @@ pub fn feed_page_response(
     req: &HttpRequest,
     access: &Access,
     data: Vec<Value>,
-    next: Option<Cursor>,
-    resume: Option<Cursor>,
+    next: Option<String>,
+    resume: Option<String>,
 ) -> HttpResponse {
     let this = request_url(req, None);
-    let next = next.map(|cursor| request_url(req, Some(&encode_cursor(&cursor))));
-    let resume = resume.map(|cursor| request_url(req, Some(&encode_cursor(&cursor))));
+    let next = next.map(|cursor| request_url(req, Some(&cursor)));
+    let resume = resume.map(|cursor| request_url(req, Some(&cursor)));
     let page = Page { data, links: Links { this, next: next.clone(), resume } };
     let mut response = respond(req, access, StatusCode::OK, &page, None);
     if let Some(next) = next
@@ -107,8 +107,7 @@ where
 {
     let mut params = QueryParams::parse(req.query_string())?;
     let mut filter = R::Filter::read(&mut params);
-    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT);
-    paging.require_record_cursor(&mut params);
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Records);
     params.finish()?;
     filter.restrict(access);
     Ok((filter, paging))
@@ -132,7 +131,7 @@ where
     let page = web::block(move || db.list::<R>(&filter, &window, &reader)).await??;
     let (page, next) = split_page(page, &paging);
     let data = page.iter().map(change_value).collect();
-    Ok(page_response(req, &access, data, next))
+    Ok(page_response(req, &access, data, next.map(|cursor| paging.encode(&cursor))))
 }
 
 pub async fn list<R>(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError>

@@ -15,7 +15,7 @@ use super::conditional::respond;
 use super::crud::{json_body, page_response};
 use super::openapi;
 use super::problem::ApiError;
-use super::query::{Paging, QueryParams};
+use super::query::{CursorKind, Paging, QueryParams};
 use super::state::AppState;
 use crate::domain::validation::{Fields, MAX_SHORT};
 use crate::domain::{ApiKey, ApiKeyInput, ResourceKind, Role, Timestamp};
@@ -122,6 +122,9 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
 }
 
+/// The types the change feed holds.
+pub const FEED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts"];
+
 /// One entry of the change feed.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -142,37 +145,19 @@ pub struct ChangeFeedEntry {
 
 pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
-    let kinds: Vec<ResourceKind> = match params.text("type") {
+    let kinds: Vec<ResourceKind> = match params.parsed::<String>("type", "") {
         Some(list) => {
-            let mut kinds = Vec::new();
-            for name in list.split(',').map(str::trim) {
-                match name.parse::<ResourceKind>() {
-                    Ok(kind) if !matches!(kind, ResourceKind::Districts | ResourceKind::Regions) => kinds.push(kind),
-                    _ => params.error(
-                        "type",
-                        "must be a comma-separated list of networks, contracts, bodies, handlungsfelder, contacts",
-                    ),
-                }
-            }
-            kinds
+            let kinds: Option<Vec<ResourceKind>> =
+                list.split(',').map(|name| FEED_TYPES.contains(&name).then(|| name.parse().ok()).flatten()).collect();
+            kinds.unwrap_or_else(|| {
+                params.error("type", format!("must be a comma-separated list of {}", FEED_TYPES.join(", ")));
+                Vec::new()
+            })
         }
         None => Vec::new(),
     };
-    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT);
-    let after_seq = match &paging.after {
-        None => 0,
-        Some(Cursor::Key(seq)) => match seq.parse::<i64>() {
-            Ok(seq) => seq,
-            Err(_) => {
-                params.error("cursor", "belongs to another list");
-                0
-            }
-        },
-        Some(_) => {
-            params.error("cursor", "belongs to another list");
-            0
-        }
-    };
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Sequence);
+    let after_seq = sequence(&paging);
     params.finish()?;
     let db = state.db.clone();
     let reader = caller.0.clone();
@@ -181,12 +166,12 @@ pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Calle
     let mut entries = web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
     let next = if entries.len() as i64 > paging.limit {
         entries.truncate(paging.limit as usize);
-        entries.last().map(|(entry, _)| Cursor::Key(entry.seq.to_string()))
+        entries.last().map(|(entry, _)| entry.seq.to_string())
     } else {
         None
     };
     // Where to continue later: after this page's last entry, or where this page started when it is empty.
-    let resume = Cursor::Key(entries.last().map_or(after_seq, |(entry, _)| entry.seq).to_string());
+    let resume = entries.last().map_or(after_seq, |(entry, _)| entry.seq).to_string();
     let data = entries
         .into_iter()
         .map(|(entry, record)| {
@@ -204,6 +189,14 @@ pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Calle
     Ok(super::crud::feed_page_response(&req, &caller.0, data, next, Some(resume)))
 }
 
+/// The sequence number a sequence cursor continues after (0: from the start).
+fn sequence(paging: &Paging) -> i64 {
+    match &paging.after {
+        Some(Cursor::Key(seq)) => seq.parse().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.0)?;
     let mut params = QueryParams::parse(req.query_string())?;
@@ -213,22 +206,15 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
         key_id: params.parsed("keyId", "a UUID"),
         action: params.text("action"),
     };
-    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT);
-    let after = match &paging.after {
-        None => 0,
-        Some(Cursor::Key(seq)) => seq.parse::<i64>().unwrap_or(0),
-        Some(_) => {
-            params.error("cursor", "belongs to another list");
-            0
-        }
-    };
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Sequence);
+    let after = sequence(&paging);
     params.finish()?;
     let db = state.db.clone();
     let limit = paging.limit + 1;
     let mut entries = web::block(move || db.audit(&filter, after, limit)).await??;
     let next = if entries.len() as i64 > paging.limit {
         entries.truncate(paging.limit as usize);
-        entries.last().map(|(seq, _)| Cursor::Key(seq.to_string()))
+        entries.last().map(|(seq, _)| seq.to_string())
     } else {
         None
     };

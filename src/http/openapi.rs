@@ -17,6 +17,7 @@ use utoipa::{IntoParams, OpenApi, ToSchema};
 
 use super::meta::{ChangeFeedEntry, CreatedKey, Discovery};
 use super::problem::Problem;
+use super::query::CursorKind;
 use super::routes::ExpandedNetwork;
 use crate::domain::*;
 
@@ -87,11 +88,144 @@ pub fn document() -> &'static Document {
 pub fn document_json() -> String {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
-        let mut text = serde_json::to_string_pretty(document()).expect("the document serialises");
+        let mut value = serde_json::to_value(document()).expect("the document serialises");
+        field_rules::apply(&mut value);
+        let mut text = serde_json::to_string_pretty(&value).expect("the document serialises");
         text.push('\n');
         text
     })
     .clone()
+}
+
+/// The validation rules of `domain::validation`, stated on the schemas' fields and parameters: one table
+/// from field name to JSON Schema keywords, so the document says exactly what the service accepts.
+mod field_rules {
+    use serde_json::{Map, Value, json};
+
+    use crate::domain::reference::{DISTRICT_KEYS, REGION_KEYS};
+    use crate::domain::validation::patterns::*;
+    use crate::domain::validation::{MAX_LIST, MAX_NAME, MAX_SHORT, MAX_SLUG, MAX_TEXT, MAX_URL};
+
+    /// The schemas whose fields are validated input (and therefore also hold for output).
+    const VALIDATED: &[&str] = &[
+        "Network",
+        "NetworkInput",
+        "Contract",
+        "ContractInput",
+        "Body",
+        "BodyInput",
+        "Handlungsfeld",
+        "HandlungsfeldInput",
+        "Contact",
+        "ContactInput",
+        "Signatory",
+        "Address",
+        "Source",
+    ];
+
+    fn text(pattern: &str, max: usize) -> Value {
+        json!({"pattern": pattern, "maxLength": max})
+    }
+
+    fn rule(schema: &str, field: &str) -> Option<Value> {
+        Some(match (schema, field) {
+            (_, "slug") => json!({"pattern": SLUG, "minLength": 1, "maxLength": MAX_SLUG}),
+            ("Source", "title") | (_, "name") => json!({"pattern": TEXT, "minLength": 1, "maxLength": MAX_NAME}),
+            ("Signatory", "role") | (_, "organisation" | "document" | "publisher" | "street" | "city") => {
+                text(OPTIONAL_TEXT, MAX_SHORT)
+            }
+            (_, "description" | "notes") => text(MULTI_LINE_TEXT, MAX_TEXT),
+            (_, "function") => text(MULTI_LINE_TEXT, 2000),
+            (_, "website" | "documentUrl" | "url") => text(URL, MAX_URL),
+            (_, "email") => text(EMAIL, 254),
+            (_, "phone") => text(PHONE, 50),
+            (_, "postalCode") => json!({"pattern": POSTAL_CODE}),
+            (_, "regionKey") => json!({"enum": REGION_KEYS.as_slice()}),
+            (_, "districtKey") => {
+                let mut keys: Vec<Value> = DISTRICT_KEYS.iter().map(|k| json!(k)).collect();
+                keys.push(Value::Null);
+                json!({"enum": keys})
+            }
+            (_, "handlungsfeldIds") => json!({"uniqueItems": true, "maxItems": MAX_LIST}),
+            (_, "signatories" | "sources") => json!({"maxItems": MAX_LIST}),
+            _ => return None,
+        })
+    }
+
+    fn merge(target: &mut Value, keywords: &Value) {
+        if let (Some(target), Some(keywords)) = (target.as_object_mut(), keywords.as_object()) {
+            for (key, value) in keywords {
+                target.insert(key.clone(), value.clone());
+            }
+        }
+    }
+
+    /// The read-only fields an input may carry (a client sends back what it read); nothing else.
+    fn close_input(name: &str, schema: &mut Map<String, Value>) {
+        let Some(output) = name.strip_suffix("Input") else {
+            if matches!(name, "Signatory" | "Address" | "Source") {
+                schema.insert("additionalProperties".into(), json!(false));
+            }
+            return;
+        };
+        let properties = schema.entry("properties").or_insert_with(|| json!({}));
+        let read_only = if output == "Network" {
+            &["id", "createdAt", "updatedAt", "foundedOn"][..]
+        } else {
+            &["id", "createdAt", "updatedAt"][..]
+        };
+        for field in read_only {
+            properties[*field] = json!({"readOnly": true, "description": "Read-only: ignored in input."});
+        }
+        schema.insert("additionalProperties".into(), json!(false));
+    }
+
+    pub fn apply(document: &mut Value) {
+        if let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+            for (name, schema) in schemas.iter_mut() {
+                if !VALIDATED.contains(&name.as_str()) {
+                    continue;
+                }
+                if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
+                    for (field, property) in properties.iter_mut() {
+                        if let Some(keywords) = rule(name, field) {
+                            merge(property, &keywords);
+                        }
+                    }
+                }
+                if let Some(object) = schema.as_object_mut() {
+                    close_input(name, object);
+                }
+            }
+            if let Some(date) = schemas.get_mut("PartialDate") {
+                date["pattern"] = json!(PARTIAL_DATE);
+            }
+        }
+        // Query parameters: free text is one line of at most 200 characters; districts are the five keys.
+        if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
+            for item in paths.values_mut().filter_map(Value::as_object_mut) {
+                for operation in item.values_mut() {
+                    let Some(parameters) = operation.get_mut("parameters").and_then(Value::as_array_mut) else {
+                        continue;
+                    };
+                    for parameter in parameters.iter_mut().filter(|p| p["in"] == "query") {
+                        let name = parameter["name"].as_str().unwrap_or("").to_string();
+                        let schema = &mut parameter["schema"];
+                        if name == "district" {
+                            schema["enum"] = json!(DISTRICT_KEYS);
+                        } else if schema["type"] == "string"
+                            && schema.get("format").is_none()
+                            && schema.get("pattern").is_none()
+                            && schema.get("enum").is_none()
+                            && schema.get("$ref").is_none()
+                        {
+                            merge(schema, &text(OPTIONAL_TEXT, 200));
+                        }
+                    }
+                }
+            }
+        }
+    }
 }
 
 fn build() -> Document {
@@ -338,7 +472,18 @@ fn query_param(
 }
 
 /// `limit`, `cursor`, `modifiedSince`.
-fn paging_params(default_limit: i64) -> Vec<utoipa::openapi::path::Parameter> {
+fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi::path::Parameter> {
+    let (cursor_description, cursor_example) = match cursor {
+        CursorKind::Records => (
+            "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
+            json!("i0190b7e23c4d7a1b9f001234567890ab"),
+        ),
+        CursorKind::Sequence => {
+            ("Position from `links.next` or `links.resume`: the last sequence number seen.", json!("42"))
+        }
+        CursorKind::Key(5) => ("Position from `links.next`: the last Kreisschlüssel seen.", json!("05158")),
+        CursorKind::Key(_) => ("Position from `links.next`: the last key seen.", json!("3")),
+    };
     vec![
         query_param(
             "limit",
@@ -352,9 +497,9 @@ fn paging_params(default_limit: i64) -> Vec<utoipa::openapi::path::Parameter> {
         ),
         query_param(
             "cursor",
-            "Opaque position from `links.next` of the previous page.",
-            ObjectBuilder::new().schema_type(Type::String).max_length(Some(200)),
-            json!("aXwwMTkwYjdlMi0zYzRkLTdhMWItOWYwMC0xMjM0NTY3ODkwYWI"),
+            cursor_description,
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(cursor.pattern())),
+            cursor_example,
         ),
         query_param(
             "modifiedSince",
@@ -365,6 +510,12 @@ fn paging_params(default_limit: i64) -> Vec<utoipa::openapi::path::Parameter> {
             json!("2026-11-21T12:00:00Z"),
         ),
     ]
+}
+
+/// A pattern for a comma-separated list of `names`.
+fn comma_list(names: &[&str]) -> String {
+    let one = format!("({})", names.join("|"));
+    format!("^{one}(,{one})*$")
 }
 
 fn page_schema(item: RefOr<Schema>) -> Schema {
@@ -470,7 +621,7 @@ fn request_body(schema: &str, description: &str, content_types: &[&str]) -> utoi
 fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: bool) -> Vec<(String, PathItem)> {
     let plural = path;
     let mut list_params = F::into_params(|| Some(ParameterIn::Query));
-    list_params.extend(paging_params(50));
+    list_params.extend(paging_params(50, CursorKind::Records));
     list_params.push(if_none_match());
     let list = optional_key(with_problems(
         operation(&format!("list_{plural}"), plural, &format!("List {plural}"), &format!(
@@ -522,7 +673,7 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
         get_params.push(query_param(
             "expand",
             "Comma-separated related records to embed: contracts, bodies, handlungsfelder, contacts (any subset).",
-            ObjectBuilder::new().schema_type(Type::String),
+            ObjectBuilder::new().schema_type(Type::String).pattern(Some(comma_list(super::routes::EXPANDABLE))),
             json!("contracts,bodies,handlungsfelder,contacts"),
         ));
         get_description.push_str(" `{id}` is the UUID or the slug. With `expand`, related records are embedded.");
@@ -630,7 +781,7 @@ fn network_paths() -> Vec<(String, PathItem)> {
     ] {
         let mut params = vec![id.clone()];
         params.extend(filter_params.into_iter().filter(|p| p.name != "network"));
-        params.extend(paging_params(50));
+        params.extend(paging_params(50, CursorKind::Records));
         params.push(if_none_match());
         let list = optional_key(with_problems(
             operation(
@@ -689,9 +840,9 @@ fn reference_paths() -> Vec<(String, PathItem)> {
         ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
         json!(1),
     )];
-    region_params.extend(paging_params(100));
+    region_params.extend(paging_params(100, CursorKind::Key(5)));
     region_params.push(if_none_match());
-    let mut district_params = paging_params(100);
+    let mut district_params = paging_params(100, CursorKind::Key(1));
     district_params.push(if_none_match());
     let list =
         |id: &str, name: &str, schema: &str, params: Vec<utoipa::openapi::path::Parameter>, description: &str| {
@@ -779,10 +930,10 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     let mut change_params = vec![query_param(
         "type",
         "Comma-separated types to include: networks, contracts, bodies, handlungsfelder, contacts (default all).",
-        ObjectBuilder::new().schema_type(Type::String),
+        ObjectBuilder::new().schema_type(Type::String).pattern(Some(comma_list(super::meta::FEED_TYPES))),
         json!("networks,contracts"),
     )];
-    change_params.extend(paging_params(50));
+    change_params.extend(paging_params(50, CursorKind::Sequence));
     change_params.push(if_none_match());
     let changes = optional_key(with_problems(
         operation("list_changes", "sync", "The change feed", "Every record's latest change in write order, across all types, each \
@@ -818,7 +969,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         query_param(
             "resourceType",
             "Only entries of this type.",
-            ObjectBuilder::new().schema_type(Type::String),
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ResourceKind::ALL.iter().copied())),
             json!("networks"),
         ),
         query_param(
@@ -840,7 +991,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             json!("patch"),
         ),
     ];
-    audit_params.extend(paging_params(50));
+    audit_params.extend(paging_params(50, CursorKind::Sequence));
     let audit = required_key(with_problems(
         operation("list_audit", "administration", "The audit log", "Every write: who (key id and name), when, which record, which action, which fields changed (names only, never values), and the request id. Admin keys only.")
             .parameters(Some(audit_params))

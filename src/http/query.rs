@@ -1,10 +1,9 @@
 //! Query strings: every parameter is read by name, unknown or repeated ones are refused (400), and all
-//! problems are reported at once. Also the opaque list cursors.
+//! problems are reported at once. Also the list cursors: opaque to clients, but of a fixed syntax the
+//! OpenAPI document states, so that every cursor the syntax allows is one the service can continue from.
 
 use std::str::FromStr;
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use uuid::Uuid;
 
 use super::problem::ApiError;
@@ -38,13 +37,10 @@ impl QueryParams {
         Ok(QueryParams { pairs, taken: Vec::new(), errors })
     }
 
-    /// The value of `name`, if given (an empty value counts as not given).
-    pub fn text(&mut self, name: &str) -> Option<String> {
+    /// The value of `name` as given, if given.
+    fn raw(&mut self, name: &str) -> Option<String> {
         self.taken.push(name.to_string());
-        let value = self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.trim().to_string())?;
-        if value.is_empty() {
-            return None;
-        }
+        let value = self.pairs.iter().find(|(n, _)| n == name).map(|(_, v)| v.clone())?;
         if value.chars().count() > 200 || value.chars().any(char::is_control) {
             self.error(name, "must be at most 200 characters without control characters");
             return None;
@@ -52,8 +48,14 @@ impl QueryParams {
         Some(value)
     }
 
+    /// A free-text value (search, slug or key), trimmed; an empty value counts as not given.
+    pub fn text(&mut self, name: &str) -> Option<String> {
+        self.raw(name).map(|v| v.trim().to_string()).filter(|v| !v.is_empty())
+    }
+
+    /// A typed value: an empty one is as invalid as a wrong one.
     pub fn parsed<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
-        let text = self.text(name)?;
+        let text = self.raw(name)?;
         match text.parse() {
             Ok(value) => Some(value),
             Err(_) => {
@@ -91,6 +93,29 @@ impl QueryParams {
     }
 }
 
+/// The syntax of a list's cursor.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CursorKind {
+    /// Lists of records: `i` and a UUID (id order), or `c`, `modifiedSince` and the position in change
+    /// order (16-digit microseconds since 1970 each, and a UUID).
+    Records,
+    /// The change feed and the audit log: a sequence number.
+    Sequence,
+    /// Reference lists: the key of the last item (`digits` long).
+    Key(usize),
+}
+
+impl CursorKind {
+    /// The cursor's syntax as a JSON Schema pattern.
+    pub fn pattern(self) -> String {
+        match self {
+            CursorKind::Records => "^(i[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
+            CursorKind::Sequence => "^[0-9]{1,18}$".into(),
+            CursorKind::Key(digits) => format!("^[0-9]{{{digits}}}$"),
+        }
+    }
+}
+
 /// `limit`, `cursor` and `modifiedSince`, shared by every list.
 #[derive(Debug, Clone)]
 pub struct Paging {
@@ -100,8 +125,9 @@ pub struct Paging {
 }
 
 impl Paging {
-    /// Reads the three shared parameters; `default_limit` is 50 except for small reference lists.
-    pub fn read(params: &mut QueryParams, default_limit: i64) -> Paging {
+    /// Reads the three shared parameters; `default_limit` is 50 except for small reference lists. A cursor
+    /// continues the list it came from: it fixes the order and, for change order, `modifiedSince`.
+    pub fn read(params: &mut QueryParams, default_limit: i64, kind: CursorKind) -> Paging {
         let limit = match params.parsed::<i64>("limit", "an integer from 1 to 500") {
             Some(limit) if (1..=MAX_LIMIT).contains(&limit) => limit,
             Some(_) => {
@@ -110,69 +136,87 @@ impl Paging {
             }
             None => default_limit,
         };
-        let since = params.text("modifiedSince").and_then(|text| {
+        let mut since = params.parsed::<String>("modifiedSince", "").and_then(|text| {
             let parsed = Timestamp::parse(&text);
             if parsed.is_none() {
                 params.error("modifiedSince", "must be an RFC 3339 date-time, e.g. 2026-11-21T12:00:00Z");
             }
             parsed
         });
-        let after = params.text("cursor").and_then(|text| {
-            let cursor = decode_cursor(&text);
-            if cursor.is_none() {
-                params.error("cursor", "is not a cursor this service issued; use links.next as given");
+        let after = params.parsed::<String>("cursor", "").and_then(|text| match decode_cursor(kind, &text) {
+            Some((cursor, cursor_since)) => {
+                if kind == CursorKind::Records {
+                    since = cursor_since;
+                }
+                Some(cursor)
             }
-            cursor
+            None => {
+                params.error("cursor", "is not a cursor of this list; use links.next as given");
+                None
+            }
         });
         Paging { limit, after, since }
-    }
-
-    /// Lists of records page by id, or by change with `modifiedSince`; a cursor of the other kind is refused.
-    pub fn require_record_cursor(&self, params: &mut QueryParams) {
-        let fits = match &self.after {
-            None => true,
-            Some(Cursor::Id(_)) => self.since.is_none(),
-            Some(Cursor::Changed { .. }) => self.since.is_some(),
-            Some(Cursor::Key(_)) => false,
-        };
-        if !fits {
-            params.error("cursor", "belongs to another list or another modifiedSince; start again without cursor");
-        }
     }
 
     /// The storage window: one row more than the page, to know whether a next page exists.
     pub fn window(&self) -> Window {
         Window { limit: self.limit + 1, after: self.after.clone(), since: self.since }
     }
-}
 
-pub fn encode_cursor(cursor: &Cursor) -> String {
-    let text = match cursor {
-        Cursor::Id(id) => format!("i|{id}"),
-        Cursor::Changed { at, id } => format!("c|{}|{id}", at.to_rfc3339()),
-        Cursor::Key(key) => format!("k|{key}"),
-    };
-    URL_SAFE_NO_PAD.encode(text)
-}
-
-pub fn decode_cursor(text: &str) -> Option<Cursor> {
-    if text.len() > 200 {
-        return None;
+    /// The cursor text for continuing after `cursor`.
+    pub fn encode(&self, cursor: &Cursor) -> String {
+        encode_cursor(cursor, self.since)
     }
-    let bytes = URL_SAFE_NO_PAD.decode(text).ok()?;
-    let text = String::from_utf8(bytes).ok()?;
-    let mut parts = text.split('|');
-    let cursor = match (parts.next()?, parts.next(), parts.next()) {
-        ("i", Some(id), None) => Cursor::Id(Uuid::parse_str(id).ok()?),
-        ("c", Some(at), Some(id)) => Cursor::Changed { at: Timestamp::parse(at)?, id: Uuid::parse_str(id).ok()? },
-        ("k", Some(key), None)
-            if !key.is_empty() && key.len() <= 20 && key.bytes().all(|b| b.is_ascii_alphanumeric()) =>
-        {
-            Cursor::Key(key.to_string())
+}
+
+fn micros(at: Timestamp) -> i64 {
+    at.0.timestamp_micros()
+}
+
+fn from_micros(digits: &str) -> Option<Timestamp> {
+    let micros: i64 = digits.parse().ok()?;
+    chrono::DateTime::from_timestamp_micros(micros).map(Timestamp)
+}
+
+pub fn encode_cursor(cursor: &Cursor, since: Option<Timestamp>) -> String {
+    match cursor {
+        Cursor::Id(id) => format!("i{}", id.simple()),
+        Cursor::Changed { at, id } => {
+            format!("c{:016}{:016}{}", micros(since.unwrap_or(*at)).max(0), micros(*at).max(0), id.simple())
         }
-        _ => return None,
-    };
-    parts.next().is_none().then_some(cursor)
+        Cursor::Key(key) => key.clone(),
+    }
+}
+
+/// A cursor of `kind`, with the `modifiedSince` a change-order cursor carries.
+pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Timestamp>)> {
+    let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    match kind {
+        CursorKind::Records => {
+            if let Some(hex) = text.strip_prefix('i') {
+                (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
+                    .then(|| Uuid::parse_str(hex).ok())
+                    .flatten()
+                    .map(|id| (Cursor::Id(id), None))
+            } else {
+                let rest = text.strip_prefix('c')?;
+                if rest.len() != 64 || !all_digits(&rest[..32]) {
+                    return None;
+                }
+                let hex = &rest[32..];
+                if !hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()) {
+                    return None;
+                }
+                let since = from_micros(&rest[..16])?;
+                let at = from_micros(&rest[16..32])?;
+                Some((Cursor::Changed { at, id: Uuid::parse_str(hex).ok()? }, Some(since)))
+            }
+        }
+        CursorKind::Sequence => (text.len() <= 18 && all_digits(text)).then(|| (Cursor::Key(text.to_string()), None)),
+        CursorKind::Key(digits) => {
+            (text.len() == digits && all_digits(text)).then(|| (Cursor::Key(text.to_string()), None))
+        }
+    }
 }
 
 /// Reads a resource's filters from the query string.
@@ -265,20 +309,31 @@ mod tests {
     #[test]
     fn cursors_round_trip_and_reject_forgeries() {
         let id = Uuid::now_v7();
-        for cursor in [Cursor::Id(id), Cursor::Changed { at: Timestamp::now(), id }] {
-            assert_eq!(decode_cursor(&encode_cursor(&cursor)), Some(cursor));
-        }
+        let since = Timestamp::parse("2026-01-01T00:00:00Z");
+        let at = Timestamp::now();
+        assert_eq!(
+            decode_cursor(CursorKind::Records, &encode_cursor(&Cursor::Id(id), None)),
+            Some((Cursor::Id(id), None))
+        );
+        let changed = Cursor::Changed { at, id };
+        assert_eq!(decode_cursor(CursorKind::Records, &encode_cursor(&changed, since)), Some((changed, since)));
+        let pattern = CursorKind::Records.pattern();
+        assert!(pattern.contains("[0-9]{32}"));
         for forged in
-            ["", "abc", "aXxub3Q", &URL_SAFE_NO_PAD.encode("i|x"), &URL_SAFE_NO_PAD.encode(format!("i|{id}|x"))]
+            ["", "abc", "i123", "iXYZ", "c1", "05158", &format!("i{}", id.simple().to_string().to_uppercase())]
         {
-            assert_eq!(decode_cursor(forged), None, "{forged}");
+            assert_eq!(decode_cursor(CursorKind::Records, forged), None, "{forged}");
         }
+        assert_eq!(decode_cursor(CursorKind::Sequence, "12"), Some((Cursor::Key("12".into()), None)));
+        assert_eq!(decode_cursor(CursorKind::Sequence, "1 OR 1=1"), None);
+        assert_eq!(decode_cursor(CursorKind::Key(5), "05158"), Some((Cursor::Key("05158".into()), None)));
+        assert_eq!(decode_cursor(CursorKind::Key(5), "0515"), None);
     }
 
     #[test]
     fn unknown_and_repeated_parameters_are_refused() {
         let mut params = QueryParams::parse("limit=5&limit=6&colour=red").unwrap();
-        let _ = Paging::read(&mut params, DEFAULT_LIMIT);
+        let _ = Paging::read(&mut params, DEFAULT_LIMIT, CursorKind::Records);
         let ApiError::Invalid(errors) = params.finish().unwrap_err() else { panic!() };
         let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["limit", "colour"]);

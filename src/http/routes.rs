@@ -10,7 +10,7 @@ use super::auth::{Caller, require_key};
 use super::conditional::respond;
 use super::crud::{self, Edit, page_response};
 use super::problem::ApiError;
-use super::query::{FromQuery, Paging, QueryParams};
+use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
 use super::{exports, meta, problem};
 use crate::domain::{Body, Contact, Contract, District, Handlungsfeld, Network, Region, Resource};
@@ -116,19 +116,11 @@ async fn get_network(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
-    let expand: Vec<String> = match params.text("expand") {
+    let expand: Vec<String> = match params.parsed::<String>("expand", "") {
         Some(list) => {
-            let names: Vec<String> = list.split(',').map(|s| s.trim().to_string()).filter(|s| !s.is_empty()).collect();
-            let unknown: Vec<&String> = names.iter().filter(|n| !EXPANDABLE.contains(&n.as_str())).collect();
-            if !unknown.is_empty() {
-                params.error(
-                    "expand",
-                    format!(
-                        "unknown: {}; expandable are {}",
-                        unknown.iter().map(|s| s.as_str()).collect::<Vec<_>>().join(", "),
-                        EXPANDABLE.join(", ")
-                    ),
-                );
+            let names: Vec<String> = list.split(',').map(str::to_string).collect();
+            if names.iter().any(|name| !EXPANDABLE.contains(&name.as_str())) {
+                params.error("expand", format!("must be a comma-separated list of {}", EXPANDABLE.join(", ")));
             }
             names
         }
@@ -234,10 +226,7 @@ const REFERENCE_LIMIT: i64 = 100;
 
 async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
-    let paging = Paging::read(&mut params, REFERENCE_LIMIT);
-    if matches!(paging.after, Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })) {
-        params.error("cursor", "belongs to another list");
-    }
+    let paging = Paging::read(&mut params, REFERENCE_LIMIT, CursorKind::Key(1));
     params.finish()?;
     let db = state.db.clone();
     let all: Vec<District> = web::block(move || db.districts()).await??;
@@ -256,10 +245,7 @@ async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
 async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let district = params.district("district");
-    let paging = Paging::read(&mut params, REFERENCE_LIMIT);
-    if matches!(paging.after, Some(Cursor::Id(_)) | Some(Cursor::Changed { .. })) {
-        params.error("cursor", "belongs to another list");
-    }
+    let paging = Paging::read(&mut params, REFERENCE_LIMIT, CursorKind::Key(5));
     params.finish()?;
     let after = match &paging.after {
         Some(Cursor::Key(key)) => Some(key.clone()),
@@ -282,7 +268,7 @@ fn reference_page<T: Serialize>(
     let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
     let next = (items.len() > limit).then(|| {
         items.truncate(limit);
-        Cursor::Key(key(items.last().expect("limit is at least 1")))
+        key(items.last().expect("limit is at least 1"))
     });
     let data = items.iter().map(|item| serde_json::to_value(item).unwrap_or_default()).collect();
     Ok(page_response(req, &caller.0, data, next))

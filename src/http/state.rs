@@ -17,11 +17,18 @@ pub struct HttpConfig {
     pub body_limit: usize,
     /// Longest a request may take before it is answered with 503.
     pub request_timeout: Duration,
+    /// Failed authentications per client and minute before it is answered with 429.
+    pub auth_failure_limit: u32,
 }
 
 impl Default for HttpConfig {
     fn default() -> Self {
-        HttpConfig { cache_max_age: 60, body_limit: 256 * 1024, request_timeout: Duration::from_secs(30) }
+        HttpConfig {
+            cache_max_age: 60,
+            body_limit: 256 * 1024,
+            request_timeout: Duration::from_secs(30),
+            auth_failure_limit: 10,
+        }
     }
 }
 
@@ -34,7 +41,8 @@ pub struct AppState {
 
 impl AppState {
     pub fn new(db: Db, config: HttpConfig) -> Self {
-        AppState { db, config, metrics: Metrics::default(), auth_failures: AuthFailures::default() }
+        let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
+        AppState { db, config, metrics: Metrics::default(), auth_failures }
     }
 }
 
@@ -58,9 +66,9 @@ impl Metrics {
 #[derive(Default)]
 pub struct AuthFailures {
     by_client: Mutex<HashMap<IpAddr, (u32, Instant)>>,
+    limit: u32,
 }
 
-pub const MAX_AUTH_FAILURES: u32 = 10;
 pub const AUTH_FAILURE_WINDOW: Duration = Duration::from_secs(60);
 
 impl AuthFailures {
@@ -69,7 +77,7 @@ impl AuthFailures {
         let map = self.by_client.lock().unwrap_or_else(|e| e.into_inner());
         let (count, since) = map.get(&client)?;
         let elapsed = since.elapsed();
-        (*count >= MAX_AUTH_FAILURES && elapsed < AUTH_FAILURE_WINDOW)
+        (*count >= self.limit && elapsed < AUTH_FAILURE_WINDOW)
             .then(|| (AUTH_FAILURE_WINDOW - elapsed).as_secs().max(1))
     }
 

@@ -131,9 +131,10 @@ impl Table for Contact {
                     .or(lower_opt(contacts::organisation).like(pattern).escape('\\')),
             );
         }
-        // Plain lists leave out what the reader may not see; with `modifiedSince` hidden contacts are
-        // kept so that `present` turns them into tombstones and mirrors drop them.
-        if window.since.is_none() {
+        // Plain lists leave out what the reader may not see. With `modifiedSince` hidden contacts are kept
+        // so that `present` turns them into tombstones and mirrors drop them, unless a text search asks:
+        // a tombstone matching `q` would tell what a hidden contact is called.
+        if window.since.is_none() || filter.q.is_some() {
             let public = contacts::visibility.eq(Visibility::Public.as_str());
             query = match &filter.reach {
                 PrivateReach::Everything => query,
@@ -220,20 +221,23 @@ impl Table for Contact {
         }
     }
 
-    /// A contact's body must belong to the contact's network.
+    /// A contact's body must belong to the contact's network, and its district be that network's.
     fn check_conflicts(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<()> {
-        let (Some(body), Some(network)) = (input.body_id, input.network_id) else {
-            return Ok(());
-        };
-        let owner: Option<String> =
-            bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
-        if owner.is_some_and(|owner| owner != network.to_string()) {
-            return Err(StoreError::InvalidReferences(vec![FieldError::new(
-                "bodyId",
-                "the body belongs to another network than networkId",
-            )]));
+        let Some(network) = input.network_id else { return Ok(()) };
+        let mut problems = Vec::new();
+        if let Some(body) = input.body_id {
+            let owner: Option<String> =
+                bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
+            if owner.is_some_and(|owner| owner != network.to_string()) {
+                problems.push(FieldError::new("bodyId", "the body belongs to another network than networkId"));
+            }
         }
-        Ok(())
+        if let Some(district) = input.district_key
+            && network_scope(conn, network)?.district_key.is_some_and(|own| own != district)
+        {
+            problems.push(FieldError::new("districtKey", "the network lies in another Regierungsbezirk"));
+        }
+        if problems.is_empty() { Ok(()) } else { Err(StoreError::InvalidReferences(problems)) }
     }
 
     fn present(conn: &mut DbConnection, records: Vec<Contact>, access: &Access) -> StoreResult<Vec<Change<Contact>>> {

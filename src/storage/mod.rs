@@ -352,7 +352,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.transaction(|conn| {
+        let outcome: Option<R> = self.transaction(|conn| -> Result<Option<R>, E> {
             let current = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
             authorize(&R::scope_of_record(conn, &current)?)?;
             let next = decide(&current)?;
@@ -379,7 +379,15 @@ impl Db {
                     Ok(None)
                 }
             }
-        })
+        })?;
+        if outcome.is_none() && self.backend == Backend::Sqlite && R::KIND == ResourceKind::Contacts {
+            // A deleted contact may be a person: move the change out of the write-ahead log into the file,
+            // where `secure_delete` has overwritten it. Best effort: a reader may hold the log a moment longer.
+            if let Ok(mut conn) = self.conn() {
+                let _ = conn.batch_execute("PRAGMA wal_checkpoint(TRUNCATE)");
+            }
+        }
+        Ok(outcome)
     }
 }
 

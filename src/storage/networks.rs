@@ -35,7 +35,7 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>
     let link_rows: Vec<(String, String)> = links::table
         .filter(links::network_id.eq_any(&ids))
         .select((links::network_id, links::handlungsfeld_id))
-        .order((links::network_id, links::handlungsfeld_id))
+        .order((links::network_id, links::position))
         .load(conn)?;
     for (network, handlungsfeld) in link_rows {
         linked.entry(network).or_default().push(uuid(&handlungsfeld)?);
@@ -71,9 +71,13 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>
 
 fn write_links(conn: &mut DbConnection, id: Uuid, input: &NetworkInput) -> StoreResult<()> {
     diesel::delete(links::table.filter(links::network_id.eq(id.to_string()))).execute(conn)?;
-    for handlungsfeld in &input.handlungsfeld_ids {
+    for (position, handlungsfeld) in input.handlungsfeld_ids.iter().enumerate() {
         diesel::insert_into(links::table)
-            .values((links::network_id.eq(id.to_string()), links::handlungsfeld_id.eq(handlungsfeld.to_string())))
+            .values((
+                links::network_id.eq(id.to_string()),
+                links::handlungsfeld_id.eq(handlungsfeld.to_string()),
+                links::position.eq(position as i32),
+            ))
             .execute(conn)?;
     }
     Ok(())

@@ -55,6 +55,7 @@ diesel::table! {
     network_handlungsfelder (network_id, handlungsfeld_id) {
         network_id -> Text,
         handlungsfeld_id -> Text,
+        position -> Integer,
     }
 }
 

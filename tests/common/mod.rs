@@ -366,7 +366,7 @@ impl ServiceProcess {
             .env("DATABASE_URL", database_url)
             .env("RBN_LISTEN", format!("127.0.0.1:{port}"))
             .env("RBN_SEED", "false")
-            .env("RUST_LOG", "warn")
+            .env("RUST_LOG", "error")
             .env("RBN_WORKERS", "2")
             .stdout(std::process::Stdio::null())
             .stderr(std::process::Stdio::inherit());

@@ -49,6 +49,7 @@ CREATE INDEX handlungsfelder_updated_at ON handlungsfelder (updated_at, id);
 CREATE TABLE network_handlungsfelder (
     network_id TEXT NOT NULL REFERENCES networks (id),
     handlungsfeld_id TEXT NOT NULL REFERENCES handlungsfelder (id),
+    position INTEGER NOT NULL,
     PRIMARY KEY (network_id, handlungsfeld_id)
 );
 CREATE INDEX network_handlungsfelder_handlungsfeld ON network_handlungsfelder (handlungsfeld_id);
