@@ -426,13 +426,13 @@ fn keys_cannot_move_records_out_of_their_scope(backend: Backend) {
 
     // A contact of network A cannot be attached to another Regierungsbezirk as well: that would put it
     // into district 3's lists (`?district=3`) and make its scope ambiguous. Refused (as out of scope,
-    // 403, or as inconsistent, 400), and nothing changes.
+    // 403, or as conflicting with where the network lies, 409), and nothing changes.
     let refused_any = |what: &str, send: &dyn Fn() -> Reply| {
         let before = snapshot(&admin);
         let reply = send();
         assert!(
-            matches!(reply.status, 400 | 403),
-            "{what}: expected 400 or 403, got {} {}",
+            matches!(reply.status, 403 | 409),
+            "{what}: expected 403 or 409, got {} {}",
             reply.status,
             reply.text()
         );

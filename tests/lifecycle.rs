@@ -343,15 +343,14 @@ fn contact_life_cycle(backend: Backend) {
             "email": "erika.mustermann@kreis-mettmann.example", "isPerson": true, "publicationConsent": true
         }),
     );
-    // Owner rules: someone to belong to; a body with its network; the body must be of that network.
+    // Owner rules: someone to belong to; a body implies its network; the body must be of that network.
     assert_eq!(admin.post("/v1/contacts", &json!({"name": "Niemand"})).error_fields(), ["networkId"]);
-    assert_eq!(admin.post("/v1/contacts", &json!({"name": "X", "bodyId": body["id"]})).error_fields(), ["networkId"]);
-    assert_eq!(
-        admin
-            .post("/v1/contacts", &json!({"name": "X", "networkId": other["id"], "bodyId": body["id"]}))
-            .error_fields(),
-        ["bodyId"]
-    );
+    let via_body = admin.create("contacts", &json!({"name": "Über das Gremium", "bodyId": body["id"]}));
+    assert_eq!(via_body["networkId"], network["id"], "the network is the body's");
+    let via_body_path = format!("/v1/contacts/{}", via_body["id"].as_str().unwrap());
+    assert_eq!(admin.delete(&via_body_path, &admin.get(&via_body_path).etag()).status, 204);
+    let mismatch = admin.post("/v1/contacts", &json!({"name": "X", "networkId": other["id"], "bodyId": body["id"]}));
+    assert!(mismatch.problem(409)["detail"].as_str().unwrap().starts_with("bodyId"), "the body is another network's");
     assert_eq!(admin.post("/v1/contacts", &json!({"name": "X", "districtKey": 2})).error_fields(), ["districtKey"]);
     // Filters.
     assert_eq!(

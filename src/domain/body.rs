@@ -50,7 +50,7 @@ pub struct Body {
 /// The writable fields of a body.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"networkId": "0190b7e2-3c4d-7a1b-9f00-1234567890ab", "type": "bildungsbuero", "name": "Regionales Bildungsbüro"}))]
+#[schema(example = json!({"networkId": "db672378-2759-4224-a54c-4415f60666d0", "type": "bildungsbuero", "name": "Regionales Bildungsbüro"}))]
 pub struct BodyInput {
     pub network_id: Uuid,
     #[serde(rename = "type")]

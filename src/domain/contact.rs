@@ -56,7 +56,8 @@ pub struct Contact {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"districtKey": 1, "name": "Servicestelle Regionale Bildungsnetzwerke", "organisation": "Bezirksregierung Düsseldorf", "address": {"street": "Am Bonneshof 35", "postalCode": "40474", "city": "Düsseldorf"}}))]
 pub struct ContactInput {
-    /// At least one of `networkId`, `bodyId` (with its `networkId`) and `districtKey` is required.
+    /// At least one of `networkId`, `bodyId` and `districtKey` is required; with only `bodyId`, the network is
+    /// the body's.
     pub network_id: Option<Uuid>,
     pub body_id: Option<Uuid>,
     pub district_key: Option<i32>,
@@ -141,9 +142,6 @@ impl Resource for Contact {
                 "networkId",
                 "a contact belongs to a network, a body or a district: set networkId, bodyId or districtKey",
             );
-        }
-        if owner_given("bodyId") && !owner_given("networkId") {
-            f.error("networkId", "is required with bodyId: the network the body belongs to");
         }
         let input = (|| {
             Some(ContactInput {

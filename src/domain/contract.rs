@@ -56,7 +56,7 @@ pub struct Contract {
 /// The writable fields of a contract.
 #[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
-#[schema(example = json!({"networkId": "0190b7e2-3c4d-7a1b-9f00-1234567890ab", "kind": "founding", "signedOn": "2013-11-19", "signatories": [{"name": "Sylvia Löhrmann", "role": "Schulministerin", "party": "land"}, {"name": "Thomas Hendele", "role": "Landrat", "party": "kommune"}]}))]
+#[schema(example = json!({"networkId": "db672378-2759-4224-a54c-4415f60666d0", "kind": "founding", "signedOn": "2013-11-19", "signatories": [{"name": "Sylvia Löhrmann", "role": "Schulministerin", "party": "land"}, {"name": "Thomas Hendele", "role": "Landrat", "party": "kommune"}]}))]
 pub struct ContractInput {
     pub network_id: Uuid,
     pub kind: ContractKind,

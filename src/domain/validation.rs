@@ -150,8 +150,23 @@ impl<'a> Fields<'a> {
         Some(slug)
     }
 
+    /// An optional string with a fixed syntax (URL, e-mail, phone, code): checked as given, not trimmed;
+    /// only `null` or absence mean "no value".
+    fn opt_token(&mut self, name: &str, max_chars: usize) -> Option<String> {
+        let value = self.raw(name)?;
+        let Some(text) = value.as_str() else {
+            self.error(name, "must be a string");
+            return None;
+        };
+        if let Some(message) = text_problem(text, max_chars, false) {
+            self.error(name, message);
+            return None;
+        }
+        Some(text.to_string())
+    }
+
     pub fn opt_url(&mut self, name: &str) -> Option<String> {
-        let url = self.opt_string(name, MAX_URL)?;
+        let url = self.opt_token(name, MAX_URL)?;
         if !is_web_url(&url) {
             self.error(name, "must be an absolute http(s) URL, e.g. https://www.example.de/bildungsbuero");
             return None;
@@ -160,7 +175,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn opt_email(&mut self, name: &str) -> Option<String> {
-        let email = self.opt_string(name, 254)?;
+        let email = self.opt_token(name, 254)?;
         if !is_email(&email) {
             self.error(name, "must be an e-mail address, e.g. bildungsbuero@kreis.example");
             return None;
@@ -169,7 +184,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn opt_phone(&mut self, name: &str) -> Option<String> {
-        let phone = self.opt_string(name, 50)?;
+        let phone = self.opt_token(name, 50)?;
         if !is_phone(&phone) {
             self.error(name, "must be a phone number of digits, spaces and + ( ) - / .");
             return None;
@@ -219,9 +234,9 @@ impl<'a> Fields<'a> {
 
     pub fn opt_uuid(&mut self, name: &str) -> Option<Uuid> {
         let raw = self.raw(name)?;
-        match raw.as_str().map(Uuid::parse_str) {
-            Some(Ok(id)) => Some(id),
-            _ => {
+        match raw.as_str().and_then(parse_uuid) {
+            Some(id) => Some(id),
+            None => {
                 self.error(name, "must be a UUID");
                 None
             }
@@ -268,20 +283,16 @@ impl<'a> Fields<'a> {
 
     /// A list of UUIDs without duplicates.
     pub fn uuid_list(&mut self, name: &str) -> Vec<Uuid> {
-        let ids = self.list(name, |fields, value, path| match value.as_str().map(Uuid::parse_str) {
-            Some(Ok(id)) => Some(id),
-            _ => {
+        let ids = self.list(name, |fields, value, path| match value.as_str().and_then(parse_uuid) {
+            Some(id) => Some(id),
+            None => {
                 fields.errors.push(FieldError::new(path, "must be a UUID"));
                 None
             }
         });
-        let mut unique = ids.clone();
-        unique.sort();
-        unique.dedup();
-        if unique.len() != ids.len() {
-            self.error(name, "must not contain an id twice");
-        }
-        ids
+        // A set: an id named twice counts once, in its first place.
+        let mut seen = std::collections::HashSet::new();
+        ids.into_iter().filter(|id| seen.insert(*id)).collect()
     }
 
     /// Reads a nested object with its own fields, e.g. `address` or `signatories[0]`.
@@ -304,7 +315,7 @@ impl<'a> Fields<'a> {
         let path = self.path(name);
         self.object(raw, path, &["street", "postalCode", "city"], |f| {
             let street = f.opt_string("street", MAX_SHORT);
-            let postal_code = f.opt_string("postalCode", 10);
+            let postal_code = f.opt_token("postalCode", 10);
             if let Some(code) = &postal_code
                 && !(code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()))
             {
@@ -366,7 +377,7 @@ pub mod patterns {
     pub const MULTI_LINE_TEXT: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
     pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
     pub const URL: &str =
-        r#"^https?://[^\s\x00-\x1f\x7f-\x9f"<>/?#:@\\]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f"<>\\]*)?$"#;
+        r#"^https?://[^\s\x00-\x1f\x7f-\x9f"<>/?#:@\\\[\]]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f"<>\\]*)?$"#;
     pub const EMAIL: &str = r#"^[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:"]+@[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+(\.[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+)+$"#;
     pub const PHONE: &str = r"^[ +()/.-]*[0-9][ +()/.-]*[0-9][ +()/.-]*[0-9][0-9 +()/.-]*$";
     pub const POSTAL_CODE: &str = r"^[0-9]{5}$";
@@ -376,6 +387,12 @@ pub mod patterns {
         r"|^[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))$",
         r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29$"
     );
+}
+
+/// A UUID in its hyphenated form only (`format: uuid`), any case.
+pub fn parse_uuid(text: &str) -> Option<Uuid> {
+    let hyphens_right = text.len() == 36 && [8, 13, 18, 23].iter().all(|&i| text.as_bytes()[i] == b'-');
+    if hyphens_right { Uuid::parse_str(text).ok() } else { None }
 }
 
 /// Characters no text field may hold (C0 and C1 controls), except line breaks and tabs where allowed.
@@ -391,7 +408,7 @@ pub fn is_web_url(url: &str) -> bool {
     let host_end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
     let (host, mut rest) = rest.split_at(host_end);
     let host_ok =
-        !host.is_empty() && host.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>/?#:@\\".contains(c));
+        !host.is_empty() && host.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>/?#:@\\[]".contains(c));
     if !host_ok {
         return false;
     }

@@ -249,13 +249,16 @@ pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::Vali
     let role: Option<Role> = f.enumeration("role", Role::ALL);
     let district_key = f.opt_integer("districtKey");
     let network_ids = f.uuid_list("networkIds");
-    let expires_at = f.opt_string("expiresAt", 40).and_then(|text| {
-        let parsed = Timestamp::parse(&text);
-        if parsed.is_none() {
-            f.error("expiresAt", "must be an RFC 3339 date-time");
+    let expires_at = match value.get("expiresAt") {
+        None | Some(Value::Null) => None,
+        Some(given) => {
+            let parsed = given.as_str().and_then(Timestamp::parse);
+            if parsed.is_none() {
+                f.error("expiresAt", "must be an RFC 3339 date-time");
+            }
+            parsed
         }
-        parsed
-    });
+    };
     let district_key = match (role, district_key) {
         (Some(Role::District), Some(key)) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
         (Some(Role::District), _) => {

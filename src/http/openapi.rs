@@ -106,6 +106,11 @@ mod field_rules {
     use crate::domain::validation::patterns::*;
     use crate::domain::validation::{MAX_LIST, MAX_NAME, MAX_SHORT, MAX_SLUG, MAX_TEXT, MAX_URL};
 
+    /// Records of the seed dataset (Kreis Mettmann) the examples refer to, so that they work as given.
+    const SEED_NETWORK: &str = "db672378-2759-4224-a54c-4415f60666d0";
+    const SEED_BODY: &str = "c15a096a-d51f-469e-a97a-fd69a590f8cf";
+    const SEED_HANDLUNGSFELD: &str = "67897006-2990-4dd5-8f83-83b59c9b588e";
+
     /// The schemas whose fields are validated input (and therefore also hold for output).
     const VALIDATED: &[&str] = &[
         "Network",
@@ -146,7 +151,14 @@ mod field_rules {
                 keys.push(Value::Null);
                 json!({"enum": keys})
             }
-            (_, "handlungsfeldIds") => json!({"uniqueItems": true, "maxItems": MAX_LIST}),
+            (_, "handlungsfeldIds") => json!({
+                "maxItems": MAX_LIST,
+                "description": "A set: an id named twice counts once.",
+                "items": {"type": "string", "format": "uuid", "examples": [SEED_HANDLUNGSFELD]},
+                "example": [SEED_HANDLUNGSFELD]
+            }),
+            (_, "networkId") => json!({"example": SEED_NETWORK, "examples": [SEED_NETWORK]}),
+            (_, "bodyId") => json!({"example": SEED_BODY, "examples": [SEED_BODY]}),
             (_, "signatories" | "sources") => json!({"maxItems": MAX_LIST}),
             _ => return None,
         })
@@ -168,7 +180,16 @@ mod field_rules {
             }
             return;
         };
+        let required: Vec<Value> = schema.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
         let properties = schema.entry("properties").or_insert_with(|| json!({}));
+        // Optional input fields take `null` as "not given" (the default, or empty).
+        if let Some(properties) = properties.as_object_mut() {
+            for (field, property) in properties.iter_mut() {
+                if !required.contains(&json!(field)) {
+                    make_nullable(property);
+                }
+            }
+        }
         let read_only = if output == "Network" {
             &["id", "createdAt", "updatedAt", "foundedOn"][..]
         } else {
@@ -178,6 +199,43 @@ mod field_rules {
             properties[*field] = json!({"readOnly": true, "description": "Read-only: ignored in input."});
         }
         schema.insert("additionalProperties".into(), json!(false));
+        if output == "Contact" {
+            // A contact belongs to someone: a network, a body or a district.
+            schema.insert(
+                "anyOf".into(),
+                json!([
+                    {"required": ["networkId"], "properties": {"networkId": {"type": "string"}}},
+                    {"required": ["bodyId"], "properties": {"bodyId": {"type": "string"}}},
+                    {"required": ["districtKey"], "properties": {"districtKey": {"type": "integer"}}}
+                ]),
+            );
+        }
+    }
+
+    /// Lets a property schema also be `null`.
+    fn make_nullable(property: &mut Value) {
+        let Some(object) = property.as_object_mut() else { return };
+        if let Some(reference) = object.remove("$ref") {
+            let description = object.remove("description");
+            object.insert("oneOf".into(), json!([{"type": "null"}, {"$ref": reference}]));
+            if let Some(description) = description {
+                object.insert("description".into(), description);
+            }
+            return;
+        }
+        match object.get_mut("type") {
+            Some(Value::String(kind)) => {
+                let kind = kind.clone();
+                object.insert("type".into(), json!([kind, "null"]));
+            }
+            Some(Value::Array(kinds)) if !kinds.contains(&json!("null")) => kinds.push(json!("null")),
+            _ => {}
+        }
+        if let Some(Value::Array(values)) = object.get_mut("enum")
+            && !values.contains(&Value::Null)
+        {
+            values.push(Value::Null);
+        }
     }
 
     pub fn apply(document: &mut Value) {
@@ -200,6 +258,24 @@ mod field_rules {
             if let Some(date) = schemas.get_mut("PartialDate") {
                 date["pattern"] = json!(PARTIAL_DATE);
             }
+            // A merge patch names only the fields it changes; `null` clears optional ones.
+            let patches: Vec<(String, Value)> = schemas
+                .iter()
+                .filter_map(|(name, schema)| {
+                    let base = name.strip_suffix("Input")?;
+                    let mut patch = schema.clone();
+                    let object = patch.as_object_mut()?;
+                    object.remove("required");
+                    object.remove("anyOf");
+                    object.remove("example");
+                    object.insert(
+                        "description".into(),
+                        json!(format!("A JSON Merge Patch (RFC 7396) of a {base}: the fields to change.")),
+                    );
+                    Some((format!("{base}Patch"), patch))
+                })
+                .collect();
+            schemas.extend(patches);
         }
         // Query parameters: free text is one line of at most 200 characters; districts are the five keys.
         if let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) {
@@ -512,6 +588,50 @@ fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi:
     ]
 }
 
+/// What `POST /v1/api-keys` takes: one shape per role.
+fn key_input_schema() -> Schema {
+    let uuid =
+        || ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+    let shape = |role: &str| {
+        ObjectBuilder::new()
+            .property(
+                "name",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .min_length(Some(1))
+                    .max_length(Some(200))
+                    .pattern(Some(crate::domain::validation::patterns::TEXT)),
+            )
+            .required("name")
+            .property("role", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([role])))
+            .required("role")
+            .property(
+                "expiresAt",
+                OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(schema_ref("Timestamp")),
+            )
+            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+    };
+    OneOfBuilder::new()
+        .item(shape("admin").description(Some("Everything.")))
+        .item(
+            shape("district")
+                .description(Some("The networks of one Regierungsbezirk."))
+                .property(
+                    "districtKey",
+                    ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
+                )
+                .required("districtKey"),
+        )
+        .item(
+            shape("editor")
+                .description(Some("Named networks."))
+                .property("networkIds", ArrayBuilder::new().items(uuid()).min_items(Some(1)).max_items(Some(100)))
+                .required("networkIds"),
+        )
+        .build()
+        .into()
+}
+
 /// A pattern for a comma-separated list of `names`.
 fn comma_list(names: &[&str]) -> String {
     let one = format!("({})", names.join("|"));
@@ -673,7 +793,10 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
         get_params.push(query_param(
             "expand",
             "Comma-separated related records to embed: contracts, bodies, handlungsfelder, contacts (any subset).",
-            ObjectBuilder::new().schema_type(Type::String).pattern(Some(comma_list(super::routes::EXPANDABLE))),
+            ObjectBuilder::new()
+                .schema_type(Type::String)
+                .max_length(Some(200))
+                .pattern(Some(comma_list(super::routes::EXPANDABLE))),
             json!("contracts,bodies,handlungsfelder,contacts"),
         ));
         get_description.push_str(" `{id}` is the UUID or the slug. With `expand`, related records are embedded.");
@@ -723,7 +846,7 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
         )
         .parameters(Some(write_params.clone()))
         .request_body(Some(request_body(
-            &format!("{schema}Input"),
+            &format!("{schema}Patch"),
             "The fields to change.",
             &["application/merge-patch+json", "application/json"],
         )))
@@ -930,7 +1053,10 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     let mut change_params = vec![query_param(
         "type",
         "Comma-separated types to include: networks, contracts, bodies, handlungsfelder, contacts (default all).",
-        ObjectBuilder::new().schema_type(Type::String).pattern(Some(comma_list(super::meta::FEED_TYPES))),
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(200))
+            .pattern(Some(comma_list(super::meta::FEED_TYPES))),
         json!("networks,contracts"),
     )];
     change_params.extend(paging_params(50, CursorKind::Sequence));
@@ -1012,12 +1138,18 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     .build();
     let create_key = required_key(with_problems(
         operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only.")
-            .request_body(Some(RequestBodyBuilder::new().required(Some(Required::True)).content("application/json", ContentBuilder::new().schema(Some(ObjectBuilder::new()
-                .property("name", ObjectBuilder::new().schema_type(Type::String).max_length(Some(200))).required("name")
-                .property("role", schema_ref("Role")).required("role")
-                .property("districtKey", ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])))
-                .property("networkIds", ArrayBuilder::new().items(ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))))
-                .property("expiresAt", schema_ref("Timestamp")))).example(Some(json!({"name": "Bildungsbüro Kreis Mettmann", "role": "editor", "networkIds": ["0190b7e2-3c4d-7a1b-9f00-1234567890ab"]}))).build()).build()))
+            .request_body(Some(
+                RequestBodyBuilder::new()
+                    .required(Some(Required::True))
+                    .content(
+                        "application/json",
+                        ContentBuilder::new()
+                            .schema(Some(key_input_schema()))
+                            .example(Some(json!({"name": "Bildungsbüro Kreis Mettmann", "role": "editor", "networkIds": ["db672378-2759-4224-a54c-4415f60666d0"]})))
+                            .build(),
+                    )
+                    .build(),
+            ))
             .response("201", json_response("The key with its secret.", schema_ref("CreatedKey"), None, false)),
         &[400, 401, 403, 413, 415, 429, 500, 503],
     ))

@@ -12,7 +12,7 @@ use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window};
 use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{Contact, ContactFilter, ContactInput, FieldError, PrivateReach, Resource, Timestamp, Visibility};
+use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
 
 type Row = (
     String,
@@ -221,23 +221,34 @@ impl Table for Contact {
         }
     }
 
-    /// A contact's body must belong to the contact's network, and its district be that network's.
+    fn complete(conn: &mut DbConnection, mut input: ContactInput) -> StoreResult<ContactInput> {
+        if let (None, Some(body)) = (input.network_id, input.body_id) {
+            let network: Option<String> =
+                bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
+            input.network_id = network.as_deref().map(uuid).transpose()?;
+        }
+        Ok(input)
+    }
+
+    /// A contact's body must belong to the contact's network, and its district be that network's: a
+    /// conflict with where those records are now (409), not a malformed request.
     fn check_conflicts(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<()> {
         let Some(network) = input.network_id else { return Ok(()) };
-        let mut problems = Vec::new();
         if let Some(body) = input.body_id {
             let owner: Option<String> =
                 bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
             if owner.is_some_and(|owner| owner != network.to_string()) {
-                problems.push(FieldError::new("bodyId", "the body belongs to another network than networkId"));
+                return Err(StoreError::Conflict("bodyId: the body belongs to another network than networkId".into()));
             }
         }
         if let Some(district) = input.district_key
             && network_scope(conn, network)?.district_key.is_some_and(|own| own != district)
         {
-            problems.push(FieldError::new("districtKey", "the network lies in another Regierungsbezirk"));
+            return Err(StoreError::Conflict(
+                "districtKey: the network lies in another Regierungsbezirk; leave districtKey empty or give the network's".into(),
+            ));
         }
-        if problems.is_empty() { Ok(()) } else { Err(StoreError::InvalidReferences(problems)) }
+        Ok(())
     }
 
     fn present(conn: &mut DbConnection, records: Vec<Contact>, access: &Access) -> StoreResult<Vec<Change<Contact>>> {

@@ -324,6 +324,7 @@ impl Db {
     {
         self.transaction(|conn| {
             check_references(conn, &R::references(&input))?;
+            let input = R::complete(conn, input)?;
             authorize(&R::scope_of_input(conn, None, &input)?)?;
             let id = Uuid::now_v7();
             R::check_conflicts(conn, None, &input)?;
@@ -360,6 +361,7 @@ impl Db {
             match next {
                 Some(input) => {
                     check_references(conn, &R::references(&input))?;
+                    let input = R::complete(conn, input)?;
                     authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
                     R::check_conflicts(conn, Some(id), &input)?;
                     R::update(conn, id, &input, now)?;

@@ -41,6 +41,11 @@ pub trait Table: Resource + Sized {
     fn update(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()>;
 
+    /// Fills in what the input implies (a contact's network from its body); runs after the reference check.
+    fn complete(_conn: &mut DbConnection, input: Self::Input) -> StoreResult<Self::Input> {
+        Ok(input)
+    }
+
     /// Where a record with this input belongs (for authorisation).
     fn scope_of_input(conn: &mut DbConnection, id: Option<Uuid>, input: &Self::Input) -> StoreResult<Scope>;
     /// Where a stored record belongs.
