@@ -80,6 +80,7 @@ impl Config {
                 body_limit: number("RBN_BODY_LIMIT", 256 * 1024)?,
                 request_timeout: Duration::from_secs(number("RBN_REQUEST_TIMEOUT", 30)?.max(1)),
                 auth_failure_limit: number("RBN_AUTH_FAILURE_LIMIT", 10)?.max(1),
+                read_cache: !matches!(var("RBN_READ_CACHE").as_deref(), Some("false" | "0" | "no")),
             },
             workers: var("RBN_WORKERS").map(|_| number("RBN_WORKERS", 2)).transpose()?,
         })

@@ -116,6 +116,10 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         m.duration_micros.load(Ordering::Relaxed) as f64 / 1e6
     ));
     text.push_str(&format!(
+        "# HELP rbn_read_cache_hits_total Anonymous reads answered from the read cache.\n# TYPE rbn_read_cache_hits_total counter\nrbn_read_cache_hits_total {}\n",
+        m.cache_hits.load(Ordering::Relaxed)
+    ));
+    text.push_str(&format!(
         "# HELP rbn_http_requests_in_flight Requests being answered now.\n# TYPE rbn_http_requests_in_flight gauge\nrbn_http_requests_in_flight {}\n",
         m.in_flight.load(Ordering::Relaxed)
     ));

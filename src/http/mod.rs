@@ -1,6 +1,7 @@
 //! The HTTP edge: actix-web routes and handlers, problem+json, the OpenAPI document, middleware.
 
 pub mod auth;
+pub mod cache;
 pub mod conditional;
 pub mod crud;
 pub mod exports;
@@ -67,6 +68,7 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             )
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/v1/openapi.json"])))
             .default_service(web::to(routes::not_found))
+            .wrap(from_fn(cache::serve))
             .wrap(cors())
             .wrap(from_fn(middleware::envelope))
     })

@@ -18,30 +18,19 @@ use crate::storage::{Cursor, Table};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
-    cfg.service(web::resource("/v1").route(web::get().to(meta::discovery)))
-        .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
-        .service(web::resource("/healthz").route(web::get().to(meta::healthz)))
+    // Routes are matched in order, and patterns with a parameter cost a regular-expression match each:
+    // the hot read paths of websites come first.
+    cfg.service(
+        web::resource("/v1/networks/{id}")
+            .route(web::get().to(get_network))
+            .route(web::put().to(crud::replace::<Network>))
+            .route(web::patch().to(crud::patch::<Network>))
+            .route(web::delete().to(crud::delete::<Network>)),
+    );
+    collection::<Network>(cfg, false);
+    cfg.service(web::resource("/healthz").route(web::get().to(meta::healthz)))
         .service(web::resource("/readyz").route(web::get().to(meta::readyz)))
-        .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
-        .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
-        .service(web::resource("/v1/audit").route(web::get().to(meta::audit)))
-        .service(web::resource("/v1/exports/dataset.json").route(web::get().to(exports::dataset)))
-        .service(web::resource("/v1/exports/{file}").route(web::get().to(exports::csv)))
-        .service(
-            web::resource("/v1/api-keys").route(web::get().to(meta::list_keys)).route(web::post().to(meta::create_key)),
-        )
-        .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)))
-        .service(web::resource("/v1/districts").route(web::get().to(districts)))
-        .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
-        .service(web::resource("/v1/regions").route(web::get().to(regions)))
-        .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
-        .service(
-            web::resource("/v1/networks/{id}")
-                .route(web::get().to(get_network))
-                .route(web::put().to(crud::replace::<Network>))
-                .route(web::patch().to(crud::patch::<Network>))
-                .route(web::delete().to(crud::delete::<Network>)),
-        )
+        .service(web::resource("/v1").route(web::get().to(meta::discovery)))
         .service(web::resource("/v1/networks/{id}/contracts").route(web::get().to(nested::<Contract>)))
         .service(web::resource("/v1/networks/{id}/bodies").route(web::get().to(nested::<Body>)))
         .service(web::resource("/v1/networks/{id}/contacts").route(web::get().to(nested::<Contact>)))
@@ -51,11 +40,24 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
                 .route(web::put().to(link))
                 .route(web::delete().to(unlink)),
         );
-    collection::<Network>(cfg, false);
     collection::<Contract>(cfg, true);
     collection::<Body>(cfg, true);
     collection::<Handlungsfeld>(cfg, true);
     collection::<Contact>(cfg, true);
+    cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
+        .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
+        .service(web::resource("/v1/districts").route(web::get().to(districts)))
+        .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
+        .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
+        .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
+        .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
+        .service(web::resource("/v1/audit").route(web::get().to(meta::audit)))
+        .service(web::resource("/v1/exports/dataset.json").route(web::get().to(exports::dataset)))
+        .service(web::resource("/v1/exports/{file}").route(web::get().to(exports::csv)))
+        .service(
+            web::resource("/v1/api-keys").route(web::get().to(meta::list_keys)).route(web::post().to(meta::create_key)),
+        )
+        .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)));
 }
 
 /// `/v1/{type}` (list, create) and, with `item`, `/v1/{type}/{id}` (read, replace, patch, delete).

@@ -2,10 +2,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
 
+use super::cache::{Freshness, ReadCache};
 use crate::storage::Db;
 
 /// HTTP settings (from the environment, see `config`).
@@ -19,6 +20,8 @@ pub struct HttpConfig {
     pub request_timeout: Duration,
     /// Failed authentications per client and minute before it is answered with 429.
     pub auth_failure_limit: u32,
+    /// Reuse anonymous answers while the registry is unchanged (see `cache`).
+    pub read_cache: bool,
 }
 
 impl Default for HttpConfig {
@@ -28,12 +31,14 @@ impl Default for HttpConfig {
             body_limit: 256 * 1024,
             request_timeout: Duration::from_secs(30),
             auth_failure_limit: 10,
+            read_cache: true,
         }
     }
 }
 
 pub struct AppState {
     pub db: Db,
+    pub read_cache: Option<(ReadCache, Arc<Freshness>)>,
     pub config: HttpConfig,
     pub metrics: Metrics,
     pub auth_failures: AuthFailures,
@@ -42,7 +47,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, config: HttpConfig) -> Self {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
-        AppState { db, config, metrics: Metrics::default(), auth_failures }
+        let read_cache = config.read_cache.then(|| (ReadCache::default(), Freshness::start(db.clone())));
+        AppState { db, read_cache, config, metrics: Metrics::default(), auth_failures }
     }
 }
 
@@ -51,6 +57,7 @@ impl AppState {
 pub struct Metrics {
     pub requests: [AtomicU64; 6],
     pub duration_micros: AtomicU64,
+    pub cache_hits: AtomicU64,
     pub in_flight: AtomicU64,
 }
 

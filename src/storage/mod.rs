@@ -401,6 +401,16 @@ pub struct Actor {
     pub request_id: Option<String>,
 }
 
+impl Db {
+    /// The number of write transactions ever committed: it changes with every write, on every instance.
+    /// Read caches compare it to know whether what they hold is still current.
+    pub fn data_version(&self) -> StoreResult<i64> {
+        use schema::write_lock::dsl::*;
+        let mut conn = self.conn()?;
+        Ok(write_lock.filter(id.eq(1)).select(writes).first(&mut *conn)?)
+    }
+}
+
 /// Takes the registry-wide write lock: the first statement of every write transaction. On PostgreSQL
 /// the row lock waits for the previous writer to commit; on SQLite the write upgrades the transaction to
 /// a writer at once, so it never fails late with a busy snapshot.

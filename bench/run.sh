@@ -1,0 +1,84 @@
+#!/usr/bin/env bash
+# The benchmark: builds the release binary, loads a realistic dataset (bench/dataset.py: a network for each
+# of the 53 regions with contracts, bodies and contacts) and drives the service over loopback with wrk,
+# on SQLite and on PostgreSQL. Prints a table and writes it to bench/results/latest.md.
+#
+#   bench/run.sh                     # both backends, 10 s per scenario, 64 connections
+#   BENCH_SECONDS=5 BENCH_BACKENDS=sqlite bench/run.sh
+#
+# PostgreSQL: BENCH_DATABASE_URL (default postgres://postgres@127.0.0.1:5432/postgres) must allow CREATE
+# DATABASE; the benchmark's database is created and dropped.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+seconds="${BENCH_SECONDS:-10}"
+connections="${BENCH_CONNECTIONS:-64}"
+backends="${BENCH_BACKENDS:-sqlite postgres}"
+admin_url="${BENCH_DATABASE_URL:-postgres://postgres@127.0.0.1:5432/postgres}"
+work="$(mktemp -d)"
+mkdir -p bench/results
+server_pid=""
+pg_db=""
+cleanup() {
+  [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "$pg_db" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
+  rm -rf "$work"
+}
+trap cleanup EXIT
+
+if ! command -v wrk >/dev/null; then
+  echo "installing wrk (Debian package)" >&2
+  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
+fi
+cargo build --release --locked --quiet
+rbn="$PWD/target/release/rbn"
+python3 bench/dataset.py > "$work/dataset.json"
+
+results="$work/results.tsv"
+: > "$results"
+for backend in $backends; do
+  case "$backend" in
+    sqlite) url="sqlite://$work/bench.sqlite3" ;;
+    postgres)
+      pg_db="rbn_bench_$$"
+      psql "$admin_url" -qc "CREATE DATABASE $pg_db"
+      url="${admin_url%/*}/$pg_db" ;;
+    *) echo "unknown backend $backend" >&2; exit 2 ;;
+  esac
+  export DATABASE_URL="$url" RBN_SEED=false RUST_LOG=warn
+  "$rbn" import "$work/dataset.json" 2>/dev/null
+  RBN_BENCH_KEY="$("$rbn" keys create --role admin --name benchmark 2>/dev/null)"
+  export RBN_BENCH_KEY
+  port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  base="http://127.0.0.1:$port"
+  RBN_LISTEN="127.0.0.1:$port" "$rbn" serve 2>"$work/$backend.log" &
+  server_pid=$!
+  for _ in $(seq 1 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
+
+  expanded="/v1/networks/netzwerk-05158?expand=contracts,bodies,handlungsfelder,contacts"
+  etag="$(curl -fsS -D - -o /dev/null "$base$expanded" | tr -d '\r' | awk 'tolower($1)=="etag:" {print $2}')"
+  contacts=$(curl -fsS -H "Authorization: Bearer $RBN_BENCH_KEY" "$base/v1/contacts?limit=$connections" |
+    python3 -c 'import json,sys; print(" ".join("/v1/contacts/" + c["id"] for c in json.load(sys.stdin)["data"]))')
+
+  run() { # name, then wrk arguments
+    local name="$1"; shift
+    wrk --latency -d "${seconds}s" "$@" > "$work/$backend-$name.txt" 2>&1
+    printf '%s\t%s\t%s\n' "$backend" "$name" "$work/$backend-$name.txt" >> "$results"
+  }
+  wrk -t2 -c"$connections" -d2s "$base$expanded" >/dev/null 2>&1   # warm-up
+  run healthz -t2 -c"$connections" "$base/healthz"
+  run expanded -t2 -c"$connections" "$base$expanded"
+  run list -t2 -c"$connections" "$base/v1/networks?limit=50"
+  run revalidation -t2 -c"$connections" -H "If-None-Match: $etag" "$base$expanded"
+  # shellcheck disable=SC2086
+  run patch -t"$connections" -c"$connections" -s bench/patch.lua "$base" -- $contacts
+  rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")"
+  printf '%s\trss\t%s\n' "$backend" "$rss_kb" >> "$results"
+  # A write is visible to the next read: the benchmark's own last PATCH is what the service returns now.
+  last="$(echo "$contacts" | awk '{print $1}')"
+  curl -fsS -H "Authorization: Bearer $RBN_BENCH_KEY" "$base$last" | grep -q '"function":"Koordination [0-9]' \
+    || { echo "the service does not return the benchmark's writes" >&2; exit 1; }
+  kill "$server_pid"; wait "$server_pid" 2>/dev/null || true; server_pid=""
+  if [ "$backend" = postgres ]; then psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)"; pg_db=""; fi
+done
+
+python3 bench/report.py "$results" "$seconds" "$connections" | tee bench/results/latest.md

@@ -1,0 +1,199 @@
+//! The read cache: anonymous GET responses, reused while the registry has not changed.
+//!
+//! Websites ask for the same few resources on every page view. Each cached answer carries the registry's
+//! data version (the number of committed write transactions, see `Db::data_version`); it is served only
+//! while that version is still current. The version is read from the database, so a write through any
+//! instance is seen by the next read on every instance. To keep that cheap, concurrent readers share
+//! one version query ([`Freshness`]): a reader waits for the first query that *started after it
+//! arrived*, which therefore sees every write committed before the reader came.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+use std::thread::Thread;
+
+use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::header::{self, HeaderMap};
+use actix_web::http::{Method, StatusCode};
+use actix_web::middleware::Next;
+use actix_web::{HttpResponse, web};
+use bytes::Bytes;
+use tokio::sync::watch;
+
+use super::state::AppState;
+use crate::storage::Db;
+
+/// How many answers the cache holds at most (a few MB: pages are small).
+const MAX_ENTRIES: usize = 4096;
+
+/// One cached answer.
+struct Entry {
+    version: i64,
+    etag: String,
+    headers: HeaderMap,
+    body: Bytes,
+}
+
+/// Shares version queries between concurrent readers.
+pub struct Freshness {
+    /// Incremented by the poller right before each query: a reader's ticket is the value when it came.
+    epoch: AtomicU64,
+    /// The latest query: the epoch it was started in, and the version it found (`None`: the database
+    /// did not answer).
+    published: watch::Sender<(u64, Option<i64>)>,
+    wanted: AtomicBool,
+    poller: Thread,
+}
+
+impl Freshness {
+    /// Starts the poller thread, which queries only while readers wait.
+    pub fn start(db: Db) -> Arc<Freshness> {
+        let (published, _) = watch::channel((0, None));
+        let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Arc<Freshness>>();
+        let handle = std::thread::Builder::new()
+            .name("rbn-freshness".into())
+            .spawn(move || {
+                let Ok(freshness) = ready_rx.recv() else { return };
+                let gap: u64 = std::env::var("RBN_POLL_GAP_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+                loop {
+                    if !freshness.wanted.swap(false, Ordering::AcqRel) {
+                        std::thread::park();
+                        // Stop when the service is gone (only the poller holds the state then).
+                        if Arc::strong_count(&freshness) == 1 {
+                            return;
+                        }
+                        continue;
+                    }
+                    let epoch = freshness.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+                    let version = db.data_version().ok();
+                    freshness.published.send_replace((epoch, version));
+                    if gap > 0 {
+                        std::thread::sleep(std::time::Duration::from_micros(gap));
+                    }
+                }
+            })
+            .expect("start the freshness thread");
+        let freshness = Arc::new(Freshness {
+            epoch: AtomicU64::new(0),
+            published,
+            wanted: AtomicBool::new(false),
+            poller: handle.thread().clone(),
+        });
+        let _ = ready_tx.send(freshness.clone());
+        freshness
+    }
+
+    /// The data version as of a moment after this call began; `None` when the database does not answer.
+    pub async fn current(&self) -> Option<i64> {
+        let ticket = self.epoch.load(Ordering::Acquire);
+        let mut receiver = self.published.subscribe();
+        // Wake the poller only when nobody has asked since its last query.
+        if !self.wanted.swap(true, Ordering::AcqRel) {
+            self.poller.unpark();
+        }
+        loop {
+            let (epoch, version) = *receiver.borrow_and_update();
+            if epoch > ticket {
+                return version;
+            }
+            if receiver.changed().await.is_err() {
+                return None;
+            }
+        }
+    }
+}
+
+impl Drop for Freshness {
+    fn drop(&mut self) {
+        self.poller.unpark();
+    }
+}
+
+/// The cached answers, by path and query.
+#[derive(Default)]
+pub struct ReadCache {
+    entries: RwLock<HashMap<String, Arc<Entry>>>,
+}
+
+impl ReadCache {
+    fn get(&self, key: &str, version: i64) -> Option<Arc<Entry>> {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        entries.get(key).filter(|entry| entry.version == version).cloned()
+    }
+
+    fn put(&self, key: String, entry: Entry) {
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if entries.len() >= MAX_ENTRIES {
+            let version = entry.version;
+            entries.retain(|_, old| old.version == version);
+            if entries.len() >= MAX_ENTRIES {
+                entries.clear();
+            }
+        }
+        entries.insert(key, Arc::new(entry));
+    }
+}
+
+/// Headers that belong to one exchange, not to the cached answer.
+fn reusable(name: &header::HeaderName) -> bool {
+    !matches!(name.as_str(), "x-request-id" | "date" | "content-length")
+}
+
+fn cacheable(req: &ServiceRequest) -> bool {
+    req.method() == Method::GET
+        && req.path().starts_with("/v1")
+        && !req.headers().contains_key(header::AUTHORIZATION)
+        && !req.headers().contains_key(header::IF_MODIFIED_SINCE)
+}
+
+/// The middleware: answers from the cache while the registry is unchanged, and fills it otherwise.
+pub async fn serve(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let Some(state) = state.filter(|s| s.read_cache.is_some() && cacheable(&req)) else {
+        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
+    };
+    let (cache, freshness) = state.read_cache.as_ref().expect("checked above");
+    let version = freshness.current().await;
+    let key = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
+    if let Some(version) = version
+        && let Some(entry) = cache.get(key, version)
+    {
+        state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
+        let matches = req
+            .headers()
+            .get(header::IF_NONE_MATCH)
+            .and_then(|v| v.to_str().ok())
+            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == entry.etag));
+        let mut response = if matches {
+            HttpResponse::build(StatusCode::NOT_MODIFIED).finish()
+        } else {
+            HttpResponse::Ok().body(entry.body.clone())
+        };
+        for (name, value) in entry.headers.iter() {
+            if !(matches && *name == header::CONTENT_TYPE) {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        return Ok(req.into_response(response));
+    }
+    let key = key.to_string();
+    let response = next.call(req).await?.map_into_boxed_body();
+    let Some(version) = version else { return Ok(response) };
+    let etag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
+    let (Some(etag), StatusCode::OK) = (etag, response.status()) else { return Ok(response) };
+    let (request, response) = response.into_parts();
+    let (head, body) = response.into_parts();
+    let Ok(body) = to_bytes(body).await else {
+        return Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(Bytes::new()))));
+    };
+    let mut headers = HeaderMap::new();
+    for (name, value) in head.headers().iter().filter(|(name, _)| reusable(name)) {
+        headers.append(name.clone(), value.clone());
+    }
+    cache.put(key, Entry { version, etag, headers, body: body.clone() });
+    Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(body))))
+}
