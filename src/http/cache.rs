@@ -55,7 +55,8 @@ impl Freshness {
             .name("rbn-freshness".into())
             .spawn(move || {
                 let Ok(freshness) = ready_rx.recv() else { return };
-                let gap: u64 = std::env::var("RBN_POLL_GAP_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0);
+                // A connection of its own: no pool round trip per check, and never starved by busy readers.
+                let mut conn = None;
                 loop {
                     if !freshness.wanted.swap(false, Ordering::AcqRel) {
                         std::thread::park();
@@ -66,11 +67,14 @@ impl Freshness {
                         continue;
                     }
                     let epoch = freshness.epoch.fetch_add(1, Ordering::AcqRel) + 1;
-                    let version = db.data_version().ok();
-                    freshness.published.send_replace((epoch, version));
-                    if gap > 0 {
-                        std::thread::sleep(std::time::Duration::from_micros(gap));
+                    if conn.is_none() {
+                        conn = db.dedicated_connection().ok();
                     }
+                    let version = conn.as_mut().and_then(|c| crate::storage::data_version(c).ok());
+                    if version.is_none() {
+                        conn = None; // reconnect next time: the database may have restarted
+                    }
+                    freshness.published.send_replace((epoch, version));
                 }
             })
             .expect("start the freshness thread");

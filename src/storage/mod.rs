@@ -217,6 +217,8 @@ impl ManageConnection for Manager {
 pub struct Db {
     pool: r2d2::Pool<Manager>,
     backend: Backend,
+    /// Opens connections outside the pool.
+    manager: std::sync::Arc<Manager>,
 }
 
 pub type Conn = PooledConnection<Manager>;
@@ -249,6 +251,7 @@ impl Db {
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
         let backend = url.backend;
+        let dedicated = std::sync::Arc::new(Manager { url: url.clone(), wait });
         let manager = Manager { url, wait };
         // Fail fast with the driver's own message rather than r2d2's generic time-out.
         let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
@@ -260,7 +263,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(3))
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Db { pool, backend })
+        Ok(Db { pool, backend, manager: dedicated })
     }
 
     pub fn backend(&self) -> Backend {
@@ -405,10 +408,23 @@ impl Db {
     /// The number of write transactions ever committed: it changes with every write, on every instance.
     /// Read caches compare it to know whether what they hold is still current.
     pub fn data_version(&self) -> StoreResult<i64> {
-        use schema::write_lock::dsl::*;
         let mut conn = self.conn()?;
-        Ok(write_lock.filter(id.eq(1)).select(writes).first(&mut *conn)?)
+        data_version(&mut conn)
     }
+
+    /// A connection of its own, outside the pool, for a long-running task (the read cache's version checks).
+    pub fn dedicated_connection(&self) -> StoreResult<DbConnection> {
+        self.manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+/// The data version, on a given connection (see [`Db::data_version`]).
+pub fn data_version(conn: &mut DbConnection) -> StoreResult<i64> {
+    use schema::write_lock::dsl::*;
+    Ok(write_lock.filter(id.eq(1)).select(writes).first(conn)?)
+}
+
+impl Db {
 }
 
 /// Takes the registry-wide write lock: the first statement of every write transaction. On PostgreSQL
