@@ -167,11 +167,9 @@ pub async fn serve(
         && let Some(entry) = cache.get(key, version)
     {
         state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-        let matches = req
-            .headers()
-            .get(header::IF_NONE_MATCH)
-            .and_then(|v| v.to_str().ok())
-            .is_some_and(|tags| tags.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == entry.etag));
+        let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|tags| {
+            tags.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == entry.etag)
+        });
         let mut response = if matches {
             HttpResponse::build(StatusCode::NOT_MODIFIED).finish()
         } else {

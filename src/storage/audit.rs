@@ -27,21 +27,42 @@ pub fn append(
     changed_fields: &[String],
     at: Timestamp,
 ) -> StoreResult<()> {
-    let last: Option<i64> = a::audit_log.select(diesel::dsl::max(a::seq)).first(conn)?;
-    diesel::insert_into(a::audit_log)
-        .values((
-            a::seq.eq(last.unwrap_or(0) + 1),
-            a::id.eq(Uuid::now_v7().to_string()),
-            a::at.eq(naive(at)),
-            a::key_id.eq(actor.key_id.map(|id| id.to_string())),
-            a::key_name.eq(actor.key_name.clone()),
-            a::request_id.eq(actor.request_id.clone()),
-            a::kind.eq(resource_type),
-            a::resource_id.eq(resource.to_string()),
-            a::action.eq(action),
-            a::changed_fields.eq(to_json(&changed_fields)),
-        ))
-        .execute(conn)?;
+    use diesel::sql_types::{Nullable, Text, Timestamp as SqlTimestamp};
+    // One statement: writes hold the registry's write lock, so MAX(seq) + 1 is the next number.
+    const INSERT: &str = "INSERT INTO audit_log \
+        (seq, id, at, key_id, key_name, request_id, kind, resource_id, action, changed_fields) \
+        SELECT COALESCE(MAX(seq), 0) + 1, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM audit_log";
+    let sql = |placeholders: &[&str]| placeholders.iter().fold(INSERT.to_string(), |sql, p| sql.replacen("{}", p, 1));
+    let values = (
+        Uuid::now_v7().to_string(),
+        naive(at),
+        actor.key_id.map(|id| id.to_string()),
+        actor.key_name.clone(),
+        actor.request_id.clone(),
+        resource_type.to_string(),
+        resource.to_string(),
+        action.to_string(),
+        to_json(&changed_fields),
+    );
+    macro_rules! run {
+        ($conn:expr, $placeholders:expr) => {
+            diesel::sql_query(sql($placeholders))
+                .bind::<Text, _>(values.0)
+                .bind::<SqlTimestamp, _>(values.1)
+                .bind::<Nullable<Text>, _>(values.2)
+                .bind::<Nullable<Text>, _>(values.3)
+                .bind::<Nullable<Text>, _>(values.4)
+                .bind::<Text, _>(values.5)
+                .bind::<Text, _>(values.6)
+                .bind::<Text, _>(values.7)
+                .bind::<Text, _>(values.8)
+                .execute($conn)?
+        };
+    }
+    match conn {
+        DbConnection::Sqlite(c) => run!(c, &["?"; 9]),
+        DbConnection::Postgres(c) => run!(c, &["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"]),
+    };
     Ok(())
 }
 

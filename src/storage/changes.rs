@@ -43,17 +43,28 @@ pub fn record(
     at: Timestamp,
     is_deleted: bool,
 ) -> StoreResult<()> {
-    let next: Option<i64> = changes.select(diesel::dsl::max(seq)).first(conn)?;
-    diesel::delete(changes.filter(resource_id.eq(resource.to_string()))).execute(conn)?;
-    diesel::insert_into(changes)
-        .values((
-            resource_id.eq(resource.to_string()),
-            kind.eq(of.as_str()),
-            seq.eq(next.unwrap_or(0) + 1),
-            updated_at.eq(naive(at)),
-            deleted.eq(i32::from(is_deleted)),
-        ))
-        .execute(conn)?;
+    use diesel::sql_types::{Integer, Text, Timestamp as SqlTimestamp};
+    // One statement: writes hold the registry's write lock, so MAX(seq) + 1 is the next number.
+    const UPSERT: &str = "INSERT INTO changes (resource_id, kind, seq, updated_at, deleted) \
+        SELECT {}, {}, COALESCE(MAX(seq), 0) + 1, {}, {} FROM changes WHERE true \
+        ON CONFLICT (resource_id) DO UPDATE SET kind = excluded.kind, seq = excluded.seq, \
+        updated_at = excluded.updated_at, deleted = excluded.deleted";
+    let sql = |placeholders: [&str; 4]| placeholders.iter().fold(UPSERT.to_string(), |sql, p| sql.replacen("{}", p, 1));
+    let (id, kind_name, at, gone) = (resource.to_string(), of.as_str(), naive(at), i32::from(is_deleted));
+    match conn {
+        DbConnection::Sqlite(c) => diesel::sql_query(sql(["?", "?", "?", "?"]))
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(kind_name)
+            .bind::<SqlTimestamp, _>(at)
+            .bind::<Integer, _>(gone)
+            .execute(c)?,
+        DbConnection::Postgres(c) => diesel::sql_query(sql(["$1", "$2", "$3", "$4"]))
+            .bind::<Text, _>(id)
+            .bind::<Text, _>(kind_name)
+            .bind::<SqlTimestamp, _>(at)
+            .bind::<Integer, _>(gone)
+            .execute(c)?,
+    };
     Ok(())
 }
 

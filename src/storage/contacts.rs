@@ -232,7 +232,17 @@ impl Table for Contact {
 
     /// A contact's body must belong to the contact's network, and its district be that network's: a
     /// conflict with where those records are now (409), not a malformed request.
-    fn check_conflicts(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<()> {
+    fn check_conflicts(
+        conn: &mut DbConnection,
+        _id: Option<Uuid>,
+        input: &ContactInput,
+        before: Option<&ContactInput>,
+    ) -> StoreResult<()> {
+        if before.is_some_and(|b| {
+            (b.network_id, b.body_id, b.district_key) == (input.network_id, input.body_id, input.district_key)
+        }) {
+            return Ok(());
+        }
         let Some(network) = input.network_id else { return Ok(()) };
         if let Some(body) = input.body_id {
             let owner: Option<String> =

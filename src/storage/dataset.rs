@@ -157,7 +157,7 @@ where
             continue;
         }
         let existing = R::load(conn, record.id)?;
-        if let Err(e) = R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input) {
+        if let Err(e) = R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input, None) {
             match e {
                 StoreError::Conflict(why) => problems.push(FieldError::new(record.location.clone(), why)),
                 StoreError::InvalidReferences(errors) => problems.extend(errors.into_iter().map(at)),

@@ -103,7 +103,15 @@ impl Table for Handlungsfeld {
         Ok(Scope::default())
     }
 
-    fn check_conflicts(conn: &mut DbConnection, id: Option<Uuid>, input: &HandlungsfeldInput) -> StoreResult<()> {
+    fn check_conflicts(
+        conn: &mut DbConnection,
+        id: Option<Uuid>,
+        input: &HandlungsfeldInput,
+        before: Option<&HandlungsfeldInput>,
+    ) -> StoreResult<()> {
+        if before.is_some_and(|b| b.slug == input.slug) {
+            return Ok(());
+        }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let taken: i64 = handlungsfelder::table
             .filter(handlungsfelder::slug.eq(&input.slug))

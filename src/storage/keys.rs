@@ -96,9 +96,11 @@ impl Db {
     /// The key with this secret, if it exists, is not revoked and has not expired.
     pub fn authenticate(&self, secret: &str) -> StoreResult<Option<ApiKey>> {
         let hash = hash_secret(secret);
-        let row: Option<Row> = self.read(|conn| {
-            Ok(k::table.filter(k::secret_hash.eq(&hash)).select(k::all_columns).first(conn).optional()?)
-        })?;
+        // One lookup, no transaction: this runs for every authenticated request.
+        let mut conn = self.conn()?;
+        let row: Option<Row> =
+            k::table.filter(k::secret_hash.eq(&hash)).select(k::all_columns).first(&mut *conn).optional()?;
+        drop(conn);
         let Some(row) = row else { return Ok(None) };
         if !constant_time_eq(row.6.as_bytes(), hash.as_bytes()) {
             return Ok(None);

@@ -330,7 +330,7 @@ impl Db {
             let input = R::complete(conn, input)?;
             authorize(&R::scope_of_input(conn, None, &input)?)?;
             let id = Uuid::now_v7();
-            R::check_conflicts(conn, None, &input)?;
+            R::check_conflicts(conn, None, &input, None)?;
             let now = Timestamp::now();
             R::insert(conn, id, &input, now)?;
             R::touch_related(conn, None, Some(&input), now)?;
@@ -363,10 +363,28 @@ impl Db {
             let now = Timestamp::now();
             match next {
                 Some(input) => {
-                    check_references(conn, &R::references(&input))?;
+                    // What the record refers to decides where it belongs; unchanged references need neither
+                    // another existence check nor another authorisation.
+                    let before = R::parse_input(&current.writable_value()).ok();
+                    let before_refs = before.as_ref().map(R::references).unwrap_or_default();
+                    let refers_to = |refs: &[crate::domain::Reference]| {
+                        let mut keys: Vec<(ResourceKind, String)> =
+                            refs.iter().map(|r| (r.kind, r.key.clone())).collect();
+                        keys.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+                        keys
+                    };
+                    let refs = R::references(&input);
+                    let new_refs: Vec<_> = refs
+                        .iter()
+                        .filter(|r| !before_refs.iter().any(|b| b.kind == r.kind && b.key == r.key))
+                        .cloned()
+                        .collect();
+                    check_references(conn, &new_refs)?;
                     let input = R::complete(conn, input)?;
-                    authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
-                    R::check_conflicts(conn, Some(id), &input)?;
+                    if refers_to(&refs) != refers_to(&before_refs) {
+                        authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
+                    }
+                    R::check_conflicts(conn, Some(id), &input, before.as_ref())?;
                     R::update(conn, id, &input, now)?;
                     R::touch_related(conn, Some(&current), Some(&input), now)?;
                     changes::record(conn, R::KIND, id, now, false)?;
@@ -424,8 +442,7 @@ pub fn data_version(conn: &mut DbConnection) -> StoreResult<i64> {
     Ok(write_lock.filter(id.eq(1)).select(writes).first(conn)?)
 }
 
-impl Db {
-}
+impl Db {}
 
 /// Takes the registry-wide write lock: the first statement of every write transaction. On PostgreSQL
 /// the row lock waits for the previous writer to commit; on SQLite the write upgrades the transaction to

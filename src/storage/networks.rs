@@ -180,7 +180,15 @@ impl Table for Network {
         network_scope(conn, record.id)
     }
 
-    fn check_conflicts(conn: &mut DbConnection, id: Option<Uuid>, input: &NetworkInput) -> StoreResult<()> {
+    fn check_conflicts(
+        conn: &mut DbConnection,
+        id: Option<Uuid>,
+        input: &NetworkInput,
+        before: Option<&NetworkInput>,
+    ) -> StoreResult<()> {
+        if before.is_some_and(|b| b.slug == input.slug && b.region_key == input.region_key) {
+            return Ok(());
+        }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let slug_taken: i64 = networks::table
             .filter(networks::slug.eq(&input.slug))

@@ -51,8 +51,14 @@ pub trait Table: Resource + Sized {
     /// Where a stored record belongs.
     fn scope_of_record(conn: &mut DbConnection, record: &Self) -> StoreResult<Scope>;
 
-    /// Refuses values that another record already has (409).
-    fn check_conflicts(_conn: &mut DbConnection, _id: Option<Uuid>, _input: &Self::Input) -> StoreResult<()> {
+    /// Refuses values that conflict with other records (409). `before` is the record's current content,
+    /// when it has one: what did not change need not be checked again.
+    fn check_conflicts(
+        _conn: &mut DbConnection,
+        _id: Option<Uuid>,
+        _input: &Self::Input,
+        _before: Option<&Self::Input>,
+    ) -> StoreResult<()> {
         Ok(())
     }
 
