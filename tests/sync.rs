@@ -327,5 +327,25 @@ fn two_instances_share_one_postgres() {
     assert_eq!(statuses.iter().filter(|s| **s == 200).count(), 1, "{statuses:?}");
     assert_eq!(statuses.iter().filter(|s| **s == 412).count(), 15, "{statuses:?}");
     assert_eq!(a.get(&path).json(), b.get(&path).json());
+    // Anonymous reads come from each instance's read cache; a write through the other instance is still
+    // seen by the very next read, every time.
+    let (anon_a, anon_b) = (first.client(None), second.client(None));
+    for round in 0..20 {
+        let cached = anon_b.get(&path);
+        assert_eq!(anon_b.get(&path).etag(), cached.etag(), "served again unchanged");
+        let written = a.patch(&path, &a.get(&path).etag(), &json!({"description": format!("Runde {round}")}));
+        assert_eq!(written.status, 200);
+        let next = anon_b.get(&path);
+        assert_eq!(next.json()["description"], format!("Runde {round}"), "round {round}: instance B is stale");
+        assert_eq!(anon_b.get_with(&path, &[("If-None-Match", &cached.etag())]).status, 200);
+        assert_eq!(anon_a.get(&path).etag(), next.etag());
+    }
+    let metrics = anon_b.get("/metrics").text();
+    let hits: u64 = metrics
+        .lines()
+        .find_map(|l| l.strip_prefix("rbn_read_cache_hits_total "))
+        .and_then(|v| v.trim().parse().ok())
+        .unwrap();
+    assert!(hits >= 20, "the reads were answered from the cache ({hits} hits)");
     drop((first, second));
 }

@@ -385,6 +385,20 @@ fn with_common_headers(response: ResponseBuilder) -> ResponseBuilder {
             string_header("The request's id: the client's X-Request-Id, or a new one. Quote it in bug reports."),
         )
         .header("API-Version", string_header("The major version of this API (`1`)."))
+        .header("X-Content-Type-Options", string_header("`nosniff`."))
+        .header("Referrer-Policy", string_header("`no-referrer`."))
+        .header(
+            "Content-Security-Policy",
+            string_header("`default-src 'none'; frame-ancestors 'none'; base-uri 'none'` (not on `/docs`)."),
+        )
+        .header(
+            "Access-Control-Allow-Origin",
+            string_header(
+                "CORS: the request's `Origin`, for any origin. Exposed to scripts: ETag, Link, Location, Last-Modified, \
+                 Retry-After, X-Request-Id, API-Version. Preflights allow Authorization, If-Match, If-None-Match, \
+                 If-Modified-Since, Content-Type, Accept and X-Request-Id.",
+            ),
+        )
 }
 
 fn problem_response(status: u16) -> (String, RefOr<utoipa::openapi::Response>) {
@@ -786,7 +800,18 @@ fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: 
 
 /// Read, replace, patch and delete of one record.
 fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parameter, network: bool) -> PathItem {
-    let mut get_params = vec![id.clone(), if_none_match()];
+    let mut get_params = vec![
+        id.clone(),
+        if_none_match(),
+        ParameterBuilder::new()
+            .name("If-Modified-Since")
+            .parameter_in(ParameterIn::Header)
+            .required(Required::False)
+            .description(Some("An HTTP date: 304 when the record has not changed since (ignored with If-None-Match)."))
+            .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+            .example(Some(json!("Sat, 21 Nov 2026 12:00:00 GMT")))
+            .build(),
+    ];
     let mut get_description = format!("One {schema} with its `ETag`, for If-None-Match and If-Match.");
     let mut get_schema = schema_ref(schema);
     if network {
