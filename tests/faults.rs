@@ -11,25 +11,12 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Client, ServiceProcess, TestDatabase, network_body};
+use common::{Backend, Client, ServiceProcess, TestDatabase, admin_key_for, network_body};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
-use rbn_registry::domain::{ApiKeyInput, Role};
-use rbn_registry::storage::{Actor, Db};
+use rbn_registry::domain::Role;
+use rbn_registry::storage::Db;
 use serde_json::json;
-
-fn admin_key(url: &str) -> String {
-    let db = Db::open(url, 1).unwrap();
-    db.migrate().unwrap();
-    let input = ApiKeyInput {
-        name: "fault test".into(),
-        role: Role::Admin,
-        district_key: None,
-        network_ids: vec![],
-        expires_at: None,
-    };
-    db.create_key(&input, &Actor::default()).unwrap().secret
-}
 
 /// A PostgreSQL cluster of the test's own, in a temporary directory on a spare port.
 struct ThrowawayPostgres {
@@ -176,6 +163,14 @@ fn wait_until(what: &str, limit: Duration, mut check: impl FnMut() -> bool) {
     }
 }
 
+/// Waits until writes succeed again after an outage.
+fn wait_for_writes(client: &Client, network: &serde_json::Value, limit: Duration) {
+    wait_until("writes succeed again", limit, || {
+        let name = format!("danach {:?}", Instant::now());
+        client.post("/v1/contacts", &json!({"networkId": network["id"], "name": name})).status == 201
+    });
+}
+
 /// Every answer is a success or a 503 problem, and every acknowledged write is stored.
 fn check_outage(writes: &[Write], reads: &[Read], client: &Client) {
     for (status, content_type, name) in writes {
@@ -204,7 +199,7 @@ fn check_outage(writes: &[Write], reads: &[Read], client: &Client) {
 #[test]
 fn postgres_stopped_and_restarted_under_load() {
     let Some(cluster) = ThrowawayPostgres::create() else { return };
-    let key = admin_key(&cluster.url());
+    let key = admin_key_for(&cluster.url());
     let service = ServiceProcess::start(&cluster.url(), &[("RBN_REQUEST_TIMEOUT", "5")]);
     let client = service.client(Some(&key));
     let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
@@ -221,12 +216,7 @@ fn postgres_stopped_and_restarted_under_load() {
     cluster.start();
     // It recovers without a restart of the service.
     wait_until("the service is ready again", Duration::from_secs(30), || client.get("/readyz").status == 200);
-    wait_until("writes succeed again", Duration::from_secs(30), || {
-        client
-            .post("/v1/contacts", &json!({"networkId": network["id"], "name": format!("danach {:?}", Instant::now())}))
-            .status
-            == 201
-    });
+    wait_for_writes(&client, &network, Duration::from_secs(30));
     std::thread::sleep(Duration::from_millis(800));
     let (writes, reads) = load.finish();
     check_outage(&writes, &reads, &client);
@@ -244,7 +234,7 @@ fn lock_sqlite(url: &str) -> SqliteConnection {
 #[test]
 fn sqlite_locked_under_load_answers_503_and_recovers() {
     let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key(&database.url);
+    let key = admin_key_for(&database.url);
     let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "2")]);
     let client = service.client(Some(&key));
     let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
@@ -256,12 +246,7 @@ fn sqlite_locked_under_load_answers_503_and_recovers() {
     std::thread::sleep(Duration::from_millis(1500));
     lock.batch_execute("ROLLBACK").unwrap();
     drop(lock);
-    wait_until("writes succeed again", Duration::from_secs(10), || {
-        client
-            .post("/v1/contacts", &json!({"networkId": network["id"], "name": format!("danach {:?}", Instant::now())}))
-            .status
-            == 201
-    });
+    wait_for_writes(&client, &network, Duration::from_secs(10));
     let (writes, reads) = load.finish();
     check_outage(&writes, &reads, &client);
     assert!(
@@ -273,7 +258,7 @@ fn sqlite_locked_under_load_answers_503_and_recovers() {
 #[test]
 fn sigterm_completes_requests_in_flight() {
     let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key(&database.url);
+    let key = admin_key_for(&database.url);
     let mut service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "20")]);
     let client = service.client(Some(&key));
     let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
@@ -320,7 +305,7 @@ fn admin_access() -> rbn_registry::domain::Access {
 #[test]
 fn a_request_over_the_time_out_is_cut_off_cleanly() {
     let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key(&database.url);
+    let key = admin_key_for(&database.url);
     let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "1")]);
     let client = service.client(Some(&key));
     let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
@@ -349,7 +334,7 @@ fn set_immutable(path: &str, on: bool) -> bool {
 #[test]
 fn sqlite_file_made_unwritable_under_load() {
     let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key(&database.url);
+    let key = admin_key_for(&database.url);
     let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "3")]);
     let client = service.client(Some(&key));
     let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
@@ -384,12 +369,7 @@ fn sqlite_file_made_unwritable_under_load() {
     }
     during.problem(503);
     assert!(reads_still_work == 200 || reads_still_work == 503);
-    wait_until("writes succeed again", Duration::from_secs(10), || {
-        client
-            .post("/v1/contacts", &json!({"networkId": network["id"], "name": format!("danach {:?}", Instant::now())}))
-            .status
-            == 201
-    });
+    wait_for_writes(&client, &network, Duration::from_secs(10));
     let (writes, reads) = load.finish();
     check_outage(&writes, &reads, &client);
     assert!(!client.all("/v1/contacts?limit=500").iter().any(|c| c["name"] == "schreibgeschützt"));

@@ -6,8 +6,6 @@ use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Barrier};
 
 use common::{Backend, Client, ServiceProcess, TestDatabase, network_body, spawn_app};
-use rbn_registry::domain::{ApiKeyInput, Role};
-use rbn_registry::storage::{Actor, Db};
 use serde_json::{Value, json};
 
 backend_tests!(
@@ -299,16 +297,7 @@ fn change_feed_resumes_without_loss_or_repeats(backend: Backend) {
 fn two_instances_share_one_postgres() {
     let Some(backend) = Backend::postgres() else { return };
     let database = TestDatabase::new(&backend);
-    let db = Db::open(&database.url, 2).unwrap();
-    db.migrate().unwrap();
-    let admin = ApiKeyInput {
-        name: "test".into(),
-        role: Role::Admin,
-        district_key: None,
-        network_ids: vec![],
-        expires_at: None,
-    };
-    let key = db.create_key(&admin, &Actor::default()).unwrap().secret;
+    let key = common::admin_key_for(&database.url);
     let first = ServiceProcess::start(&database.url, &[]);
     let second = ServiceProcess::start(&database.url, &[]);
     let (a, b) = (first.client(Some(&key)), second.client(Some(&key)));

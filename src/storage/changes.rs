@@ -51,19 +51,19 @@ pub fn record(
         updated_at = excluded.updated_at, deleted = excluded.deleted";
     let sql = |placeholders: [&str; 4]| placeholders.iter().fold(UPSERT.to_string(), |sql, p| sql.replacen("{}", p, 1));
     let (id, kind_name, at, gone) = (resource.to_string(), of.as_str(), naive(at), i32::from(is_deleted));
+    macro_rules! run {
+        ($conn:expr, $placeholders:expr) => {
+            diesel::sql_query(sql($placeholders))
+                .bind::<Text, _>(id)
+                .bind::<Text, _>(kind_name)
+                .bind::<SqlTimestamp, _>(at)
+                .bind::<Integer, _>(gone)
+                .execute($conn)?
+        };
+    }
     match conn {
-        DbConnection::Sqlite(c) => diesel::sql_query(sql(["?", "?", "?", "?"]))
-            .bind::<Text, _>(id)
-            .bind::<Text, _>(kind_name)
-            .bind::<SqlTimestamp, _>(at)
-            .bind::<Integer, _>(gone)
-            .execute(c)?,
-        DbConnection::Postgres(c) => diesel::sql_query(sql(["$1", "$2", "$3", "$4"]))
-            .bind::<Text, _>(id)
-            .bind::<Text, _>(kind_name)
-            .bind::<SqlTimestamp, _>(at)
-            .bind::<Integer, _>(gone)
-            .execute(c)?,
+        DbConnection::Sqlite(c) => run!(c, ["?", "?", "?", "?"]),
+        DbConnection::Postgres(c) => run!(c, ["$1", "$2", "$3", "$4"]),
     };
     Ok(())
 }

@@ -117,6 +117,19 @@ impl Drop for TestDatabase {
     }
 }
 
+/// Creates an API key directly in the database and returns its secret.
+pub fn create_key(db: &Db, role: Role, district_key: Option<i32>, network_ids: Vec<uuid::Uuid>) -> String {
+    let input = ApiKeyInput { name: format!("test {role}"), role, district_key, network_ids, expires_at: None };
+    db.create_key(&input, &Actor::default()).unwrap().secret
+}
+
+/// Migrates the database at `url` and creates an admin key in it (for tests that start `rbn` themselves).
+pub fn admin_key_for(url: &str) -> String {
+    let db = Db::open(url, 1).unwrap();
+    db.migrate().unwrap();
+    create_key(&db, Role::Admin, None, vec![])
+}
+
 /// The service under test.
 pub struct TestApp {
     pub address: String,
@@ -145,14 +158,7 @@ pub fn spawn_app_with(backend: &Backend, options: Options) -> TestApp {
         let seed: Value = serde_json::from_str(rbn_registry::app::SEED).unwrap();
         db.seed_if_empty(&seed).expect("seed");
     }
-    let admin = ApiKeyInput {
-        name: "test admin".into(),
-        role: Role::Admin,
-        district_key: None,
-        network_ids: vec![],
-        expires_at: None,
-    };
-    let admin_key = db.create_key(&admin, &Actor::default()).unwrap().secret;
+    let admin_key = create_key(&db, Role::Admin, None, vec![]);
     let listener = TcpListener::bind("127.0.0.1:0").unwrap();
     let address = format!("http://{}", listener.local_addr().unwrap());
     let state = AppState::new(db.clone(), options.http);
@@ -258,8 +264,7 @@ impl TestApp {
 
     /// Creates an API key directly in the database and returns its secret.
     pub fn key(&self, role: Role, district_key: Option<i32>, network_ids: Vec<uuid::Uuid>) -> String {
-        let input = ApiKeyInput { name: format!("test {role}"), role, district_key, network_ids, expires_at: None };
-        self.db.create_key(&input, &Actor::default()).unwrap().secret
+        create_key(&self.db, role, district_key, network_ids)
     }
 }
 
