@@ -272,7 +272,8 @@ impl Db {
 
     pub fn conn(&self) -> StoreResult<Conn> {
         let mut conn = self.pool.get()?;
-        // A connection that died while idle (database restarted) is replaced rather than failing a request.
+        // A connection left broken (its database went away) fails this request with 503; the pool drops
+        // it on return (`has_broken`), so the next request gets a fresh one and the service recovers by itself.
         if r2d2::R2D2Connection::is_broken(&mut *conn) {
             return Err(StoreError::Unavailable("connection lost".into()));
         }
