@@ -16,7 +16,17 @@ cleanup() {
 trap cleanup EXIT
 
 if [ ! -x "$venv/bin/schemathesis" ]; then
-  python="$(command -v python3.12 || command -v python3)"  # CPython 3.11 trips an ast bug in Hypothesis
+  # Hypothesis trips over an ast bug of CPython 3.11: prefer 3.12 or newer where there is one.
+  python=""
+  for candidate in python3.13 python3.12; do
+    if "$candidate" -c 'import sys' >/dev/null 2>&1; then python="$candidate"; break; fi
+  done
+  if [ -z "$python" ] && command -v pyenv >/dev/null 2>&1; then
+    version="$(pyenv versions --bare 2>/dev/null | grep -E '^3\.1[2-9]' | sort -V | tail -1 || true)"
+    [ -n "$version" ] && python="$(pyenv root)/versions/$version/bin/python3"
+  fi
+  python="${python:-python3}"
+  rm -rf "$venv"
   "$python" -m venv "$venv"
   "$venv/bin/pip" install --quiet --disable-pip-version-check schemathesis==4.32.5
 fi
