@@ -223,6 +223,17 @@ fn postgres_stopped_and_restarted_under_load() {
     assert!(reads.iter().any(|(s, _)| *s == 503) || writes.iter().any(|(s, _, _)| *s == 503));
 }
 
+/// The real service on a fresh SQLite database with the given request time-out (seconds), an admin client
+/// and one network to write contacts to.
+fn sqlite_service(request_timeout: &str) -> (TestDatabase, ServiceProcess, Client, serde_json::Value) {
+    let database = TestDatabase::new(&Backend::Sqlite);
+    let key = admin_key_for(&database.url);
+    let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", request_timeout)]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    (database, service, client, network)
+}
+
 /// Holds SQLite's write lock from another connection, as a stuck writer or a locked file would.
 fn lock_sqlite(url: &str) -> SqliteConnection {
     let path = url.strip_prefix("sqlite://").unwrap();
@@ -233,11 +244,7 @@ fn lock_sqlite(url: &str) -> SqliteConnection {
 
 #[test]
 fn sqlite_locked_under_load_answers_503_and_recovers() {
-    let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key_for(&database.url);
-    let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "2")]);
-    let client = service.client(Some(&key));
-    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let (database, _service, client, network) = sqlite_service("2");
     let load = Load::start(&client, network["id"].as_str().unwrap());
     std::thread::sleep(Duration::from_millis(500));
     let mut lock = lock_sqlite(&database.url);
@@ -257,11 +264,7 @@ fn sqlite_locked_under_load_answers_503_and_recovers() {
 
 #[test]
 fn sigterm_completes_requests_in_flight() {
-    let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key_for(&database.url);
-    let mut service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "20")]);
-    let client = service.client(Some(&key));
-    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let (database, mut service, client, network) = sqlite_service("20");
     // Writes that wait for the lock are in flight when SIGTERM arrives.
     let mut lock = lock_sqlite(&database.url);
     let in_flight: Vec<_> = (0..4)
@@ -304,11 +307,7 @@ fn admin_access() -> rbn_registry::domain::Access {
 
 #[test]
 fn a_request_over_the_time_out_is_cut_off_cleanly() {
-    let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key_for(&database.url);
-    let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "1")]);
-    let client = service.client(Some(&key));
-    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let (database, _service, client, network) = sqlite_service("1");
     let mut lock = lock_sqlite(&database.url);
     let started = Instant::now();
     let reply = client.post("/v1/contacts", &json!({"networkId": network["id"], "name": "zu langsam"}));
@@ -333,11 +332,7 @@ fn set_immutable(path: &str, on: bool) -> bool {
 
 #[test]
 fn sqlite_file_made_unwritable_under_load() {
-    let database = TestDatabase::new(&Backend::Sqlite);
-    let key = admin_key_for(&database.url);
-    let service = ServiceProcess::start(&database.url, &[("RBN_REQUEST_TIMEOUT", "3")]);
-    let client = service.client(Some(&key));
-    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let (database, _service, client, network) = sqlite_service("3");
     let file = database.url.strip_prefix("sqlite://").unwrap().to_string();
     let files = [file.clone(), format!("{file}-wal")];
     // Whatever happens, the files become writable again (so the temporary directory can be removed).

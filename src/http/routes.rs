@@ -4,7 +4,6 @@ use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
 use utoipa::ToSchema;
-use uuid::Uuid;
 
 use super::auth::{Caller, require_key};
 use super::conditional::respond;
@@ -81,18 +80,6 @@ where
     }
 }
 
-/// Resolves `/v1/networks/{id}` where `{id}` is the UUID or the slug.
-async fn network_id(state: &web::Data<AppState>, key: &str) -> Result<Uuid, ApiError> {
-    if let Ok(id) = Uuid::parse_str(key) {
-        return Ok(id);
-    }
-    let db = state.db.clone();
-    let key = key.to_string();
-    web::block(move || db.network_id(&key))
-        .await??
-        .ok_or_else(|| ApiError::NotFound("No network has this id or slug.".into()))
-}
-
 /// A network with the related records `expand` asked for.
 #[derive(Debug, Serialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
@@ -129,7 +116,7 @@ async fn get_network(
         None => Vec::new(),
     };
     params.finish()?;
-    let id = network_id(&state, &path).await?;
+    let id = crud::resolve_id::<Network>(&state, &path).await?;
     let network = crud::fetch::<Network>(&state, id, &caller.0).await?;
     let updated_at = network.updated_at();
     if expand.is_empty() {
@@ -162,7 +149,7 @@ where
     R::Filter: FromQuery,
 {
     let (mut filter, paging) = crud::list_query::<R>(&req, &caller.0)?;
-    let id = network_id(&state, &path).await?;
+    let id = crud::resolve_id::<Network>(&state, &path).await?;
     crud::fetch::<Network>(&state, id, &caller.0).await?;
     filter.for_network(id).ok_or_else(|| ApiError::NotFound("No such list.".into()))?;
     crud::list_with::<R>(&req, &state, caller.0, filter, paging).await
@@ -197,7 +184,7 @@ async fn change_link(
 ) -> Result<HttpResponse, ApiError> {
     require_key(&caller.0)?;
     let (network_key, handlungsfeld) = path.into_inner();
-    let id = network_id(&state, &network_key).await?;
+    let id = crud::resolve_id::<Network>(&state, &network_key).await?;
     let handlungsfeld = crud::parse_id(&handlungsfeld)?;
     crud::fetch::<Handlungsfeld>(&state, handlungsfeld, &caller.0).await?;
     let patch = {
