@@ -21,6 +21,7 @@ use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use tokio::sync::watch;
 
+use super::conditional::none_match_hits;
 use super::state::AppState;
 use crate::storage::Db;
 
@@ -57,6 +58,10 @@ impl Freshness {
                 let Ok(freshness) = ready_rx.recv() else { return };
                 // A connection of its own: no pool round trip per check, and never starved by busy readers.
                 let mut conn = None;
+                let pace = std::time::Duration::from_micros(
+                    std::env::var("RBN_PACE_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
+                );
+                let mut last = std::time::Instant::now();
                 loop {
                     if !freshness.wanted.swap(false, Ordering::AcqRel) {
                         std::thread::park();
@@ -66,6 +71,11 @@ impl Freshness {
                         }
                         continue;
                     }
+                    let since = last.elapsed();
+                    if since < pace {
+                        std::thread::sleep(pace - since);
+                    }
+                    last = std::time::Instant::now();
                     let epoch = freshness.epoch.fetch_add(1, Ordering::AcqRel) + 1;
                     if conn.is_none() {
                         conn = db.dedicated_connection().ok();
@@ -151,9 +161,33 @@ fn cacheable(req: &ServiceRequest) -> bool {
         && !req.headers().contains_key(header::IF_MODIFIED_SINCE)
 }
 
+/// The `If-None-Match` of a request, all its header lines in one list.
+fn if_none_match(headers: &HeaderMap) -> Option<String> {
+    let tags: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
+    (!tags.is_empty()).then(|| tags.join(", "))
+}
+
+impl Entry {
+    /// The cached answer to a request, `304 Not Modified` when its `If-None-Match` holds the ETag.
+    fn answer(&self, if_none_match: Option<&str>) -> HttpResponse {
+        let not_modified = if_none_match.is_some_and(|tags| none_match_hits(tags, &self.etag));
+        let mut response = if not_modified {
+            HttpResponse::build(StatusCode::NOT_MODIFIED).finish()
+        } else {
+            HttpResponse::Ok().body(self.body.clone())
+        };
+        for (name, value) in self.headers.iter() {
+            if !(not_modified && *name == header::CONTENT_TYPE) {
+                response.headers_mut().append(name.clone(), value.clone());
+            }
+        }
+        response
+    }
+}
+
 /// The middleware: answers from the cache while the registry is unchanged, and fills it otherwise.
 pub async fn serve(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -162,29 +196,20 @@ pub async fn serve(
     };
     let (cache, freshness) = state.read_cache.as_ref().expect("checked above");
     let version = freshness.current().await;
+    let revalidating = if_none_match(req.headers());
     let key = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
     if let Some(version) = version
         && let Some(entry) = cache.get(key, version)
     {
         state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-        let matches = req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()).is_some_and(|tags| {
-            tags.split(',').any(|t| t.trim() == "*" || t.trim().trim_start_matches("W/") == entry.etag)
-        });
-        let mut response = if matches {
-            HttpResponse::build(StatusCode::NOT_MODIFIED).finish()
-        } else {
-            HttpResponse::Ok().body(entry.body.clone())
-        };
-        for (name, value) in entry.headers.iter() {
-            if !(matches && *name == header::CONTENT_TYPE) {
-                response.headers_mut().append(name.clone(), value.clone());
-            }
-        }
+        let response = entry.answer(revalidating.as_deref());
         return Ok(req.into_response(response));
     }
     let key = key.to_string();
+    // The handler renders the whole answer, so that it can be cached even when a client revalidates;
+    // the revalidation is answered here.
+    req.headers_mut().remove(header::IF_NONE_MATCH);
     let response = next.call(req).await?.map_into_boxed_body();
-    let Some(version) = version else { return Ok(response) };
     let etag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (Some(etag), StatusCode::OK) = (etag, response.status()) else { return Ok(response) };
     let (request, response) = response.into_parts();
@@ -196,6 +221,11 @@ pub async fn serve(
     for (name, value) in head.headers().iter().filter(|(name, _)| reusable(name)) {
         headers.append(name.clone(), value.clone());
     }
-    cache.put(key, Entry { version, etag, headers, body: body.clone() });
-    Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(body))))
+    // Without a version (the database did not answer) the answer is not kept.
+    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body };
+    let response = entry.answer(revalidating.as_deref());
+    if version.is_some() {
+        cache.put(key, entry);
+    }
+    Ok(ServiceResponse::new(request, response))
 }

@@ -28,7 +28,7 @@ pub fn etag_of_value<T: Serialize>(value: &T) -> String {
 }
 
 /// Whether an `If-None-Match` list matches `etag` (weak comparison, as RFC 9110 asks for GET).
-fn none_match_hits(header: &str, etag: &str) -> bool {
+pub(super) fn none_match_hits(header: &str, etag: &str) -> bool {
     let bare = etag.trim_start_matches("W/");
     header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
 }

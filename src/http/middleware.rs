@@ -38,9 +38,8 @@ pub async fn envelope(
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
     let state = req.app_data::<web::Data<AppState>>().cloned();
-    let method = req.method().to_string();
-    let path = req.path().to_string();
-    let span = tracing::info_span!("request", %method, %path, request_id = %id);
+    let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %id);
+    let is_docs = req.path().starts_with("/docs");
     let started = Instant::now();
     if let Some(state) = &state {
         state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -85,7 +84,7 @@ pub async fn envelope(
     headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if !path.starts_with("/docs") {
+    if !is_docs {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
@@ -93,16 +92,19 @@ pub async fn envelope(
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
     let elapsed = finish_metrics(state.as_ref(), status.as_u16(), started);
-    let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
-    let latency_ms = elapsed.as_secs_f64() * 1000.0;
     let status = response.status().as_u16();
-    span.in_scope(|| {
-        if status >= 500 {
-            tracing::warn!(%route, status, latency_ms, "request");
-        } else {
-            tracing::info!(%route, status, latency_ms, "request");
-        }
-    });
+    // Finding the route pattern means matching the path again: only for lines that are written.
+    if status >= 500 || tracing::enabled!(tracing::Level::INFO) {
+        let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
+        let latency_ms = elapsed.as_secs_f64() * 1000.0;
+        span.in_scope(|| {
+            if status >= 500 {
+                tracing::warn!(%route, status, latency_ms, "request");
+            } else {
+                tracing::info!(%route, status, latency_ms, "request");
+            }
+        });
+    }
     Ok(response)
 }
 

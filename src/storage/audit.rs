@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::prepared::Handwritten;
 use super::rows::{from_json, naive, opt_uuid, timestamp, to_json, uuid};
 use super::schema::audit_log::dsl as a;
 use super::{Actor, DbConnection, StoreResult};
@@ -29,40 +30,23 @@ pub fn append(
 ) -> StoreResult<()> {
     use diesel::sql_types::{Nullable, Text, Timestamp as SqlTimestamp};
     // One statement: writes hold the registry's write lock, so MAX(seq) + 1 is the next number.
-    const INSERT: &str = "INSERT INTO audit_log \
-        (seq, id, at, key_id, key_name, request_id, kind, resource_id, action, changed_fields) \
-        SELECT COALESCE(MAX(seq), 0) + 1, {}, {}, {}, {}, {}, {}, {}, {}, {} FROM audit_log";
-    let sql = |placeholders: &[&str]| placeholders.iter().fold(INSERT.to_string(), |sql, p| sql.replacen("{}", p, 1));
-    let values = (
-        Uuid::now_v7().to_string(),
-        naive(at),
-        actor.key_id.map(|id| id.to_string()),
-        actor.key_name.clone(),
-        actor.request_id.clone(),
-        resource_type.to_string(),
-        resource.to_string(),
-        action.to_string(),
-        to_json(&changed_fields),
-    );
-    macro_rules! run {
-        ($conn:expr, $placeholders:expr) => {
-            diesel::sql_query(sql($placeholders))
-                .bind::<Text, _>(values.0)
-                .bind::<SqlTimestamp, _>(values.1)
-                .bind::<Nullable<Text>, _>(values.2)
-                .bind::<Nullable<Text>, _>(values.3)
-                .bind::<Nullable<Text>, _>(values.4)
-                .bind::<Text, _>(values.5)
-                .bind::<Text, _>(values.6)
-                .bind::<Text, _>(values.7)
-                .bind::<Text, _>(values.8)
-                .execute($conn)?
-        };
+    Handwritten {
+        head: "INSERT INTO audit_log \
+            (id, at, key_id, key_name, request_id, kind, resource_id, action, changed_fields, seq) SELECT ",
+        values: (
+            Uuid::now_v7().to_string().into_sql::<Text>(),
+            naive(at).into_sql::<SqlTimestamp>(),
+            actor.key_id.map(|id| id.to_string()).into_sql::<Nullable<Text>>(),
+            actor.key_name.clone().into_sql::<Nullable<Text>>(),
+            actor.request_id.clone().into_sql::<Nullable<Text>>(),
+            resource_type.to_string().into_sql::<Text>(),
+            resource.to_string().into_sql::<Text>(),
+            action.to_string().into_sql::<Text>(),
+            to_json(&changed_fields).into_sql::<Text>(),
+        ),
+        tail: ", COALESCE(MAX(seq), 0) + 1 FROM audit_log",
     }
-    match conn {
-        DbConnection::Sqlite(c) => run!(c, &["?"; 9]),
-        DbConnection::Postgres(c) => run!(c, &["$1", "$2", "$3", "$4", "$5", "$6", "$7", "$8", "$9"]),
-    };
+    .execute(conn)?;
     Ok(())
 }
 

@@ -6,7 +6,7 @@ use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
 use super::schema::{bodies, contacts, networks};
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::Scope;
 use crate::domain::{Address, Body, BodyFilter, BodyInput, Timestamp};
 
@@ -118,8 +118,9 @@ impl Table for Body {
     }
 
     fn update(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
-        diesel::update(bodies::table.find(id.to_string()))
-            .set((
+        prepared::update(
+            bodies::table,
+            (
                 bodies::network_id.eq(input.network_id.to_string()),
                 bodies::body_type.eq(input.body_type.as_str()),
                 bodies::name.eq(&input.name),
@@ -130,8 +131,10 @@ impl Table for Body {
                 bodies::website.eq(&input.website),
                 bodies::sources.eq(to_json(&input.sources)),
                 bodies::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+            ),
+            bodies::id.eq(id.to_string()),
+        )
+        .execute(conn)?;
         Ok(())
     }
 

@@ -3,6 +3,7 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::prepared::Handwritten;
 use super::rows::{naive, timestamp, uuid};
 use super::schema::changes::dsl::*;
 use super::table::{Cursor, Window};
@@ -45,26 +46,18 @@ pub fn record(
 ) -> StoreResult<()> {
     use diesel::sql_types::{Integer, Text, Timestamp as SqlTimestamp};
     // One statement: writes hold the registry's write lock, so MAX(seq) + 1 is the next number.
-    const UPSERT: &str = "INSERT INTO changes (resource_id, kind, seq, updated_at, deleted) \
-        SELECT {}, {}, COALESCE(MAX(seq), 0) + 1, {}, {} FROM changes WHERE true \
-        ON CONFLICT (resource_id) DO UPDATE SET kind = excluded.kind, seq = excluded.seq, \
-        updated_at = excluded.updated_at, deleted = excluded.deleted";
-    let sql = |placeholders: [&str; 4]| placeholders.iter().fold(UPSERT.to_string(), |sql, p| sql.replacen("{}", p, 1));
-    let (id, kind_name, at, gone) = (resource.to_string(), of.as_str(), naive(at), i32::from(is_deleted));
-    macro_rules! run {
-        ($conn:expr, $placeholders:expr) => {
-            diesel::sql_query(sql($placeholders))
-                .bind::<Text, _>(id)
-                .bind::<Text, _>(kind_name)
-                .bind::<SqlTimestamp, _>(at)
-                .bind::<Integer, _>(gone)
-                .execute($conn)?
-        };
+    Handwritten {
+        head: "INSERT INTO changes (resource_id, kind, updated_at, deleted, seq) SELECT ",
+        values: (
+            resource.to_string().into_sql::<Text>(),
+            of.as_str().into_sql::<Text>(),
+            naive(at).into_sql::<SqlTimestamp>(),
+            i32::from(is_deleted).into_sql::<Integer>(),
+        ),
+        tail: ", COALESCE(MAX(seq), 0) + 1 FROM changes WHERE true ON CONFLICT (resource_id) DO UPDATE SET \
+            kind = excluded.kind, seq = excluded.seq, updated_at = excluded.updated_at, deleted = excluded.deleted",
     }
-    match conn {
-        DbConnection::Sqlite(c) => run!(c, ["?", "?", "?", "?"]),
-        DbConnection::Postgres(c) => run!(c, ["$1", "$2", "$3", "$4"]),
-    };
+    .execute(conn)?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::rows::{
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window};
-use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult};
+use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
 
@@ -180,8 +180,9 @@ impl Table for Contact {
     }
 
     fn update(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
-        diesel::update(contacts::table.find(id.to_string()))
-            .set((
+        prepared::update(
+            contacts::table,
+            (
                 contacts::network_id.eq(input.network_id.map(|id| id.to_string())),
                 contacts::body_id.eq(input.body_id.map(|id| id.to_string())),
                 contacts::district_key.eq(input.district_key),
@@ -196,8 +197,10 @@ impl Table for Contact {
                 contacts::publication_consent.eq(i32::from(input.publication_consent)),
                 contacts::sources.eq(to_json(&input.sources)),
                 contacts::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+            ),
+            contacts::id.eq(id.to_string()),
+        )
+        .execute(conn)?;
         Ok(())
     }
 

@@ -7,7 +7,7 @@ use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder as links, contracts, networks};
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreResult, changes};
+use super::{DbConnection, MultiBackend, StoreResult, prepared};
 use crate::domain::access::Scope;
 use crate::domain::{Contract, ContractFilter, ContractInput, Resource, ResourceKind, Timestamp};
 
@@ -68,15 +68,12 @@ fn write_links(conn: &mut DbConnection, id: Uuid, input: &ContractInput) -> Stor
     Ok(())
 }
 
-/// Marks a network changed: its `foundedOn` derives from its contracts.
-pub(super) fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> StoreResult<()> {
-    let updated = diesel::update(networks::table.find(network.to_string()))
-        .set(networks::updated_at.eq(naive(now)))
-        .execute(conn)?;
-    if updated > 0 {
-        changes::record(conn, ResourceKind::Networks, network, now, false)?;
-    }
-    Ok(())
+/// Marks a network changed (its `foundedOn` derives from its contracts); says whether it exists.
+fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> StoreResult<bool> {
+    let updated =
+        prepared::update(networks::table, networks::updated_at.eq(naive(now)), networks::id.eq(network.to_string()))
+            .execute(conn)?;
+    Ok(updated > 0)
 }
 
 impl Table for Contract {
@@ -129,8 +126,9 @@ impl Table for Contract {
     }
 
     fn update(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
-        diesel::update(contracts::table.find(id.to_string()))
-            .set((
+        prepared::update(
+            contracts::table,
+            (
                 contracts::network_id.eq(input.network_id.to_string()),
                 contracts::kind.eq(input.kind.as_str()),
                 contracts::signed_on.eq(input.signed_on.map(|d| d.to_string())),
@@ -139,8 +137,10 @@ impl Table for Contract {
                 contracts::notes.eq(&input.notes),
                 contracts::sources.eq(to_json(&input.sources)),
                 contracts::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+            ),
+            contracts::id.eq(id.to_string()),
+        )
+        .execute(conn)?;
         write_links(conn, id, input)
     }
 
@@ -163,13 +163,18 @@ impl Table for Contract {
         before: Option<&Contract>,
         after: Option<&ContractInput>,
         now: Timestamp,
-    ) -> StoreResult<()> {
+    ) -> StoreResult<Vec<(ResourceKind, Uuid)>> {
         let mut networks: Vec<Uuid> = before.map(|c| c.network_id).into_iter().collect();
         networks.extend(after.and_then(Contract::network_of));
+        // Always in the same order, so that two writers never wait for each other's network.
+        networks.sort();
         networks.dedup();
+        let mut touched = Vec::new();
         for network in networks {
-            touch_network(conn, network, now)?;
+            if touch_network(conn, network, now)? {
+                touched.push((ResourceKind::Networks, network));
+            }
         }
-        Ok(())
+        Ok(touched)
     }
 }

@@ -5,7 +5,7 @@ use uuid::Uuid;
 use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::Scope;
 use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, Timestamp};
 
@@ -77,15 +77,18 @@ impl Table for Handlungsfeld {
     }
 
     fn update(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
-        diesel::update(handlungsfelder::table.find(id.to_string()))
-            .set((
+        prepared::update(
+            handlungsfelder::table,
+            (
                 handlungsfelder::slug.eq(&input.slug),
                 handlungsfelder::name.eq(&input.name),
                 handlungsfelder::description.eq(&input.description),
                 handlungsfelder::sources.eq(to_json(&input.sources)),
                 handlungsfelder::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+            ),
+            handlungsfelder::id.eq(id.to_string()),
+        )
+        .execute(conn)?;
         Ok(())
     }
 

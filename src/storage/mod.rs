@@ -14,6 +14,7 @@ mod dataset;
 mod handlungsfelder;
 mod keys;
 mod networks;
+mod prepared;
 mod reads;
 mod reference;
 mod rows;
@@ -296,8 +297,9 @@ impl Db {
         conn.batch_execute("SELECT 1").map_err(StoreError::from)
     }
 
-    /// Runs `work` in one write transaction: writers are serialised and every change it records commits
-    /// together with it.
+    /// Runs `work` in one write transaction that holds the write lock from the start: writers are
+    /// serialised and every change it records commits together with it. For writes outside the records
+    /// (API keys); records are written through [`Db::write`] and imports through `exclusive_transaction`.
     pub fn transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + From<DieselError>,
@@ -309,10 +311,64 @@ impl Db {
         })
     }
 
+    /// Like [`Db::transaction`] for a write of many records. On PostgreSQL it first waits for the record
+    /// writes in progress and keeps new ones out: they lock their rows before the write lock (see
+    /// [`Db::write`]), so without this an import could wait for a row whose writer waits for the import.
+    fn exclusive_transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            if let DbConnection::Postgres(pg) = &mut **conn {
+                pg.batch_execute(
+                    "LOCK TABLE networks, handlungsfelder, network_handlungsfelder, contracts, \
+                     contract_handlungsfelder, bodies, contacts IN EXCLUSIVE MODE",
+                )?;
+            }
+            lock_writers(conn)?;
+            work(conn)
+        })
+    }
+
     /// Runs read-only `work` on one consistent snapshot.
     pub fn read<T>(&self, work: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
         let mut conn = self.conn()?;
         conn.transaction(|conn| work(conn))
+    }
+
+    /// Runs the write of one record: `work` changes it (and what derives from it) and says what to put
+    /// in the change feed and the audit log, which this then writes in the same transaction.
+    ///
+    /// Writers are serialised by the registry-wide write lock, so change numbers commit in order. Where
+    /// it is taken differs: SQLite takes it first, because a transaction that read before another writer
+    /// committed can never write (busy snapshot). PostgreSQL takes it last, right before the change feed,
+    /// so writers wait on each other only for the final statements; meanwhile the record's own row lock
+    /// ([`lock_row`]) keeps its If-Match check and its write one atomic step.
+    fn write<'a, T, E>(
+        &self,
+        actor: &Actor,
+        work: impl FnOnce(&mut DbConnection) -> Result<(T, Journal<'a>), E>,
+    ) -> Result<T, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        let mut conn = self.conn()?;
+        conn.transaction(|conn| {
+            if self.backend == Backend::Sqlite {
+                lock_writers(conn)?;
+            }
+            let (outcome, entry) = work(conn)?;
+            if self.backend == Backend::Postgres {
+                lock_writers(conn)?;
+            }
+            for (kind, id) in entry.touched {
+                changes::record(conn, kind, id, entry.at, false)?;
+            }
+            changes::record(conn, entry.kind, entry.id, entry.at, entry.deleted)?;
+            audit::append(conn, actor, entry.kind.as_str(), entry.id, entry.action, &entry.fields, entry.at)?;
+            Ok(outcome)
+        })
     }
 
     /// Creates a record: checks references (400), `authorize`s its scope (403), checks uniqueness (409),
@@ -326,7 +382,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.transaction(|conn| {
+        self.write(actor, |conn| {
             check_references(conn, &R::references(&input))?;
             let input = R::complete(conn, input)?;
             authorize(&R::scope_of_input(conn, None, &input)?)?;
@@ -334,12 +390,11 @@ impl Db {
             R::check_conflicts(conn, None, &input, None)?;
             let now = Timestamp::now();
             R::insert(conn, id, &input, now)?;
-            R::touch_related(conn, None, Some(&input), now)?;
-            changes::record(conn, R::KIND, id, now, false)?;
+            let touched = R::touch_related(conn, None, Some(&input), now)?;
             let created = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
             let fields = changed_fields::<R>(None, Some(&created));
-            audit::append(conn, actor, R::KIND.as_str(), id, "create", &fields, now)?;
-            Ok(created)
+            let entry = Journal { kind: R::KIND, id, at: now, action: "create", fields, deleted: false, touched };
+            Ok((created, entry))
         })
     }
 
@@ -357,7 +412,8 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let outcome: Option<R> = self.transaction(|conn| -> Result<Option<R>, E> {
+        let outcome: Option<R> = self.write(actor, |conn| -> Result<(Option<R>, Journal), E> {
+            lock_row(conn, R::KIND, id)?;
             let current = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
             authorize(&R::scope_of_record(conn, &current)?)?;
             let next = decide(&current)?;
@@ -387,20 +443,26 @@ impl Db {
                     }
                     R::check_conflicts(conn, Some(id), &input, before.as_ref())?;
                     R::update(conn, id, &input, now)?;
-                    R::touch_related(conn, Some(&current), Some(&input), now)?;
-                    changes::record(conn, R::KIND, id, now, false)?;
+                    let touched = R::touch_related(conn, Some(&current), Some(&input), now)?;
                     let updated = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
                     let fields = changed_fields::<R>(Some(&current), Some(&updated));
-                    audit::append(conn, actor, R::KIND.as_str(), id, action, &fields, now)?;
-                    Ok(Some(updated))
+                    let entry = Journal { kind: R::KIND, id, at: now, action, fields, deleted: false, touched };
+                    Ok((Some(updated), entry))
                 }
                 None => {
                     R::check_dependents(conn, id)?;
                     R::delete(conn, id)?;
-                    R::touch_related(conn, Some(&current), None, now)?;
-                    changes::record(conn, R::KIND, id, now, true)?;
-                    audit::append(conn, actor, R::KIND.as_str(), id, "delete", &[], now)?;
-                    Ok(None)
+                    let touched = R::touch_related(conn, Some(&current), None, now)?;
+                    let entry = Journal {
+                        kind: R::KIND,
+                        id,
+                        at: now,
+                        action: "delete",
+                        fields: Vec::new(),
+                        deleted: true,
+                        touched,
+                    };
+                    Ok((None, entry))
                 }
             }
         })?;
@@ -421,6 +483,36 @@ pub struct Actor {
     pub key_id: Option<Uuid>,
     pub key_name: Option<String>,
     pub request_id: Option<String>,
+}
+
+/// What a write puts in the change feed and the audit log.
+struct Journal<'a> {
+    kind: ResourceKind,
+    id: Uuid,
+    at: Timestamp,
+    action: &'a str,
+    /// The writable fields that changed (names only).
+    fields: Vec<String>,
+    deleted: bool,
+    /// Records whose representation changed with this one (see `Table::touch_related`).
+    touched: Vec<(ResourceKind, Uuid)>,
+}
+
+/// PostgreSQL: locks a record's row until the transaction ends, so that concurrent writes of one record
+/// take turns (see [`Db::write`]). SQLite needs none: its writers hold the write lock from the start.
+fn lock_row(conn: &mut DbConnection, kind: ResourceKind, id: Uuid) -> StoreResult<()> {
+    use diesel::sql_types::Text;
+    let DbConnection::Postgres(pg) = conn else { return Ok(()) };
+    let head = match kind {
+        ResourceKind::Networks => "SELECT 1 FROM networks WHERE id = ",
+        ResourceKind::Contracts => "SELECT 1 FROM contracts WHERE id = ",
+        ResourceKind::Bodies => "SELECT 1 FROM bodies WHERE id = ",
+        ResourceKind::Handlungsfelder => "SELECT 1 FROM handlungsfelder WHERE id = ",
+        ResourceKind::Contacts => "SELECT 1 FROM contacts WHERE id = ",
+        ResourceKind::Regions | ResourceKind::Districts => return Ok(()),
+    };
+    prepared::Handwritten { head, values: (id.to_string().into_sql::<Text>(),), tail: " FOR UPDATE" }.execute(pg)?;
+    Ok(())
 }
 
 impl Db {
@@ -449,8 +541,8 @@ impl Db {}
 /// the row lock waits for the previous writer to commit; on SQLite the write upgrades the transaction to
 /// a writer at once, so it never fails late with a busy snapshot.
 fn lock_writers(conn: &mut DbConnection) -> StoreResult<()> {
-    use schema::write_lock::dsl::*;
-    diesel::update(write_lock.filter(id.eq(1))).set(writes.eq(writes + 1)).execute(conn)?;
+    prepared::Handwritten { head: "UPDATE write_lock SET writes = writes + 1 WHERE id = 1", values: (), tail: "" }
+        .execute(conn)?;
     Ok(())
 }
 

@@ -10,7 +10,7 @@ use super::schema::{
     bodies, contacts, contracts, handlungsfelder, network_handlungsfelder as links, networks, regions,
 };
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
 use crate::domain::{ContractKind, Network, NetworkFilter, NetworkInput, PartialDate, Timestamp};
@@ -151,8 +151,9 @@ impl Table for Network {
     }
 
     fn update(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
-        diesel::update(networks::table.find(id.to_string()))
-            .set((
+        prepared::update(
+            networks::table,
+            (
                 networks::slug.eq(&input.slug),
                 networks::name.eq(&input.name),
                 networks::region_key.eq(&input.region_key),
@@ -161,8 +162,10 @@ impl Table for Network {
                 networks::description.eq(&input.description),
                 networks::sources.eq(to_json(&input.sources)),
                 networks::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+            ),
+            networks::id.eq(id.to_string()),
+        )
+        .execute(conn)?;
         write_links(conn, id, input)
     }
 

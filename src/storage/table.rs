@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{Change, DbConnection, StoreResult};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{Resource, Timestamp};
+use crate::domain::{Resource, ResourceKind, Timestamp};
 
 /// Where a list page starts: after an id (plain lists, ordered by id), or after a change (lists with
 /// `modifiedSince`, ordered by `updatedAt`, then id).
@@ -74,14 +74,14 @@ pub trait Table: Resource + Sized {
     }
 
     /// Updates records whose representation derives from this one (a contract changes its network's
-    /// `foundedOn`), so their `updatedAt`, ETag and change-feed position move too.
+    /// `foundedOn`), so their `updatedAt` and ETag move too. Returns them, for the change feed.
     fn touch_related(
         _conn: &mut DbConnection,
         _before: Option<&Self>,
         _after: Option<&Self::Input>,
         _now: Timestamp,
-    ) -> StoreResult<()> {
-        Ok(())
+    ) -> StoreResult<Vec<(ResourceKind, Uuid)>> {
+        Ok(Vec::new())
     }
 }
 
