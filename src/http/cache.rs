@@ -58,10 +58,6 @@ impl Freshness {
                 let Ok(freshness) = ready_rx.recv() else { return };
                 // A connection of its own: no pool round trip per check, and never starved by busy readers.
                 let mut conn = None;
-                let pace = std::time::Duration::from_micros(
-                    std::env::var("RBN_PACE_US").ok().and_then(|v| v.parse().ok()).unwrap_or(0),
-                );
-                let mut last = std::time::Instant::now();
                 loop {
                     if !freshness.wanted.swap(false, Ordering::AcqRel) {
                         std::thread::park();
@@ -71,11 +67,6 @@ impl Freshness {
                         }
                         continue;
                     }
-                    let since = last.elapsed();
-                    if since < pace {
-                        std::thread::sleep(pace - since);
-                    }
-                    last = std::time::Instant::now();
                     let epoch = freshness.epoch.fetch_add(1, Ordering::AcqRel) + 1;
                     if conn.is_none() {
                         conn = db.dedicated_connection().ok();

@@ -532,10 +532,9 @@ impl Db {
 /// The data version, on a given connection (see [`Db::data_version`]).
 pub fn data_version(conn: &mut DbConnection) -> StoreResult<i64> {
     use schema::write_lock::dsl::*;
-    Ok(write_lock.filter(id.eq(1)).select(writes).first(conn)?)
+    // The table has exactly one row; a statement without parameters is the cheapest to run often.
+    Ok(write_lock.select(writes).get_result(conn)?)
 }
-
-impl Db {}
 
 /// Takes the registry-wide write lock: the first statement of every write transaction. On PostgreSQL
 /// the row lock waits for the previous writer to commit; on SQLite the write upgrades the transaction to
