@@ -29,6 +29,7 @@ backend_tests!(
     a_fresh_start_of_the_binary_serves_the_seeded_registry,
     export_import_export_is_identical,
     a_second_identical_import_writes_nothing,
+    an_edited_export_moves_the_changed_record_forward,
     import_matches_networks_by_slug,
     an_import_with_errors_reports_them_all_and_writes_nothing,
     an_import_that_fails_while_writing_writes_nothing,
@@ -768,6 +769,29 @@ fn a_second_identical_import_writes_nothing(backend: Backend) {
     let feed_before = source.admin().all("/v1/changes?limit=500").len();
     import(&source.database.url, &file).success();
     assert_eq!(source.admin().all("/v1/changes?limit=500").len(), feed_before);
+}
+
+/// An import that changes a record moves its `updatedAt` forward even when the file carries the old
+/// time (an edited export): mirrors that sync with `modifiedSince`, and If-Match, see the change.
+fn an_edited_export_moves_the_changed_record_forward(backend: Backend) {
+    let app = seeded(&backend);
+    let admin = app.admin();
+    let mut file = export_json(&app.database.url);
+    let id = file["networks"][0]["id"].as_str().unwrap().to_string();
+    let path = format!("/v1/networks/{id}");
+    let before = admin.get(&path);
+    let was = before.json()["updatedAt"].as_str().unwrap().to_string();
+    // What a mirror keeps after its last sync: the latest updatedAt it received.
+    let synced = admin.all("/v1/networks?limit=500").iter().map(|n| n["updatedAt"].as_str().unwrap().to_string()).max();
+    assert_eq!(file["networks"][0]["updatedAt"], json!(was), "the export carries the stored time");
+    file["networks"][0]["description"] = json!("Aus einer bearbeiteten Exportdatei");
+    import(&app.database.url, &serde_json::to_vec(&file).unwrap()).success();
+    let after = admin.get(&path).json();
+    assert_eq!(after["description"], "Aus einer bearbeiteten Exportdatei");
+    assert!(after["updatedAt"].as_str().unwrap() > was.as_str(), "{} after {was}", after["updatedAt"]);
+    let mirror = admin.all(&format!("/v1/networks?modifiedSince={}&limit=500", synced.unwrap()));
+    assert!(mirror.iter().any(|n| n["id"] == json!(id)), "a mirror that synced before the import gets it");
+    admin.patch(&path, &before.etag(), &json!({"name": "Überholt"})).problem(412);
 }
 
 fn import_matches_networks_by_slug(backend: Backend) {

@@ -3,6 +3,7 @@
 mod common;
 
 use std::collections::{BTreeMap, HashSet};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Barrier};
 
 use common::{Backend, Client, ServiceProcess, TestDatabase, network_body, spawn_app};
@@ -12,10 +13,14 @@ backend_tests!(
     conditional_reads_answer_304,
     missing_or_stale_if_match_leaves_data_unchanged,
     concurrent_patches_with_one_etag_have_one_winner,
+    concurrent_unconditional_patches_all_land,
+    concurrent_deletes_have_one_winner,
+    renames_race_with_contract_moves,
     mirror_built_from_modified_since_equals_a_fresh_listing,
     change_feed_resumes_without_loss_or_repeats,
     concurrent_writers_of_related_records_all_land_in_order,
     revalidation_alone_fills_the_read_cache,
+    writes_are_seen_by_the_next_read_under_load,
 );
 
 fn conditional_reads_answer_304(backend: Backend) {
@@ -116,6 +121,115 @@ fn concurrent_patches_with_one_etag_have_one_winner(backend: Backend) {
     // The winner's change is the one stored.
     let description = admin.get(&path).json()["description"].as_str().unwrap().to_string();
     assert!(description.starts_with("writer "));
+}
+
+/// Writers that PATCH one record at once with `If-Match: *` all land: none is refused, and none undoes
+/// another's field (a write that lost the race decides again on the winner's state).
+fn concurrent_unconditional_patches_all_land(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let contact = admin.create("contacts", &json!({"networkId": network["id"], "name": "Bildungsbüro"}));
+    let path = format!("/v1/contacts/{}", contact["id"].as_str().unwrap());
+    for round in 0..4 {
+        let fields = [
+            ("name", format!("Regionales Bildungsbüro {round}")),
+            ("function", format!("Koordination {round}")),
+            ("organisation", format!("Kreis Mettmann {round}")),
+            ("email", format!("bildungsbuero{round}@example.org")),
+            ("phone", format!("+49 2104 99 {round}")),
+        ];
+        let barrier = Arc::new(Barrier::new(fields.len()));
+        let writers: Vec<_> = fields
+            .iter()
+            .map(|(field, value)| {
+                let (admin, path, barrier) = (admin.clone(), path.clone(), barrier.clone());
+                let body = json!({ *field: value });
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    admin.patch(&path, "*", &body).status
+                })
+            })
+            .collect();
+        let statuses: Vec<u16> = writers.into_iter().map(|w| w.join().unwrap()).collect();
+        assert_eq!(statuses, vec![200; fields.len()], "round {round}");
+        let stored = admin.get(&path).json();
+        for (field, value) in fields {
+            assert_eq!(stored[field], value, "round {round}: {field} was lost");
+        }
+    }
+}
+
+/// Clients that DELETE one record at once, with its ETag or with `If-Match: *`: one succeeds, the others
+/// find it gone.
+fn concurrent_deletes_have_one_winner(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    for round in 0..4 {
+        let contact =
+            admin.create("contacts", &json!({"networkId": network["id"], "name": format!("Kontakt {round}")}));
+        let path = format!("/v1/contacts/{}", contact["id"].as_str().unwrap());
+        let etag = admin.get(&path).etag();
+        let barrier = Arc::new(Barrier::new(8));
+        let deleters: Vec<_> = (0..8)
+            .map(|i| {
+                let (admin, path, barrier) = (admin.clone(), path.clone(), barrier.clone());
+                let condition = if i % 2 == 0 { etag.clone() } else { "*".to_string() };
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    admin.delete(&path, &condition).status
+                })
+            })
+            .collect();
+        let mut statuses: Vec<u16> = deleters.into_iter().map(|d| d.join().unwrap()).collect();
+        statuses.sort();
+        assert_eq!(statuses, [204, 404, 404, 404, 404, 404, 404, 404], "round {round}");
+        admin.get(&path).problem(404);
+    }
+}
+
+/// A network renamed (a new slug, a unique column) again and again with `If-Match: *` while contracts move
+/// into and out of it (each move changes the network too): every write lands, none deadlocks.
+fn renames_race_with_contract_moves(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let networks: Vec<Value> = ["05111", "05112"]
+        .iter()
+        .map(|region| admin.create("networks", &network_body(&format!("netz-{region}"), region)))
+        .collect();
+    let contracts: Vec<String> = (0..3)
+        .map(|i| {
+            let body =
+                json!({"networkId": networks[1]["id"], "kind": "amendment", "signedOn": format!("2015-0{}", i + 1)});
+            admin.create("contracts", &body)["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    let renamed = format!("/v1/networks/{}", networks[0]["id"].as_str().unwrap());
+    let barrier = Arc::new(Barrier::new(1 + contracts.len()));
+    let mut writers = vec![{
+        let (admin, barrier, path) = (admin.clone(), barrier.clone(), renamed.clone());
+        std::thread::spawn(move || {
+            barrier.wait();
+            (0..12).map(|round| admin.patch(&path, "*", &json!({"slug": format!("netz-neu-{round}")})).status).collect()
+        })
+    }];
+    for (i, contract) in contracts.iter().enumerate() {
+        let (admin, barrier, networks) = (admin.clone(), barrier.clone(), networks.clone());
+        let path = format!("/v1/contracts/{contract}");
+        writers.push(std::thread::spawn(move || {
+            barrier.wait();
+            (0..12)
+                .map(|round| {
+                    let to = &networks[(i + round) % 2]["id"];
+                    admin.patch(&path, "*", &json!({"networkId": to})).status
+                })
+                .collect::<Vec<u16>>()
+        }));
+    }
+    let statuses: Vec<u16> = writers.into_iter().flat_map(|w| w.join().unwrap()).collect();
+    assert!(statuses.iter().all(|s| *s == 200), "{statuses:?}");
+    assert_eq!(admin.get(&renamed).json()["slug"], "netz-neu-11");
 }
 
 /// `writers` threads (spread over `clients`) PATCH `path` at once, all with `etag`; returns the statuses.
@@ -219,11 +333,7 @@ fn revalidation_alone_fills_the_read_cache(backend: Backend) {
     let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
     let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
     let etag = admin.get(&path).etag(); // the same representation as an anonymous reader gets
-    let hits = || -> u64 {
-        let metrics = anon.get("/metrics").text();
-        let line = metrics.lines().find(|l| l.starts_with("rbn_read_cache_hits_total ")).unwrap();
-        line.split_whitespace().nth(1).unwrap().parse().unwrap()
-    };
+    let hits = || anon.read_cache_hits();
     let before = hits();
     let first = anon.get_with(&path, &[("If-None-Match", &etag)]);
     assert_eq!((first.status, first.etag()), (304, etag.clone()));
@@ -237,6 +347,62 @@ fn revalidation_alone_fills_the_read_cache(backend: Backend) {
     let full = anon.get_with(&path, &[("If-None-Match", "\"stale\"")]);
     assert_eq!((full.status, full.etag()), (200, etag));
     assert_eq!(full.json()["slug"], "kreis-mettmann");
+}
+
+/// While other readers keep the read cache busy, every write is seen by the very next anonymous read.
+fn writes_are_seen_by_the_next_read_under_load(backend: Backend) {
+    let app = spawn_app(&backend);
+    let (admin, anon) = (app.admin(), app.anonymous());
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let before = anon.read_cache_hits();
+    let busy = Readers::start(&anon, &path);
+    for round in 0..30 {
+        let written = admin.patch(&path, &admin.get(&path).etag(), &json!({"description": format!("Runde {round}")}));
+        assert_eq!(written.status, 200);
+        let next = anon.get(&path);
+        assert_eq!(next.json()["description"], format!("Runde {round}"), "round {round}: a stale read");
+        assert_eq!(next.etag(), written.etag());
+    }
+    drop(busy);
+    let hits = anon.read_cache_hits() - before;
+    assert!(hits >= 100, "the readers were answered from the cache ({hits} hits)");
+}
+
+/// Anonymous readers of one path in the background, until dropped: they keep the read cache and its
+/// version checks busy, as websites do.
+struct Readers {
+    stop: Arc<AtomicBool>,
+    threads: Vec<std::thread::JoinHandle<()>>,
+}
+
+impl Readers {
+    fn start(client: &Client, path: &str) -> Readers {
+        let stop = Arc::new(AtomicBool::new(false));
+        let threads = (0..4)
+            .map(|_| {
+                let (client, path, stop) = (client.clone(), path.to_string(), stop.clone());
+                std::thread::spawn(move || {
+                    while !stop.load(Ordering::Relaxed) {
+                        assert_eq!(client.get(&path).status, 200);
+                    }
+                })
+            })
+            .collect();
+        Readers { stop, threads }
+    }
+}
+
+impl Drop for Readers {
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+        for thread in self.threads.drain(..) {
+            let outcome = thread.join();
+            if !std::thread::panicking() {
+                outcome.expect("a background reader failed");
+            }
+        }
+    }
 }
 
 /// Applies a `modifiedSince` page stream to a mirror; returns the largest `updatedAt` seen.
@@ -426,6 +592,7 @@ fn two_instances_share_one_postgres() {
     // Anonymous reads come from each instance's read cache; a write through the other instance is still
     // seen by the very next read, every time.
     let (anon_a, anon_b) = (first.client(None), second.client(None));
+    let busy = Readers::start(&anon_b, &path);
     for round in 0..20 {
         let cached = anon_b.get(&path);
         assert_eq!(anon_b.get(&path).etag(), cached.etag(), "served again unchanged");
@@ -436,12 +603,8 @@ fn two_instances_share_one_postgres() {
         assert_eq!(anon_b.get_with(&path, &[("If-None-Match", &cached.etag())]).status, 200);
         assert_eq!(anon_a.get(&path).etag(), next.etag());
     }
-    let metrics = anon_b.get("/metrics").text();
-    let hits: u64 = metrics
-        .lines()
-        .find_map(|l| l.strip_prefix("rbn_read_cache_hits_total "))
-        .and_then(|v| v.trim().parse().ok())
-        .unwrap();
+    drop(busy);
+    let hits = anon_b.read_cache_hits();
     assert!(hits >= 20, "the reads were answered from the cache ({hits} hits)");
     drop((first, second));
 }

@@ -96,6 +96,16 @@ impl Timestamp {
         Timestamp(Utc::now().trunc_subsecs(6))
     }
 
+    /// Now, or a microsecond after `previous` if the clock is not past it.
+    pub fn now_after(previous: Timestamp) -> Self {
+        Timestamp::now().max(previous.next())
+    }
+
+    /// A microsecond later: the next time a record can have.
+    pub fn next(self) -> Self {
+        Timestamp(self.0 + chrono::TimeDelta::microseconds(1))
+    }
+
     pub fn parse(text: &str) -> Option<Self> {
         DateTime::parse_from_rfc3339(text).ok().map(|t| Timestamp(t.with_timezone(&Utc).trunc_subsecs(6)))
     }

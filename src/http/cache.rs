@@ -2,15 +2,18 @@
 //!
 //! Websites ask for the same few resources on every page view. Each cached answer carries the registry's
 //! data version (the number of committed write transactions, see `Db::data_version`); it is served only
-//! while that version is still current. The version is read from the database, so a write through any
-//! instance is seen by the next read on every instance. To keep that cheap, concurrent readers share
-//! one version query ([`Freshness`]): a reader waits for the first query that *started after it
-//! arrived*, which therefore sees every write committed before the reader came.
+//! while that version is still current. The version is read from the database, so every read that
+//! arrives after a write was acknowledged sees it, on every instance, without a query per read: a check
+//! of the version is trusted for a little less than [`COMMIT_WAIT`] after it was sent, and every write
+//! waits that long after its commit before it returns. A read that arrives after a write was acknowledged
+//! can therefore only trust checks sent after that write committed, which see it. [`Freshness`] keeps a recent check
+//! at hand: readers wait for a query only when the last one is too old to trust.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::Thread;
+use std::time::{Duration, Instant};
 
 use actix_web::body::{BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
@@ -23,10 +26,16 @@ use tokio::sync::watch;
 
 use super::conditional::none_match_hits;
 use super::state::AppState;
-use crate::storage::Db;
+use crate::storage::{COMMIT_WAIT, Db};
 
 /// How many answers the cache holds at most (a few MB: pages are small).
 const MAX_ENTRIES: usize = 4096;
+
+/// How long after it was sent a version check is trusted: less than the writers' [`COMMIT_WAIT`], with
+/// room for clocks of different machines that run at slightly different rates.
+const TRUSTED_FOR: Duration = Duration::from_micros(COMMIT_WAIT.as_micros() as u64 * 9 / 10);
+// A check sent after a reader arrived has age zero; with nothing trusted at all, readers would wait forever.
+const _: () = assert!(!TRUSTED_FOR.is_zero());
 
 /// One cached answer.
 struct Entry {
@@ -36,21 +45,27 @@ struct Entry {
     body: Bytes,
 }
 
-/// Shares version queries between concurrent readers.
+/// One query of the data version: when it was sent and what it found (`None`: the database did not
+/// answer).
+#[derive(Clone, Copy)]
+struct Check {
+    sent: Instant,
+    version: Option<i64>,
+}
+
+/// Keeps a trusted check of the data version at hand for all readers.
 pub struct Freshness {
-    /// Incremented by the poller right before each query: a reader's ticket is the value when it came.
-    epoch: AtomicU64,
-    /// The latest query: the epoch it was started in, and the version it found (`None`: the database
-    /// did not answer).
-    published: watch::Sender<(u64, Option<i64>)>,
+    /// The latest check, `None` before the first.
+    latest: watch::Sender<Option<Check>>,
+    /// A reader asked for a new check since the poller last started one.
     wanted: AtomicBool,
     poller: Thread,
 }
 
 impl Freshness {
-    /// Starts the poller thread, which queries only while readers wait.
+    /// Starts the poller thread, which queries only when readers ask.
     pub fn start(db: Db) -> Arc<Freshness> {
-        let (published, _) = watch::channel((0, None));
+        let (latest, _) = watch::channel(None);
         let (ready_tx, ready_rx) = std::sync::mpsc::channel::<Arc<Freshness>>();
         let handle = std::thread::Builder::new()
             .name("rbn-freshness".into())
@@ -67,7 +82,7 @@ impl Freshness {
                         }
                         continue;
                     }
-                    let epoch = freshness.epoch.fetch_add(1, Ordering::AcqRel) + 1;
+                    let sent = Instant::now();
                     if conn.is_none() {
                         conn = db.dedicated_connection().ok();
                     }
@@ -75,36 +90,53 @@ impl Freshness {
                     if version.is_none() {
                         conn = None; // reconnect next time: the database may have restarted
                     }
-                    freshness.published.send_replace((epoch, version));
+                    freshness.latest.send_replace(Some(Check { sent, version }));
                 }
             })
             .expect("start the freshness thread");
-        let freshness = Arc::new(Freshness {
-            epoch: AtomicU64::new(0),
-            published,
-            wanted: AtomicBool::new(false),
-            poller: handle.thread().clone(),
-        });
+        let freshness = Arc::new(Freshness { latest, wanted: AtomicBool::new(false), poller: handle.thread().clone() });
         let _ = ready_tx.send(freshness.clone());
         freshness
     }
 
-    /// The data version as of a moment after this call began; `None` when the database does not answer.
+    /// The data version as of a moment after every write acknowledged before this call; `None` when the
+    /// database does not answer.
     pub async fn current(&self) -> Option<i64> {
-        let ticket = self.epoch.load(Ordering::Acquire);
-        let mut receiver = self.published.subscribe();
-        // Wake the poller only when nobody has asked since its last query.
-        if !self.wanted.swap(true, Ordering::AcqRel) {
-            self.poller.unpark();
+        let arrived = Instant::now();
+        if let Some(version) = self.trusted(*self.latest.borrow(), arrived) {
+            return version;
         }
+        let mut receiver = self.latest.subscribe();
+        self.ask();
         loop {
-            let (epoch, version) = *receiver.borrow_and_update();
-            if epoch > ticket {
+            if let Some(version) = self.trusted(*receiver.borrow_and_update(), arrived) {
                 return version;
             }
             if receiver.changed().await.is_err() {
                 return None;
             }
+        }
+    }
+
+    /// What `check` says to a reader that arrived at `arrived`, if it is recent enough to be trusted.
+    fn trusted(&self, check: Option<Check>, arrived: Instant) -> Option<Option<i64>> {
+        let check = check?;
+        let age = arrived.saturating_duration_since(check.sent);
+        if age >= TRUSTED_FOR {
+            return None;
+        }
+        // Ask for the next check before this one expires, so that readers under load never wait.
+        if age >= TRUSTED_FOR / 2 {
+            self.ask();
+        }
+        Some(check.version)
+    }
+
+    /// Wakes the poller, unless someone already asked since its last query.
+    fn ask(&self) {
+        // A plain load first: readers under load ask often, and a shared write on each would be contended.
+        if !self.wanted.load(Ordering::Acquire) && !self.wanted.swap(true, Ordering::AcqRel) {
+            self.poller.unpark();
         }
     }
 }

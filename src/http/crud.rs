@@ -232,11 +232,11 @@ pub async fn edit<R: Table>(
     let updated = web::block(move || {
         db.modify::<R, ApiError>(id, &who, action, authorize, move |current| {
             if_match.check(current)?;
-            match (replacement, edit) {
-                (Some(input), _) => Ok(Some(input)),
+            match (&replacement, &edit) {
+                (Some(input), _) => Ok(Some(input.clone())),
                 (None, Edit::MergePatch(patch)) | (None, Edit::Replace(patch)) => {
                     let mut document = current.writable_value();
-                    merge_patch(&mut document, &patch);
+                    merge_patch(&mut document, patch);
                     Ok(Some(R::parse_input(&document)?))
                 }
             }

@@ -117,8 +117,14 @@ impl Table for Body {
         Ok(())
     }
 
-    fn update(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
-        prepared::update(
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &BodyInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let row: Option<Row> = prepared::update(
             bodies::table,
             (
                 bodies::network_id.eq(input.network_id.to_string()),
@@ -132,10 +138,12 @@ impl Table for Body {
                 bodies::sources.eq(to_json(&input.sources)),
                 bodies::updated_at.eq(naive(now)),
             ),
-            bodies::id.eq(id.to_string()),
+            bodies::id.eq(id.to_string()).and(bodies::updated_at.eq(naive(version))),
         )
-        .execute(conn)?;
-        Ok(())
+        .returning(bodies::all_columns)
+        .get_result(conn)
+        .optional()?;
+        row.map(body).transpose()
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {

@@ -179,8 +179,14 @@ impl Table for Contact {
         Ok(())
     }
 
-    fn update(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
-        prepared::update(
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &ContactInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let row: Option<Row> = prepared::update(
             contacts::table,
             (
                 contacts::network_id.eq(input.network_id.map(|id| id.to_string())),
@@ -198,10 +204,12 @@ impl Table for Contact {
                 contacts::sources.eq(to_json(&input.sources)),
                 contacts::updated_at.eq(naive(now)),
             ),
-            contacts::id.eq(id.to_string()),
+            contacts::id.eq(id.to_string()).and(contacts::updated_at.eq(naive(version))),
         )
-        .execute(conn)?;
-        Ok(())
+        .returning(contacts::all_columns)
+        .get_result(conn)
+        .optional()?;
+        row.map(contact).transpose()
     }
 
     /// Deleting removes the row for real; only the id and time stay, in the change feed's tombstone.

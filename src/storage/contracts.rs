@@ -68,12 +68,21 @@ fn write_links(conn: &mut DbConnection, id: Uuid, input: &ContractInput) -> Stor
     Ok(())
 }
 
-/// Marks a network changed (its `foundedOn` derives from its contracts); says whether it exists.
-fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> StoreResult<bool> {
-    let updated =
-        prepared::update(networks::table, networks::updated_at.eq(naive(now)), networks::id.eq(network.to_string()))
-            .execute(conn)?;
-    Ok(updated > 0)
+/// Marks a network changed (its `foundedOn` derives from its contracts): its `updatedAt` moves to `now`,
+/// or just past its current one when that is later (a write of the network since this write took its
+/// time). Returns the new `updatedAt`; `None` when the network does not exist.
+fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> StoreResult<Option<Timestamp>> {
+    let id = network.to_string();
+    let current = networks::table.find(&id).select(networks::updated_at);
+    // Locked as the update below will lock it, so that nobody changes it in between.
+    let current: Option<chrono::NaiveDateTime> = match conn {
+        DbConnection::Postgres(pg) => current.for_no_key_update().first(pg).optional()?,
+        DbConnection::Sqlite(sqlite) => current.first(sqlite).optional()?,
+    };
+    let Some(current) = current else { return Ok(None) };
+    let stamp = now.max(timestamp(current).next());
+    prepared::update(networks::table, networks::updated_at.eq(naive(stamp)), networks::id.eq(&id)).execute(conn)?;
+    Ok(Some(stamp))
 }
 
 impl Table for Contract {
@@ -125,8 +134,14 @@ impl Table for Contract {
         write_links(conn, id, input)
     }
 
-    fn update(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
-        prepared::update(
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &ContractInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let rows = prepared::update(
             contracts::table,
             (
                 contracts::network_id.eq(input.network_id.to_string()),
@@ -138,10 +153,14 @@ impl Table for Contract {
                 contracts::sources.eq(to_json(&input.sources)),
                 contracts::updated_at.eq(naive(now)),
             ),
-            contracts::id.eq(id.to_string()),
+            contracts::id.eq(id.to_string()).and(contracts::updated_at.eq(naive(version))),
         )
         .execute(conn)?;
-        write_links(conn, id, input)
+        if rows != 1 {
+            return Ok(None);
+        }
+        write_links(conn, id, input)?;
+        Self::load(conn, id)
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
@@ -163,7 +182,7 @@ impl Table for Contract {
         before: Option<&Contract>,
         after: Option<&ContractInput>,
         now: Timestamp,
-    ) -> StoreResult<Vec<(ResourceKind, Uuid)>> {
+    ) -> StoreResult<Vec<(ResourceKind, Uuid, Timestamp)>> {
         let mut networks: Vec<Uuid> = before.map(|c| c.network_id).into_iter().collect();
         networks.extend(after.and_then(Contract::network_of));
         // Always in the same order, so that two writers never wait for each other's network.
@@ -171,8 +190,8 @@ impl Table for Contract {
         networks.dedup();
         let mut touched = Vec::new();
         for network in networks {
-            if touch_network(conn, network, now)? {
-                touched.push((ResourceKind::Networks, network));
+            if let Some(stamp) = touch_network(conn, network, now)? {
+                touched.push((ResourceKind::Networks, network, stamp));
             }
         }
         Ok(touched)

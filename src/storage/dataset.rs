@@ -167,14 +167,24 @@ where
         }
         let wanted = serde_json::to_value(&record.input).unwrap_or_default();
         let stamp_created = record.created_at.unwrap_or(now);
-        let stamp_updated = record.updated_at.unwrap_or(now);
+        let mut stamp_updated = record.updated_at.unwrap_or(now);
         match existing {
             Some(current) if current.writable_value() == wanted => {
                 report.unchanged += 1;
                 continue;
             }
             Some(current) => {
-                R::update(conn, record.id, &record.input, stamp_updated)?;
+                // A changed record's version only grows, as with every write: a file's older time (a
+                // restored backup, an edited export) would hide the change from mirrors and If-Match.
+                if stamp_updated <= current.updated_at() {
+                    stamp_updated = Timestamp::now_after(current.updated_at());
+                }
+                // The import holds the tables exclusively: nobody can have changed the record meanwhile.
+                if R::update(conn, record.id, &record.input, stamp_updated, current.updated_at())?.is_none() {
+                    return Err(
+                        StoreError::Corrupt(format!("{} {} changed during the import", R::KIND, record.id)).into()
+                    );
+                }
                 let fields: Vec<String> = R::WRITABLE
                     .iter()
                     .filter(|f| current.writable_value().get(**f) != wanted.get(**f))

@@ -76,8 +76,14 @@ impl Table for Handlungsfeld {
         Ok(())
     }
 
-    fn update(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
-        prepared::update(
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &HandlungsfeldInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let row: Option<Row> = prepared::update(
             handlungsfelder::table,
             (
                 handlungsfelder::slug.eq(&input.slug),
@@ -86,10 +92,12 @@ impl Table for Handlungsfeld {
                 handlungsfelder::sources.eq(to_json(&input.sources)),
                 handlungsfelder::updated_at.eq(naive(now)),
             ),
-            handlungsfelder::id.eq(id.to_string()),
+            handlungsfelder::id.eq(id.to_string()).and(handlungsfelder::updated_at.eq(naive(version))),
         )
-        .execute(conn)?;
-        Ok(())
+        .returning(handlungsfelder::all_columns)
+        .get_result(conn)
+        .optional()?;
+        row.map(handlungsfeld).transpose()
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
@@ -104,6 +112,10 @@ impl Table for Handlungsfeld {
 
     fn scope_of_record(_: &mut DbConnection, _: &Handlungsfeld) -> StoreResult<Scope> {
         Ok(Scope::default())
+    }
+
+    fn changes_unique_column(before: &HandlungsfeldInput, after: &HandlungsfeldInput) -> bool {
+        before.slug != after.slug
     }
 
     fn check_conflicts(

@@ -43,6 +43,13 @@ pub use table::{Cursor, Table, Window};
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
 
+/// How long every write waits after its commit before it returns, and so before anyone can learn of it.
+///
+/// Read caches trust a check of the data version for a little less than this after the check was sent
+/// (`http::cache`): a read that arrives after a write was acknowledged therefore only ever trusts checks
+/// sent after the write committed, on every instance, without a query per read.
+pub const COMMIT_WAIT: Duration = Duration::from_millis(5);
+
 /// A connection to either backend; queries written against it run on both.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -220,6 +227,11 @@ pub struct Db {
     backend: Backend,
     /// Opens connections outside the pool.
     manager: std::sync::Arc<Manager>,
+    /// SQLite: this process's writers take turns here rather than in SQLite's busy handler, which
+    /// sleeps in growing steps and lets a waiting writer miss its turn again and again.
+    sqlite_writers: std::sync::Arc<parking_lot::Mutex<()>>,
+    /// How long a SQLite writer waits for its turn.
+    turn_wait: Duration,
 }
 
 pub type Conn = PooledConnection<Manager>;
@@ -240,8 +252,8 @@ impl Db {
         Self::open_with_wait(url, pool_size, Duration::from_secs(5))
     }
 
-    /// Opens a pool whose statements wait at most `wait` for locks (SQLite `busy_timeout`, PostgreSQL
-    /// `statement_timeout`).
+    /// Opens a pool whose statements wait at most `wait` for locks (PostgreSQL `statement_timeout`; on
+    /// SQLite a writer's turn in this process and SQLite's `busy_timeout` together).
     pub fn open_with_wait(url: &str, pool_size: u32, wait: Duration) -> StoreResult<Db> {
         let url = DatabaseUrl::parse(url)?;
         if url.backend == Backend::Sqlite
@@ -252,6 +264,13 @@ impl Db {
                 .map_err(|e| StoreError::Unavailable(format!("cannot create {}: {e}", parent.display())))?;
         }
         let backend = url.backend;
+        // A SQLite writer waits twice, for its turn in this process and then for SQLite's lock (held by
+        // other processes): half the time each, so that together they stay within `wait` (plus, as for
+        // every statement, the pool's own connection time-out, which only a pool drained by readers costs).
+        let (wait, turn_wait) = match backend {
+            Backend::Sqlite => (wait / 2, wait / 2),
+            Backend::Postgres => (wait, Duration::ZERO),
+        };
         let dedicated = std::sync::Arc::new(Manager { url: url.clone(), wait });
         let manager = Manager { url, wait };
         // Fail fast with the driver's own message rather than r2d2's generic time-out.
@@ -264,7 +283,7 @@ impl Db {
             .connection_timeout(Duration::from_secs(3))
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Db { pool, backend, manager: dedicated })
+        Ok(Db { pool, backend, manager: dedicated, sqlite_writers: Default::default(), turn_wait })
     }
 
     pub fn backend(&self) -> Backend {
@@ -304,8 +323,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let mut conn = self.conn()?;
-        conn.transaction(|conn| {
+        self.committed(|conn| {
             lock_writers(conn)?;
             work(conn)
         })
@@ -318,9 +336,8 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let mut conn = self.conn()?;
-        conn.transaction(|conn| {
-            if let DbConnection::Postgres(pg) = &mut **conn {
+        self.committed(|conn| {
+            if let DbConnection::Postgres(pg) = &mut *conn {
                 pg.batch_execute(
                     "LOCK TABLE networks, handlungsfelder, network_handlungsfelder, contracts, \
                      contract_handlungsfelder, bodies, contacts IN EXCLUSIVE MODE",
@@ -329,6 +346,30 @@ impl Db {
             lock_writers(conn)?;
             work(conn)
         })
+    }
+
+    /// Runs write `work` in one transaction and returns once its commit is visible to every read cache
+    /// (see [`COMMIT_WAIT`]); the connection goes back to the pool before the wait. On SQLite the
+    /// process's writers take turns first (see `sqlite_writers`).
+    fn committed<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    where
+        E: From<StoreError> + From<DieselError>,
+    {
+        let turn = match self.backend {
+            Backend::Sqlite => Some(
+                self.sqlite_writers
+                    .try_lock_for(self.turn_wait)
+                    .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into()))?,
+            ),
+            Backend::Postgres => None,
+        };
+        let mut conn = self.conn()?;
+        let outcome = DbConnection::transaction(&mut conn, work);
+        drop((conn, turn));
+        if outcome.is_ok() {
+            std::thread::sleep(COMMIT_WAIT);
+        }
+        outcome
     }
 
     /// Runs read-only `work` on one consistent snapshot.
@@ -342,9 +383,10 @@ impl Db {
     ///
     /// Writers are serialised by the registry-wide write lock, so change numbers commit in order. Where
     /// it is taken differs: SQLite takes it first, because a transaction that read before another writer
-    /// committed can never write (busy snapshot). PostgreSQL takes it last, right before the change feed,
-    /// so writers wait on each other only for the final statements; meanwhile the record's own row lock
-    /// ([`lock_row`]) keeps its If-Match check and its write one atomic step.
+    /// committed can never write (busy snapshot). PostgreSQL takes it last, with the change feed and the
+    /// audit entry in one statement ([`journal`]), so writers wait on each other only for that statement
+    /// and the commit; meanwhile versioned updates keep each If-Match check and its write one atomic step
+    /// (see [`Db::modify`]).
     fn write<'a, T, E>(
         &self,
         actor: &Actor,
@@ -353,31 +395,24 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let mut conn = self.conn()?;
-        conn.transaction(|conn| {
+        self.committed(|conn| {
             if self.backend == Backend::Sqlite {
                 lock_writers(conn)?;
             }
             let (outcome, entry) = work(conn)?;
-            if self.backend == Backend::Postgres {
-                lock_writers(conn)?;
-            }
-            for (kind, id) in entry.touched {
-                changes::record(conn, kind, id, entry.at, false)?;
-            }
-            changes::record(conn, entry.kind, entry.id, entry.at, entry.deleted)?;
-            audit::append(conn, actor, entry.kind.as_str(), entry.id, entry.action, &entry.fields, entry.at)?;
+            journal(conn, actor, &entry)?;
             Ok(outcome)
         })
     }
 
     /// Creates a record: checks references (400), `authorize`s its scope (403), checks uniqueness (409),
-    /// inserts, records the change and the audit entry.
+    /// inserts, records the change and the audit entry. `authorize` is `None` for callers who may write
+    /// anywhere: then no scope is looked up.
     pub fn create<R: Table, E>(
         &self,
         input: R::Input,
         actor: &Actor,
-        authorize: impl FnOnce(&Scope) -> Result<(), E>,
+        authorize: Option<impl Fn(&Scope) -> Result<(), E>>,
     ) -> Result<R, E>
     where
         E: From<StoreError> + From<DieselError>,
@@ -385,7 +420,9 @@ impl Db {
         self.write(actor, |conn| {
             check_references(conn, &R::references(&input))?;
             let input = R::complete(conn, input)?;
-            authorize(&R::scope_of_input(conn, None, &input)?)?;
+            if let Some(authorize) = &authorize {
+                authorize(&R::scope_of_input(conn, None, &input)?)?;
+            }
             let id = Uuid::now_v7();
             R::check_conflicts(conn, None, &input, None)?;
             let now = Timestamp::now();
@@ -399,70 +436,33 @@ impl Db {
     }
 
     /// Replaces or deletes a record. `decide` sees the current state (after `authorize` approved its
-    /// scope) and returns the new input, or `None` to delete; it is where If-Match is checked, so the check
-    /// and the write are one atomic step.
+    /// scope; `None` for callers who may write anywhere) and returns the new input, or `None` to delete;
+    /// it is where If-Match is checked, so the check and the write are one atomic step.
+    ///
+    /// The record is read without a lock, and the write applies only while the record is still the
+    /// version `decide` saw. When another write came first, the record is locked, read and decided on
+    /// again (a stale If-Match then fails as it should): no round trip for a lock in the usual case.
     pub fn modify<R: Table, E>(
         &self,
         id: Uuid,
         actor: &Actor,
         action: &str,
-        authorize: impl Fn(&Scope) -> Result<(), E>,
-        decide: impl FnOnce(&R) -> Result<Option<R::Input>, E>,
+        authorize: Option<impl Fn(&Scope) -> Result<(), E>>,
+        decide: impl Fn(&R) -> Result<Option<R::Input>, E>,
     ) -> Result<Option<R>, E>
     where
         E: From<StoreError> + From<DieselError>,
     {
         let outcome: Option<R> = self.write(actor, |conn| -> Result<(Option<R>, Journal), E> {
-            lock_row(conn, R::KIND, id)?;
-            let current = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
-            authorize(&R::scope_of_record(conn, &current)?)?;
-            let next = decide(&current)?;
-            let now = Timestamp::now();
-            match next {
-                Some(input) => {
-                    // What the record refers to decides where it belongs; unchanged references need neither
-                    // another existence check nor another authorisation.
-                    let before = R::parse_input(&current.writable_value()).ok();
-                    let before_refs = before.as_ref().map(R::references).unwrap_or_default();
-                    let refers_to = |refs: &[crate::domain::Reference]| {
-                        let mut keys: Vec<(ResourceKind, String)> =
-                            refs.iter().map(|r| (r.kind, r.key.clone())).collect();
-                        keys.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
-                        keys
-                    };
-                    let refs = R::references(&input);
-                    let new_refs: Vec<_> = refs
-                        .iter()
-                        .filter(|r| !before_refs.iter().any(|b| b.kind == r.kind && b.key == r.key))
-                        .cloned()
-                        .collect();
-                    check_references(conn, &new_refs)?;
-                    let input = R::complete(conn, input)?;
-                    if refers_to(&refs) != refers_to(&before_refs) {
-                        authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
-                    }
-                    R::check_conflicts(conn, Some(id), &input, before.as_ref())?;
-                    R::update(conn, id, &input, now)?;
-                    let touched = R::touch_related(conn, Some(&current), Some(&input), now)?;
-                    let updated = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
-                    let fields = changed_fields::<R>(Some(&current), Some(&updated));
-                    let entry = Journal { kind: R::KIND, id, at: now, action, fields, deleted: false, touched };
-                    Ok((Some(updated), entry))
-                }
-                None => {
-                    R::check_dependents(conn, id)?;
-                    R::delete(conn, id)?;
-                    let touched = R::touch_related(conn, Some(&current), None, now)?;
-                    let entry = Journal {
-                        kind: R::KIND,
-                        id,
-                        at: now,
-                        action: "delete",
-                        fields: Vec::new(),
-                        deleted: true,
-                        touched,
-                    };
-                    Ok((None, entry))
+            let lock = match modify_once(conn, id, action, authorize.as_ref(), &decide)? {
+                Attempt::Done(record, entry) => return Ok((record, entry)),
+                Attempt::Raced { lock } => lock,
+            };
+            lock_row(conn, R::KIND, id, lock)?;
+            match modify_once(conn, id, action, authorize.as_ref(), &decide)? {
+                Attempt::Done(record, entry) => Ok((record, entry)),
+                Attempt::Raced { .. } => {
+                    Err(StoreError::Corrupt(format!("{} {id} changed while locked", R::KIND)).into())
                 }
             }
         })?;
@@ -475,6 +475,76 @@ impl Db {
         }
         Ok(outcome)
     }
+}
+
+/// What one attempt of [`Db::modify`] came to.
+enum Attempt<'a, R> {
+    /// The record was updated (`Some`) or deleted (`None`).
+    Done(Option<R>, Journal<'a>),
+    /// Another write changed the record after this attempt read it; nothing was written (each attempt's
+    /// first write is the versioned update, or the delete's versioned lock). `lock` is the row lock that
+    /// statement takes, which the next attempt takes first.
+    Raced { lock: RowLock },
+}
+
+/// One attempt of [`Db::modify`] on the record as it is now.
+fn modify_once<'a, R: Table, E>(
+    conn: &mut DbConnection,
+    id: Uuid,
+    action: &'a str,
+    authorize: Option<&impl Fn(&Scope) -> Result<(), E>>,
+    decide: &impl Fn(&R) -> Result<Option<R::Input>, E>,
+) -> Result<Attempt<'a, R>, E>
+where
+    E: From<StoreError> + From<DieselError>,
+{
+    let current = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
+    if let Some(authorize) = authorize {
+        authorize(&R::scope_of_record(conn, &current)?)?;
+    }
+    let next = decide(&current)?;
+    let version = current.updated_at();
+    // Strictly after the version it replaces: a record's versions only grow, even if the clock steps back.
+    let now = Timestamp::now_after(version);
+    let Some(input) = next else {
+        if !lock_for_delete(conn, R::KIND, id, version)? {
+            return Ok(Attempt::Raced { lock: RowLock::Update });
+        }
+        R::check_dependents(conn, id)?;
+        R::delete(conn, id)?;
+        let touched = R::touch_related(conn, Some(&current), None, now)?;
+        let entry =
+            Journal { kind: R::KIND, id, at: now, action: "delete", fields: Vec::new(), deleted: true, touched };
+        return Ok(Attempt::Done(None, entry));
+    };
+    // What the record refers to decides where it belongs; unchanged references need neither another
+    // existence check nor another authorisation.
+    let before = R::parse_input(&current.writable_value()).ok();
+    let before_refs = before.as_ref().map(R::references).unwrap_or_default();
+    let refers_to = |refs: &[crate::domain::Reference]| {
+        let mut keys: Vec<(ResourceKind, String)> = refs.iter().map(|r| (r.kind, r.key.clone())).collect();
+        keys.sort_by(|a, b| (a.0.as_str(), &a.1).cmp(&(b.0.as_str(), &b.1)));
+        keys
+    };
+    let refs = R::references(&input);
+    let new_refs: Vec<_> =
+        refs.iter().filter(|r| !before_refs.iter().any(|b| b.kind == r.kind && b.key == r.key)).cloned().collect();
+    check_references(conn, &new_refs)?;
+    let input = R::complete(conn, input)?;
+    if let Some(authorize) = authorize
+        && refers_to(&refs) != refers_to(&before_refs)
+    {
+        authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
+    }
+    R::check_conflicts(conn, Some(id), &input, before.as_ref())?;
+    let Some(updated) = R::update(conn, id, &input, now, version)? else {
+        let unique_change = before.as_ref().is_none_or(|before| R::changes_unique_column(before, &input));
+        return Ok(Attempt::Raced { lock: if unique_change { RowLock::Update } else { RowLock::NoKeyUpdate } });
+    };
+    let touched = R::touch_related(conn, Some(&current), Some(&input), now)?;
+    let fields = changed_fields::<R>(Some(&current), Some(&updated));
+    let entry = Journal { kind: R::KIND, id, at: now, action, fields, deleted: false, touched };
+    Ok(Attempt::Done(Some(updated), entry))
 }
 
 /// Who writes, for the audit log.
@@ -494,25 +564,63 @@ struct Journal<'a> {
     /// The writable fields that changed (names only).
     fields: Vec<String>,
     deleted: bool,
-    /// Records whose representation changed with this one (see `Table::touch_related`).
-    touched: Vec<(ResourceKind, Uuid)>,
+    /// Records whose representation changed with this one, with their new `updatedAt` (see
+    /// `Table::touch_related`).
+    touched: Vec<(ResourceKind, Uuid, Timestamp)>,
 }
 
-/// PostgreSQL: locks a record's row until the transaction ends, so that concurrent writes of one record
-/// take turns (see [`Db::write`]). SQLite needs none: its writers hold the write lock from the start.
-fn lock_row(conn: &mut DbConnection, kind: ResourceKind, id: Uuid) -> StoreResult<()> {
+/// The statements that lock a record's row on PostgreSQL: by id, and by id at a version.
+fn row_lock_sql(kind: ResourceKind) -> Option<(&'static str, &'static str)> {
+    macro_rules! of {
+        ($table:literal) => {
+            Some((
+                concat!("SELECT 1 FROM ", $table, " WHERE id = "),
+                concat!("SELECT 1 FROM ", $table, " WHERE (id, updated_at) = ("),
+            ))
+        };
+    }
+    match kind {
+        ResourceKind::Networks => of!("networks"),
+        ResourceKind::Contracts => of!("contracts"),
+        ResourceKind::Bodies => of!("bodies"),
+        ResourceKind::Handlungsfelder => of!("handlungsfelder"),
+        ResourceKind::Contacts => of!("contacts"),
+        ResourceKind::Regions | ResourceKind::Districts => None,
+    }
+}
+
+/// A row lock of PostgreSQL. A write that lost a race takes the lock its own update or delete takes: a
+/// transaction that strengthened its lock later could deadlock with writers that hold the row's key
+/// share (those that refer to the record) and then change it (a contract touching its network).
+#[derive(Debug, Clone, Copy)]
+enum RowLock {
+    /// What an update takes that leaves the unique columns alone.
+    NoKeyUpdate,
+    /// What a delete takes, or an update of a unique column.
+    Update,
+}
+
+/// PostgreSQL: locks a record's row until the transaction ends, so that a write that lost a race to
+/// another (see [`Db::modify`]) decides again on a state nobody changes in between. SQLite needs none:
+/// its writers hold the write lock from the start.
+fn lock_row(conn: &mut DbConnection, kind: ResourceKind, id: Uuid, lock: RowLock) -> StoreResult<()> {
     use diesel::sql_types::Text;
-    let DbConnection::Postgres(pg) = conn else { return Ok(()) };
-    let head = match kind {
-        ResourceKind::Networks => "SELECT 1 FROM networks WHERE id = ",
-        ResourceKind::Contracts => "SELECT 1 FROM contracts WHERE id = ",
-        ResourceKind::Bodies => "SELECT 1 FROM bodies WHERE id = ",
-        ResourceKind::Handlungsfelder => "SELECT 1 FROM handlungsfelder WHERE id = ",
-        ResourceKind::Contacts => "SELECT 1 FROM contacts WHERE id = ",
-        ResourceKind::Regions | ResourceKind::Districts => return Ok(()),
+    let (DbConnection::Postgres(pg), Some((head, _))) = (conn, row_lock_sql(kind)) else { return Ok(()) };
+    let tail = match lock {
+        RowLock::NoKeyUpdate => " FOR NO KEY UPDATE",
+        RowLock::Update => " FOR UPDATE",
     };
-    prepared::Handwritten { head, values: (id.to_string().into_sql::<Text>(),), tail: " FOR UPDATE" }.execute(pg)?;
+    prepared::Handwritten { head, values: (id.to_string().into_sql::<Text>(),), tail }.execute(pg)?;
     Ok(())
+}
+
+/// PostgreSQL: takes a delete's lock ([`RowLock::Update`]) on a record's row if the record is still at
+/// `version`; false when another write came first.
+fn lock_for_delete(conn: &mut DbConnection, kind: ResourceKind, id: Uuid, version: Timestamp) -> StoreResult<bool> {
+    use diesel::sql_types::{Text, Timestamp as SqlTimestamp};
+    let (DbConnection::Postgres(pg), Some((_, head))) = (conn, row_lock_sql(kind)) else { return Ok(true) };
+    let values = (id.to_string().into_sql::<Text>(), rows::naive(version).into_sql::<SqlTimestamp>());
+    Ok(prepared::Handwritten { head, values, tail: ") FOR UPDATE" }.execute(pg)? == 1)
 }
 
 impl Db {
@@ -542,6 +650,52 @@ pub fn data_version(conn: &mut DbConnection) -> StoreResult<i64> {
 fn lock_writers(conn: &mut DbConnection) -> StoreResult<()> {
     prepared::Handwritten { head: "UPDATE write_lock SET writes = writes + 1 WHERE id = 1", values: (), tail: "" }
         .execute(conn)?;
+    Ok(())
+}
+
+/// Ends a record write: records its changes for the change feed and appends its audit entry. SQLite
+/// holds the write lock already; on PostgreSQL `rbn_journal` (see its migration) takes it and does the
+/// rest in the same round trip, so writers wait on each other only for that statement and the commit.
+fn journal(conn: &mut DbConnection, actor: &Actor, entry: &Journal) -> StoreResult<()> {
+    let DbConnection::Postgres(pg) = conn else {
+        for &(kind, id, at) in &entry.touched {
+            changes::record(conn, kind, id, at, false)?;
+        }
+        changes::record(conn, entry.kind, entry.id, entry.at, entry.deleted)?;
+        audit::append(conn, actor, entry.kind.as_str(), entry.id, entry.action, &entry.fields, entry.at)?;
+        return Ok(());
+    };
+    use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp as SqlTimestamp};
+    // The touched records first, then the record itself: the order of the calls above.
+    let changed = entry.touched.iter().map(|&(kind, id, at)| (kind, id, at, false));
+    let changed = changed.chain([(entry.kind, entry.id, entry.at, entry.deleted)]);
+    let (mut ids, mut kinds, mut times, mut deleted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
+    for (kind, id, at, gone) in changed {
+        ids.push(id.to_string());
+        kinds.push(kind.as_str().to_string());
+        times.push(rows::naive(at));
+        deleted.push(i32::from(gone));
+    }
+    prepared::Handwritten {
+        head: "SELECT rbn_journal(",
+        values: (
+            ids.into_sql::<Array<Text>>(),
+            kinds.into_sql::<Array<Text>>(),
+            times.into_sql::<Array<SqlTimestamp>>(),
+            deleted.into_sql::<Array<Integer>>(),
+            rows::naive(entry.at).into_sql::<SqlTimestamp>(),
+            Uuid::now_v7().to_string().into_sql::<Text>(),
+            actor.key_id.map(|id| id.to_string()).into_sql::<Nullable<Text>>(),
+            actor.key_name.clone().into_sql::<Nullable<Text>>(),
+            actor.request_id.clone().into_sql::<Nullable<Text>>(),
+            entry.kind.as_str().into_sql::<Text>(),
+            entry.id.to_string().into_sql::<Text>(),
+            entry.action.into_sql::<Text>(),
+            rows::to_json(&entry.fields).into_sql::<Text>(),
+        ),
+        tail: ")",
+    }
+    .execute(pg)?;
     Ok(())
 }
 

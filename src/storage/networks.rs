@@ -150,8 +150,14 @@ impl Table for Network {
         write_links(conn, id, input)
     }
 
-    fn update(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
-        prepared::update(
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &NetworkInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let rows = prepared::update(
             networks::table,
             (
                 networks::slug.eq(&input.slug),
@@ -163,10 +169,14 @@ impl Table for Network {
                 networks::sources.eq(to_json(&input.sources)),
                 networks::updated_at.eq(naive(now)),
             ),
-            networks::id.eq(id.to_string()),
+            networks::id.eq(id.to_string()).and(networks::updated_at.eq(naive(version))),
         )
         .execute(conn)?;
-        write_links(conn, id, input)
+        if rows != 1 {
+            return Ok(None);
+        }
+        write_links(conn, id, input)?;
+        Self::load(conn, id)
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
@@ -181,6 +191,10 @@ impl Table for Network {
 
     fn scope_of_record(conn: &mut DbConnection, record: &Network) -> StoreResult<Scope> {
         network_scope(conn, record.id)
+    }
+
+    fn changes_unique_column(before: &NetworkInput, after: &NetworkInput) -> bool {
+        before.slug != after.slug || before.region_key != after.region_key
     }
 
     fn check_conflicts(

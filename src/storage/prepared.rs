@@ -7,7 +7,8 @@
 //! so two different texts never share a prepared statement.
 
 use diesel::backend::Backend;
-use diesel::query_builder::{AsChangeset, AstPass, QueryFragment, QueryId};
+use diesel::expression::Expression;
+use diesel::query_builder::{AsChangeset, AstPass, Query, QueryFragment, QueryId};
 use diesel::query_source::{QuerySource, Table};
 use diesel::{QueryResult, RunQueryDsl};
 
@@ -65,6 +66,37 @@ where
     }
 }
 
+impl<F, C, W> Update<F, C, W> {
+    /// `… RETURNING columns`: the updated row comes back with the update, in the same round trip.
+    pub fn returning<R>(self, columns: R) -> UpdateReturning<Self, R> {
+        UpdateReturning { update: self, columns }
+    }
+}
+
+/// An [`Update`] that returns `columns` of the updated row.
+#[derive(Debug, Clone)]
+pub struct UpdateReturning<U, R> {
+    update: U,
+    columns: R,
+}
+
+impl<U, R, DB> QueryFragment<DB> for UpdateReturning<U, R>
+where
+    DB: Backend,
+    U: QueryFragment<DB>,
+    R: QueryFragment<DB>,
+{
+    fn walk_ast<'b>(&'b self, mut out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.update.walk_ast(out.reborrow())?;
+        out.push_sql(" RETURNING ");
+        self.columns.walk_ast(out.reborrow())
+    }
+}
+
+impl<U, R: Expression> Query for UpdateReturning<U, R> {
+    type SqlType = R::SqlType;
+}
+
 macro_rules! keyed_by_sql_text {
     ($($name:ident<$($param:ident),+>),+) => {$(
         impl<$($param),+> QueryId for $name<$($param),+> {
@@ -74,4 +106,4 @@ macro_rules! keyed_by_sql_text {
         impl<$($param,)+ Conn> RunQueryDsl<Conn> for $name<$($param),+> {}
     )+};
 }
-keyed_by_sql_text!(Handwritten<V>, Update<F, C, W>);
+keyed_by_sql_text!(Handwritten<V>, Update<F, C, W>, UpdateReturning<U, R>);

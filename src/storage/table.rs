@@ -38,7 +38,16 @@ pub trait Table: Resource + Sized {
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
-    fn update(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
+    /// Updates the record if it is still at `version` (its `updatedAt`) and returns it as stored now;
+    /// `None` when another write came first. The versioned statement is the first write, so nothing has
+    /// changed when it returns `None`.
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &Self::Input,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>>;
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()>;
 
     /// Fills in what the input implies (a contact's network from its body); runs after the reference check.
@@ -74,14 +83,21 @@ pub trait Table: Resource + Sized {
     }
 
     /// Updates records whose representation derives from this one (a contract changes its network's
-    /// `foundedOn`), so their `updatedAt` and ETag move too. Returns them, for the change feed.
+    /// `foundedOn`), so their `updatedAt` and ETag move too. Returns them with their new `updatedAt`, for
+    /// the change feed.
     fn touch_related(
         _conn: &mut DbConnection,
         _before: Option<&Self>,
         _after: Option<&Self::Input>,
         _now: Timestamp,
-    ) -> StoreResult<Vec<(ResourceKind, Uuid)>> {
+    ) -> StoreResult<Vec<(ResourceKind, Uuid, Timestamp)>> {
         Ok(Vec::new())
+    }
+
+    /// Whether a write from `before` to `after` changes a column with a unique index (a slug).
+    /// PostgreSQL locks such an update's row as strongly as a delete's.
+    fn changes_unique_column(_before: &Self::Input, _after: &Self::Input) -> bool {
+        false
     }
 }
 

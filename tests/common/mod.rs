@@ -299,6 +299,13 @@ impl Client {
         self.send("GET", path, &[], None)
     }
 
+    /// How many reads the service has answered from its read cache so far (`/metrics`).
+    pub fn read_cache_hits(&self) -> u64 {
+        let metrics = self.get("/metrics").text();
+        let hits = metrics.lines().find_map(|l| l.strip_prefix("rbn_read_cache_hits_total "));
+        hits.and_then(|v| v.trim().parse().ok()).expect("rbn_read_cache_hits_total in /metrics")
+    }
+
     pub fn get_with(&self, path: &str, headers: &[(&str, &str)]) -> Reply {
         self.send("GET", path, headers, None)
     }

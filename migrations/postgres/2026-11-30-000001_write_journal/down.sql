@@ -1,0 +1,1 @@
+DROP FUNCTION rbn_journal;
