@@ -2,11 +2,10 @@
 //!
 //! Websites ask for the same few resources on every page view. Each cached answer carries the registry's
 //! data version (the number of committed write transactions, see `Db::data_version`); it is served only
-//! while that version is still current. The version is read from the database, so every read that
-//! arrives after a write was acknowledged sees it, on every instance, without a query per read: a check
-//! of the version is trusted for a little less than [`COMMIT_WAIT`] after it was sent, and every write
-//! waits that long after its commit before it returns. A read that arrives after a write was acknowledged
-//! can therefore only trust checks sent after that write committed, which see it. [`Freshness`] keeps a recent check
+//! while that version is still current. Every read that arrives after a write was acknowledged sees it,
+//! on every instance, without a query per read: a check of the version is trusted for a little less than
+//! [`COMMIT_WAIT`] after it was sent, and every write waits that long after its commit before it returns,
+//! so such a read only trusts checks sent after the write committed. [`Freshness`] keeps a recent check
 //! at hand: readers wait for a query only when the last one is too old to trust.
 
 use std::collections::HashMap;
