@@ -81,6 +81,11 @@ impl Resource for Body {
         self.updated_at
     }
 
+    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
+        self.created_at = created_at.unwrap_or(self.created_at);
+        self.updated_at = updated_at;
+    }
+
     fn parse_input(value: &Value) -> Result<BodyInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
         let network_id = f.uuid("networkId");

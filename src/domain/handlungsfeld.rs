@@ -56,6 +56,11 @@ impl Resource for Handlungsfeld {
         self.updated_at
     }
 
+    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
+        self.created_at = created_at.unwrap_or(self.created_at);
+        self.updated_at = updated_at;
+    }
+
     fn parse_input(value: &Value) -> Result<HandlungsfeldInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
         let slug = f.slug("slug");

@@ -68,6 +68,8 @@ pub trait Resource: Serialize + Clone + Send + Sync + 'static {
 
     fn id(&self) -> Uuid;
     fn updated_at(&self) -> Timestamp;
+    /// Sets the version the write that stored this state committed with (and, for a creation, its time).
+    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp);
 
     /// Reads and validates a complete representation, reporting every problem.
     fn parse_input(value: &Value) -> Result<Self::Input, ValidationErrors>;

@@ -60,12 +60,16 @@ impl Db {
             };
             let mut report = ImportReport::default();
             let mut problems = Vec::new();
-            let now = Timestamp::now();
-            write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, now, &mut report, &mut problems)?;
-            write_section::<Network>(conn, &dataset.networks, actor, now, &mut report, &mut problems)?;
-            write_section::<Body>(conn, &dataset.bodies, actor, now, &mut report, &mut problems)?;
-            write_section::<Contract>(conn, &dataset.contracts, actor, now, &mut report, &mut problems)?;
-            write_section::<Contact>(conn, &dataset.contacts, actor, now, &mut report, &mut problems)?;
+            // Versions follow the commit order (see `storage::version_time`): a record the import writes
+            // keeps the file's time only when that is later than every change committed before, which
+            // holds for a file loaded into an empty database; otherwise mirrors would pass it.
+            let floor = super::changes::last_change(conn)?;
+            let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
+            write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
+            write_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
+            write_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
+            write_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
+            write_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
             if !problems.is_empty() {
                 return Err(ImportError::Invalid(problems));
             }
@@ -136,11 +140,18 @@ fn section<R: Table>(
         .collect())
 }
 
+/// The times an import writes with: `now`, after `floor` (the latest change committed before it).
+#[derive(Debug, Clone, Copy)]
+struct Versions {
+    floor: Option<Timestamp>,
+    now: Timestamp,
+}
+
 fn write_section<R: Table>(
     conn: &mut DbConnection,
     records: &[Record<R::Input>],
     actor: &Actor,
-    now: Timestamp,
+    Versions { floor, now }: Versions,
     report: &mut ImportReport,
     problems: &mut Vec<FieldError>,
 ) -> Result<(), ImportError>
@@ -167,19 +178,16 @@ where
         }
         let wanted = serde_json::to_value(&record.input).unwrap_or_default();
         let stamp_created = record.created_at.unwrap_or(now);
-        let mut stamp_updated = record.updated_at.unwrap_or(now);
+        let stamp_updated = record.updated_at.filter(|at| floor.is_none_or(|floor| *at > floor)).unwrap_or(now);
         match existing {
             Some(current) if current.writable_value() == wanted => {
                 report.unchanged += 1;
                 continue;
             }
             Some(current) => {
-                // A changed record's version only grows, as with every write: a file's older time (a
-                // restored backup, an edited export) would hide the change from mirrors and If-Match.
-                if stamp_updated <= current.updated_at() {
-                    stamp_updated = Timestamp::now_after(current.updated_at());
-                }
-                // The import holds the tables exclusively: nobody can have changed the record meanwhile.
+                // A changed record's version only grows, as with every write (`floor` is at least its
+                // version): a file's older time (a restored backup, an edited export) would hide the change
+                // from mirrors and If-Match. The import holds the tables exclusively: nobody can have changed the record meanwhile.
                 if R::update(conn, record.id, &record.input, stamp_updated, current.updated_at())?.is_none() {
                     return Err(
                         StoreError::Corrupt(format!("{} {} changed during the import", R::KIND, record.id)).into()

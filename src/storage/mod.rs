@@ -373,9 +373,31 @@ impl Db {
     }
 
     /// Runs read-only `work` on one consistent snapshot.
+    ///
+    /// On PostgreSQL that takes `REPEATABLE READ`: under its default isolation every statement sees the
+    /// commits made before it began, so a list and the tombstones merged into it could see different
+    /// states, and a mirror that stored the largest `updatedAt` of the page could pass a record that
+    /// committed between them. SQLite reads one snapshot per transaction anyway.
     pub fn read<T>(&self, work: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+        use diesel::connection::{AnsiTransactionManager, TransactionManager};
         let mut conn = self.conn()?;
-        conn.transaction(|conn| work(conn))
+        let DbConnection::Postgres(pg) = &mut *conn else {
+            return conn.transaction(|conn| work(conn));
+        };
+        AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+        // The multi-connection's transaction manager hands these to the PostgreSQL connection's.
+        type Transactions = <DbConnection as Connection>::TransactionManager;
+        match work(&mut conn) {
+            Ok(value) => {
+                Transactions::commit_transaction(&mut conn)?;
+                Ok(value)
+            }
+            Err(error) => {
+                // A failed rollback leaves the connection broken; the pool drops it (`has_broken`).
+                let _ = Transactions::rollback_transaction(&mut conn);
+                Err(error)
+            }
+        }
     }
 
     /// Runs the write of one record: `work` changes it (and what derives from it) and says what to put
@@ -387,11 +409,14 @@ impl Db {
     /// audit entry in one statement ([`journal`]), so writers wait on each other only for that statement
     /// and the commit; meanwhile versioned updates keep each If-Match check and its write one atomic step
     /// (see [`Db::modify`]).
+    ///
+    /// Returns the version the write committed with: [`version_time`] explains why it may be later than
+    /// the one `work` wrote (PostgreSQL), in which case the records written have been restamped with it.
     fn write<'a, T, E>(
         &self,
         actor: &Actor,
         work: impl FnOnce(&mut DbConnection) -> Result<(T, Journal<'a>), E>,
-    ) -> Result<T, E>
+    ) -> Result<(T, Timestamp), E>
     where
         E: From<StoreError> + From<DieselError>,
     {
@@ -400,8 +425,8 @@ impl Db {
                 lock_writers(conn)?;
             }
             let (outcome, entry) = work(conn)?;
-            journal(conn, actor, &entry)?;
-            Ok(outcome)
+            let at = journal(conn, actor, &entry)?;
+            Ok((outcome, at))
         })
     }
 
@@ -417,7 +442,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.write(actor, |conn| {
+        let (mut created, at) = self.write(actor, |conn| -> Result<(R, Journal), E> {
             check_references(conn, &R::references(&input))?;
             let input = R::complete(conn, input)?;
             if let Some(authorize) = &authorize {
@@ -425,14 +450,16 @@ impl Db {
             }
             let id = Uuid::now_v7();
             R::check_conflicts(conn, None, &input, None)?;
-            let now = Timestamp::now();
+            let now = version_time(conn, None)?;
             R::insert(conn, id, &input, now)?;
             let touched = R::touch_related(conn, None, Some(&input), now)?;
             let created = R::load(conn, id)?.ok_or(StoreError::NotFound)?;
             let fields = changed_fields::<R>(None, Some(&created));
             let entry = Journal { kind: R::KIND, id, at: now, action: "create", fields, deleted: false, touched };
             Ok((created, entry))
-        })
+        })?;
+        created.set_version(Some(at), at);
+        Ok(created)
     }
 
     /// Replaces or deletes a record. `decide` sees the current state (after `authorize` approved its
@@ -453,7 +480,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let outcome: Option<R> = self.write(actor, |conn| -> Result<(Option<R>, Journal), E> {
+        let (mut outcome, at) = self.write(actor, |conn| -> Result<(Option<R>, Journal), E> {
             let lock = match modify_once(conn, id, action, authorize.as_ref(), &decide)? {
                 Attempt::Done(record, entry) => return Ok((record, entry)),
                 Attempt::Raced { lock } => lock,
@@ -466,6 +493,9 @@ impl Db {
                 }
             }
         })?;
+        if let Some(updated) = &mut outcome {
+            updated.set_version(None, at);
+        }
         if outcome.is_none() && self.backend == Backend::Sqlite && R::KIND == ResourceKind::Contacts {
             // A deleted contact may be a person: move the change out of the write-ahead log into the file,
             // where `secure_delete` has overwritten it. Best effort: a reader may hold the log a moment longer.
@@ -505,7 +535,7 @@ where
     let next = decide(&current)?;
     let version = current.updated_at();
     // Strictly after the version it replaces: a record's versions only grow, even if the clock steps back.
-    let now = Timestamp::now_after(version);
+    let now = version_time(conn, Some(version))?;
     let Some(input) = next else {
         if !lock_for_delete(conn, R::KIND, id, version)? {
             return Ok(Attempt::Raced { lock: RowLock::Update });
@@ -653,20 +683,37 @@ fn lock_writers(conn: &mut DbConnection) -> StoreResult<()> {
     Ok(())
 }
 
-/// Ends a record write: records its changes for the change feed and appends its audit entry. SQLite
-/// holds the write lock already; on PostgreSQL `rbn_journal` (see its migration) takes it and does the
+/// The version a write gives the records it changes, strictly after `after` (the version it replaces).
+///
+/// Versions follow the commit order, so that a mirror that polls with `modifiedSince=<the largest
+/// updatedAt it has seen>` never passes a record that commits later: every write's version is later
+/// than that of every change committed before it. SQLite writers hold the write lock from the start, so
+/// this is that time. PostgreSQL writers take the lock last (see [`Db::write`]): this is a provisional
+/// time, and `rbn_journal` moves it past the latest committed change once it holds the lock.
+fn version_time(conn: &mut DbConnection, after: Option<Timestamp>) -> StoreResult<Timestamp> {
+    let floor = match conn {
+        DbConnection::Sqlite(_) => changes::last_change(conn)?.max(after),
+        DbConnection::Postgres(_) => after,
+    };
+    Ok(floor.map_or_else(Timestamp::now, Timestamp::now_after))
+}
+
+/// Ends a record write: records its changes for the change feed and appends its audit entry, and
+/// returns the version the write commits with (see [`version_time`]). SQLite holds the write lock
+/// already; on PostgreSQL `rbn_journal` (see its migration) takes it, chooses the version and does the
 /// rest in the same round trip, so writers wait on each other only for that statement and the commit.
-fn journal(conn: &mut DbConnection, actor: &Actor, entry: &Journal) -> StoreResult<()> {
+fn journal(conn: &mut DbConnection, actor: &Actor, entry: &Journal) -> StoreResult<Timestamp> {
     let DbConnection::Postgres(pg) = conn else {
         for &(kind, id, at) in &entry.touched {
             changes::record(conn, kind, id, at, false)?;
         }
         changes::record(conn, entry.kind, entry.id, entry.at, entry.deleted)?;
         audit::append(conn, actor, entry.kind.as_str(), entry.id, entry.action, &entry.fields, entry.at)?;
-        return Ok(());
+        return Ok(entry.at);
     };
     use diesel::sql_types::{Array, Integer, Nullable, Text, Timestamp as SqlTimestamp};
-    // The touched records first, then the record itself: the order of the calls above.
+    // The touched records first, then the record itself: the order of the calls above. The provisional
+    // time is the latest the write used (a touched network may have moved past its own version).
     let changed = entry.touched.iter().map(|&(kind, id, at)| (kind, id, at, false));
     let changed = changed.chain([(entry.kind, entry.id, entry.at, entry.deleted)]);
     let (mut ids, mut kinds, mut times, mut deleted) = (Vec::new(), Vec::new(), Vec::new(), Vec::new());
@@ -676,14 +723,15 @@ fn journal(conn: &mut DbConnection, actor: &Actor, entry: &Journal) -> StoreResu
         times.push(rows::naive(at));
         deleted.push(i32::from(gone));
     }
-    prepared::Handwritten {
+    let provisional = changed_at_latest(entry);
+    let at: chrono::NaiveDateTime = prepared::Handwritten {
         head: "SELECT rbn_journal(",
         values: (
             ids.into_sql::<Array<Text>>(),
             kinds.into_sql::<Array<Text>>(),
             times.into_sql::<Array<SqlTimestamp>>(),
             deleted.into_sql::<Array<Integer>>(),
-            rows::naive(entry.at).into_sql::<SqlTimestamp>(),
+            rows::naive(provisional).into_sql::<SqlTimestamp>(),
             Uuid::now_v7().to_string().into_sql::<Text>(),
             actor.key_id.map(|id| id.to_string()).into_sql::<Nullable<Text>>(),
             actor.key_name.clone().into_sql::<Nullable<Text>>(),
@@ -695,8 +743,14 @@ fn journal(conn: &mut DbConnection, actor: &Actor, entry: &Journal) -> StoreResu
         ),
         tail: ")",
     }
-    .execute(pg)?;
-    Ok(())
+    .returning::<SqlTimestamp>()
+    .get_result(pg)?;
+    Ok(rows::timestamp(at))
+}
+
+/// The latest time a write used for any of its records.
+fn changed_at_latest(entry: &Journal) -> Timestamp {
+    entry.touched.iter().map(|&(_, _, at)| at).fold(entry.at, Timestamp::max)
 }
 
 /// Checks that every referenced record exists; reports all missing ones at once.

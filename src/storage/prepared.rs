@@ -30,6 +30,30 @@ impl<V: QueryFragment<DB>, DB: Backend> QueryFragment<DB> for Handwritten<V> {
     }
 }
 
+impl<V> Handwritten<V> {
+    /// The statement as a query that returns one value of SQL type `ST` (a function's result).
+    pub fn returning<ST>(self) -> HandwrittenQuery<V, ST> {
+        HandwrittenQuery { statement: self, returns: std::marker::PhantomData }
+    }
+}
+
+/// A [`Handwritten`] statement that returns one value of SQL type `ST`.
+#[derive(Debug, Clone)]
+pub struct HandwrittenQuery<V, ST> {
+    statement: Handwritten<V>,
+    returns: std::marker::PhantomData<ST>,
+}
+
+impl<V: QueryFragment<DB>, ST, DB: Backend> QueryFragment<DB> for HandwrittenQuery<V, ST> {
+    fn walk_ast<'b>(&'b self, out: AstPass<'_, 'b, DB>) -> QueryResult<()> {
+        self.statement.walk_ast(out)
+    }
+}
+
+impl<V, ST: diesel::sql_types::SqlType + diesel::sql_types::SingleValue> Query for HandwrittenQuery<V, ST> {
+    type SqlType = ST;
+}
+
 /// `UPDATE table SET changes WHERE filter`, where `changes` always sets the same columns.
 #[derive(Debug, Clone)]
 pub struct Update<F, C, W> {
@@ -106,4 +130,4 @@ macro_rules! keyed_by_sql_text {
         impl<$($param,)+ Conn> RunQueryDsl<Conn> for $name<$($param),+> {}
     )+};
 }
-keyed_by_sql_text!(Handwritten<V>, Update<F, C, W>, UpdateReturning<U, R>);
+keyed_by_sql_text!(Handwritten<V>, HandwrittenQuery<V, ST>, Update<F, C, W>, UpdateReturning<U, R>);
