@@ -22,6 +22,7 @@ backend_tests!(
     revalidation_alone_fills_the_read_cache,
     writes_are_seen_by_the_next_read_under_load,
     a_mirror_polling_under_concurrent_writers_misses_nothing,
+    parallel_links_and_unlinks_all_land,
 );
 
 fn conditional_reads_answer_304(backend: Backend) {
@@ -681,4 +682,53 @@ fn poll(client: &Client, since: &str, mirror: &mut BTreeMap<String, Value>) -> S
         }
     }
     newest
+}
+
+/// Twelve parallel links and unlinks of one network's Handlungsfelder with `If-Match: *`, three rounds:
+/// every acknowledged one is in the stored links. (The list was rebuilt from a read taken before the
+/// write's transaction, so parallel writers overwrote each other's links.)
+fn parallel_links_and_unlinks_all_land(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let fields: Vec<String> = (0..12)
+        .map(|i| {
+            let field =
+                admin.create("handlungsfelder", &json!({"slug": format!("feld-{i}"), "name": format!("Feld {i}")}));
+            field["id"].as_str().unwrap().to_string()
+        })
+        .collect();
+    for field in &fields[..6] {
+        assert_eq!(
+            admin.send("PUT", &format!("{path}/handlungsfelder/{field}"), &[("If-Match", "*")], None).status,
+            200
+        );
+    }
+    for round in 0..3 {
+        // Even rounds unlink the first six and link the others; odd rounds the other way round.
+        let barrier = Arc::new(Barrier::new(fields.len()));
+        let threads: Vec<_> = fields
+            .iter()
+            .enumerate()
+            .map(|(i, field)| {
+                let (admin, barrier) = (app.admin(), barrier.clone());
+                let url = format!("{path}/handlungsfelder/{field}");
+                let link = (i >= 6) == (round % 2 == 0);
+                std::thread::spawn(move || {
+                    barrier.wait();
+                    let status =
+                        admin.send(if link { "PUT" } else { "DELETE" }, &url, &[("If-Match", "*")], None).status;
+                    assert_eq!(status, if link { 200 } else { 204 }, "{url}");
+                })
+            })
+            .collect();
+        threads.into_iter().for_each(|t| t.join().unwrap());
+        let expected: HashSet<&String> =
+            fields.iter().enumerate().filter(|(i, _)| (*i >= 6) == (round % 2 == 0)).map(|(_, f)| f).collect();
+        let linked = admin.get(&path).json()["handlungsfeldIds"].clone();
+        let linked: HashSet<String> =
+            linked.as_array().unwrap().iter().map(|v| v.as_str().unwrap().to_string()).collect();
+        assert_eq!(linked.iter().collect::<HashSet<_>>(), expected, "links after round {round}");
+    }
 }

@@ -209,6 +209,9 @@ pub async fn create<R: Table>(
 pub enum Edit {
     Replace(Value),
     MergePatch(Value),
+    /// A change computed from the current writable document, inside the write's transaction (linking a
+    /// Handlungsfeld adds to the list as it is then, not as a read before the write saw it).
+    Derive(Box<dyn Fn(&mut Value) + Send + Sync>),
 }
 
 /// Replaces or patches one record under `If-Match`; the check and the write are one transaction.
@@ -224,7 +227,7 @@ pub async fn edit<R: Table>(
     // Validate a full replacement before taking the write lock; a patch can only be validated merged.
     let replacement = match &edit {
         Edit::Replace(value) => Some(R::parse_input(value)?),
-        Edit::MergePatch(_) => None,
+        Edit::MergePatch(_) | Edit::Derive(_) => None,
     };
     let db = state.db.clone();
     let who = actor(req, access);
@@ -232,14 +235,15 @@ pub async fn edit<R: Table>(
     let updated = web::block(move || {
         db.modify::<R, ApiError>(id, &who, action, authorize, move |current| {
             if_match.check(current)?;
-            match (&replacement, &edit) {
-                (Some(input), _) => Ok(Some(input.clone())),
-                (None, Edit::MergePatch(patch)) | (None, Edit::Replace(patch)) => {
-                    let mut document = current.writable_value();
-                    merge_patch(&mut document, patch);
-                    Ok(Some(R::parse_input(&document)?))
-                }
+            if let Some(input) = &replacement {
+                return Ok(Some(input.clone()));
             }
+            let mut document = current.writable_value();
+            match &edit {
+                Edit::MergePatch(patch) | Edit::Replace(patch) => merge_patch(&mut document, patch),
+                Edit::Derive(change) => change(&mut document),
+            }
+            Ok(Some(R::parse_input(&document)?))
         })
     })
     .await??;

@@ -187,17 +187,18 @@ async fn change_link(
     let id = crud::resolve_id::<Network>(&state, &network_key).await?;
     let handlungsfeld = crud::parse_id(&handlungsfeld)?;
     crud::fetch::<Handlungsfeld>(&state, handlungsfeld, &caller.0).await?;
-    let patch = {
-        let current = crud::fetch::<Network>(&state, id, &caller.0).await?;
-        let mut ids = current.handlungsfeld_ids.clone();
-        ids.retain(|other| *other != handlungsfeld);
+    let change = move |document: &mut serde_json::Value| {
+        let mut ids: Vec<serde_json::Value> =
+            document.get("handlungsfeldIds").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let this = serde_json::Value::String(handlungsfeld.to_string());
+        ids.retain(|other| *other != this);
         if linked {
-            ids.push(handlungsfeld);
+            ids.push(this);
         }
-        serde_json::json!({ "handlungsfeldIds": ids })
+        document["handlungsfeldIds"] = serde_json::Value::Array(ids);
     };
     let action = if linked { "link" } else { "unlink" };
-    let network = crud::edit::<Network>(&req, &state, &caller.0, id, action, Edit::MergePatch(patch)).await?;
+    let network = crud::edit::<Network>(&req, &state, &caller.0, id, action, Edit::Derive(Box::new(change))).await?;
     let response = respond(&req, &caller.0, StatusCode::OK, &network, Some(network.updated_at()));
     if linked {
         Ok(response)
