@@ -11,12 +11,64 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use common::{Backend, Client, ServiceProcess, TestDatabase, admin_key_for, network_body};
+use common::{Backend, Client, Options, ServiceProcess, TestDatabase, admin_key_for, network_body, spawn_app_with};
 use diesel::connection::SimpleConnection;
 use diesel::{Connection, SqliteConnection};
 use rbn_registry::domain::Role;
 use rbn_registry::storage::Db;
 use serde_json::json;
+
+backend_tests!(a_write_answered_503_by_the_time_out_never_commits);
+
+/// Holds the registry's write lock from a connection of its own for `hold`, as a stuck writer would.
+fn hold_write_lock(url: &str, hold: Duration) -> std::thread::JoinHandle<()> {
+    let url = url.to_string();
+    let (locked, is_locked) = std::sync::mpsc::channel();
+    let holder = std::thread::spawn(move || {
+        let mut conn: Box<dyn SimpleConnection> = match url.strip_prefix("sqlite://") {
+            Some(path) => {
+                let mut conn = SqliteConnection::establish(path).unwrap();
+                conn.batch_execute("BEGIN EXCLUSIVE").unwrap();
+                Box::new(conn)
+            }
+            None => {
+                let mut conn = diesel::PgConnection::establish(&url).unwrap();
+                conn.batch_execute("BEGIN; UPDATE write_lock SET writes = writes WHERE id = 1").unwrap();
+                Box::new(conn)
+            }
+        };
+        locked.send(()).unwrap();
+        std::thread::sleep(hold);
+        conn.batch_execute("COMMIT").unwrap();
+    });
+    is_locked.recv().unwrap();
+    holder
+}
+
+/// A write that waits for the write lock longer than the request time-out is answered 503, and it stays
+/// unwritten when the lock is released later. (It used to commit after its 503: the time-out dropped the
+/// request, but not the database work.)
+fn a_write_answered_503_by_the_time_out_never_commits(backend: Backend) {
+    let http = rbn_registry::http::HttpConfig { request_timeout: Duration::from_secs(1), ..Default::default() };
+    let app = spawn_app_with(&backend, Options { http, ..Default::default() });
+    let admin = app.admin();
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let etag = admin.get(&path).etag();
+    for (round, hold) in [Duration::from_millis(1600), Duration::from_millis(2400)].into_iter().enumerate() {
+        let holder = hold_write_lock(&app.database.url, hold);
+        let started = Instant::now();
+        let reply = admin.patch(&path, &etag, &json!({"description": format!("nach dem 503 ({round})")}));
+        reply.problem(503);
+        assert!(started.elapsed() < Duration::from_millis(1500), "answered after {:?}", started.elapsed());
+        holder.join().unwrap();
+        std::thread::sleep(Duration::from_millis(800));
+        let stored = admin.get(&path);
+        assert_eq!(stored.etag(), etag, "the write answered 503 committed later: {}", stored.text());
+    }
+    // The lock is free again: the same write now succeeds.
+    assert_eq!(admin.patch(&path, &etag, &json!({"description": "jetzt"})).status, 200);
+}
 
 /// A PostgreSQL cluster of the test's own, in a temporary directory on a spare port.
 struct ThrowawayPostgres {

@@ -14,7 +14,7 @@ use super::problem::ApiError;
 use super::state::AppState;
 use crate::domain::Access;
 use crate::domain::access::Scope;
-use crate::storage::Actor;
+use crate::storage::{Actor, CommitGate};
 
 /// The caller, as an extractor: anonymous without a header, 401 with a bad key, 429 after repeated failures.
 pub struct Caller(pub Access);
@@ -105,5 +105,6 @@ pub fn actor(req: &HttpRequest, access: &Access) -> Actor {
         key_id: access.key().map(|k| k.id),
         key_name: access.key().map(|k| k.name.clone()),
         request_id: req.extensions().get::<RequestId>().map(|r| r.0.clone()),
+        gate: req.extensions().get::<CommitGate>().cloned(),
     }
 }

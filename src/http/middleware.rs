@@ -14,6 +14,7 @@ use tracing::Instrument;
 use super::meta::API_VERSION;
 use super::problem::{ApiError, PROBLEM_JSON, problem_for_status};
 use super::state::AppState;
+use crate::storage::CommitGate;
 
 /// The id of a request: the client's `X-Request-Id` when it is sensible, else a new UUID.
 #[derive(Debug, Clone)]
@@ -45,7 +46,13 @@ pub async fn envelope(
         state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
     }
     let timeout = state.as_ref().map_or(std::time::Duration::from_secs(30), |s| s.config.request_timeout);
-    let outcome = actix_web::rt::time::timeout(timeout, next.call(req).instrument(span.clone())).await;
+    // A request that may write carries a gate: it commits only if the time-out has not answered first.
+    let gate = (!req.method().is_safe()).then(|| {
+        let gate = CommitGate::default();
+        req.extensions_mut().insert(gate.clone());
+        gate
+    });
+    let outcome = within(timeout, gate.as_ref(), next.call(req).instrument(span.clone())).await;
     // Errors that escape the handlers are rendered by actix from `ApiError` (still problem+json); the
     // request itself is gone with the cancelled future, so these few responses lack the headers below.
     let mut response = match outcome {
@@ -106,6 +113,25 @@ pub async fn envelope(
         });
     }
     Ok(response)
+}
+
+/// Runs `request` for at most `timeout`; `Err` when it was cut off. A write that has begun to commit
+/// is never cut off (its gate refuses the cancellation): it is answered with what it did.
+async fn within<F: std::future::Future>(
+    timeout: std::time::Duration,
+    gate: Option<&CommitGate>,
+    request: F,
+) -> Result<F::Output, ()> {
+    use futures_util::future::{Either, select};
+    let request = std::pin::pin!(request);
+    let timer = std::pin::pin!(actix_web::rt::time::sleep(timeout));
+    match select(request, timer).await {
+        Either::Left((output, _)) => Ok(output),
+        Either::Right(((), request)) => match gate {
+            Some(gate) if !gate.cancel() => Ok(request.await),
+            _ => Err(()),
+        },
+    }
 }
 
 fn finish_metrics(state: Option<&web::Data<AppState>>, status: u16, started: Instant) -> std::time::Duration {

@@ -53,7 +53,7 @@ impl Db {
     /// Validates the whole file, then writes all of it or nothing, in one transaction. Records are
     /// matched by id (or, for networks and Handlungsfelder, by slug); unchanged ones are not written.
     pub fn import(&self, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
-        self.exclusive_transaction(|conn| {
+        self.exclusive_transaction(actor, |conn| {
             let dataset = {
                 let stored = Stored(std::cell::RefCell::new(conn));
                 dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?

@@ -71,7 +71,7 @@ impl Db {
         let secret = new_secret()?;
         let id = Uuid::now_v7();
         let now = Timestamp::now();
-        self.transaction(|conn: &mut DbConnection| -> StoreResult<NewKey> {
+        self.transaction(actor, |conn: &mut DbConnection| -> StoreResult<NewKey> {
             diesel::insert_into(k::table)
                 .values((
                     k::id.eq(id.to_string()),
@@ -123,7 +123,7 @@ impl Db {
     /// Revokes a key; it stops working at once.
     pub fn revoke_key(&self, id: Uuid, actor: &Actor) -> StoreResult<ApiKey> {
         let now = Timestamp::now();
-        self.transaction(|conn: &mut DbConnection| -> StoreResult<ApiKey> {
+        self.transaction(actor, |conn: &mut DbConnection| -> StoreResult<ApiKey> {
             let updated = diesel::update(k::table.find(id.to_string()))
                 .set((k::revoked_at.eq(Some(naive(now))), k::updated_at.eq(naive(now))))
                 .execute(conn)?;

@@ -319,11 +319,11 @@ impl Db {
     /// Runs `work` in one write transaction that holds the write lock from the start: writers are
     /// serialised and every change it records commits together with it. For writes outside the records
     /// (API keys); records are written through [`Db::write`] and imports through `exclusive_transaction`.
-    pub fn transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    pub fn transaction<T, E>(&self, actor: &Actor, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.committed(|conn| {
+        self.committed(actor, |conn| {
             lock_writers(conn)?;
             work(conn)
         })
@@ -332,11 +332,15 @@ impl Db {
     /// Like [`Db::transaction`] for a write of many records. On PostgreSQL it first waits for the record
     /// writes in progress and keeps new ones out: they lock their rows before the write lock (see
     /// [`Db::write`]), so without this an import could wait for a row whose writer waits for the import.
-    fn exclusive_transaction<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    fn exclusive_transaction<T, E>(
+        &self,
+        actor: &Actor,
+        work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
+    ) -> Result<T, E>
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.committed(|conn| {
+        self.committed(actor, |conn| {
             if let DbConnection::Postgres(pg) = &mut *conn {
                 pg.batch_execute(
                     "LOCK TABLE networks, handlungsfelder, network_handlungsfelder, contracts, \
@@ -350,8 +354,9 @@ impl Db {
 
     /// Runs write `work` in one transaction and returns once its commit is visible to every read cache
     /// (see [`COMMIT_WAIT`]); the connection goes back to the pool before the wait. On SQLite the
-    /// process's writers take turns first (see `sqlite_writers`).
-    fn committed<T, E>(&self, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
+    /// process's writers take turns first (see `sqlite_writers`). The transaction commits only if the
+    /// actor's [`CommitGate`] lets it: a request that was already answered as failed writes nothing.
+    fn committed<T, E>(&self, actor: &Actor, work: impl FnOnce(&mut DbConnection) -> Result<T, E>) -> Result<T, E>
     where
         E: From<StoreError> + From<DieselError>,
     {
@@ -364,7 +369,13 @@ impl Db {
             Backend::Postgres => None,
         };
         let mut conn = self.conn()?;
-        let outcome = DbConnection::transaction(&mut conn, work);
+        let outcome = DbConnection::transaction(&mut conn, |conn| {
+            let outcome = work(conn)?;
+            if actor.gate.as_ref().is_some_and(|gate| !gate.enter_commit()) {
+                return Err(StoreError::Unavailable("the request timed out before its write committed".into()).into());
+            }
+            Ok(outcome)
+        });
         drop((conn, turn));
         if outcome.is_ok() {
             std::thread::sleep(COMMIT_WAIT);
@@ -420,7 +431,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        self.committed(|conn| {
+        self.committed(actor, |conn| {
             if self.backend == Backend::Sqlite {
                 lock_writers(conn)?;
             }
@@ -577,12 +588,43 @@ where
     Ok(Attempt::Done(Some(updated), entry))
 }
 
-/// Who writes, for the audit log.
+/// Who writes, for the audit log, and until when their write may commit.
 #[derive(Debug, Clone, Default)]
 pub struct Actor {
     pub key_id: Option<Uuid>,
     pub key_name: Option<String>,
     pub request_id: Option<String>,
+    pub gate: Option<CommitGate>,
+}
+
+/// Decides, once, between a write's commit and its request's time-out, so that a client told "503, not
+/// written" is never wrong: the write commits only if the request was not cancelled first, and a request
+/// whose write is committing is not cancelled but waits for it.
+#[derive(Debug, Clone, Default)]
+pub struct CommitGate(std::sync::Arc<std::sync::atomic::AtomicU8>);
+
+impl CommitGate {
+    const OPEN: u8 = 0;
+    const COMMITTING: u8 = 1;
+    const CANCELLED: u8 = 2;
+
+    /// The write is about to commit: true unless the request was cancelled.
+    pub fn enter_commit(&self) -> bool {
+        self.transition(Self::COMMITTING)
+    }
+
+    /// The request timed out: true if no write has begun to commit, which now never will.
+    pub fn cancel(&self) -> bool {
+        self.transition(Self::CANCELLED)
+    }
+
+    fn transition(&self, to: u8) -> bool {
+        use std::sync::atomic::Ordering::AcqRel;
+        match self.0.compare_exchange(Self::OPEN, to, AcqRel, std::sync::atomic::Ordering::Acquire) {
+            Ok(_) => true,
+            Err(now) => now == to,
+        }
+    }
 }
 
 /// What a write puts in the change feed and the audit log.
