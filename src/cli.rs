@@ -163,8 +163,11 @@ fn import(config: &Config, args: &[String]) -> Result<(), CliError> {
     match db.import(&value, &actor) {
         Ok(report) => {
             eprintln!(
-                "imported {file}: {} created, {} updated, {} unchanged",
-                report.created, report.updated, report.unchanged
+                "imported {file}: {} created, {} updated, {} unchanged; facts {}",
+                report.created,
+                report.updated,
+                report.unchanged,
+                if report.facts_replaced { "replaced" } else { "unchanged" }
             );
             Ok(())
         }

@@ -37,6 +37,12 @@ backend_tests!(
     csv_of_every_resource_and_unknown_resources,
     http_exports_have_etags_and_only_public_data,
     licence_is_in_discovery_and_exports,
+    issue_14_every_body_is_eines_der_drei_gremien,
+    issue_14_mettmann_contract_does_not_name_the_handlungsfelder,
+    issue_14_bodies_cite_document_001_only_where_it_lists_the_network,
+    issue_14_document_000_states_why_its_publisher_is_open,
+    issue_14_discovery_states_the_documents_counts_with_their_sources,
+    issue_14_importing_the_corrected_seed_changes_exactly_the_corrected_records,
 );
 
 // ---------------------------------------------------------------------------------------------------------
@@ -431,7 +437,7 @@ fn seed_mettmann_muenster_and_neuss(backend: Backend) {
     let anon = app.anonymous();
     let networks = by_region(&anon.all("/v1/networks?limit=500"));
 
-    // Kreis Mettmann: the 50th contract, 2013-11-19, its signatories and its three Handlungsfelder.
+    // Kreis Mettmann: the 50th contract, 2013-11-19, its signatories; the network's three Handlungsfelder.
     let mettmann = &networks["05158"];
     assert_eq!(mettmann["foundedOn"], "2013-11-19");
     let contracts = anon.all(&format!("/v1/contracts?network={}", mettmann["id"].as_str().unwrap()));
@@ -448,8 +454,8 @@ fn seed_mettmann_muenster_and_neuss(backend: Backend) {
         signatories,
         [("Sylvia Löhrmann".to_string(), "land".to_string()), ("Thomas Hendele".to_string(), "kommune".to_string())]
     );
-    let ids = contract["handlungsfeldIds"].as_array().unwrap();
-    assert_eq!(ids.len(), 3, "{contract}");
+    let ids = mettmann["handlungsfeldIds"].as_array().unwrap();
+    assert_eq!(ids.len(), 3, "{mettmann}");
     let mut slugs: Vec<String> = ids
         .iter()
         .map(|id| {
@@ -981,11 +987,15 @@ fn csv_of_every_resource_and_unknown_resources(backend: Backend) {
         let (cli_header, _) = read_csv(&cli.stdout);
         assert_eq!(cli_header, header, "{resource}");
     }
-    // Mettmann's contract: the signatories and Handlungsfelder survive the CSV in some readable form.
+    // Mettmann's contract: the signatories survive the CSV in some readable form; the Handlungsfelder are
+    // the network's (issue 14: document 000 does not say that the contract names them).
     let (_, contracts) = read_csv(&anon.get("/v1/exports/contracts.csv").body);
     let mettmann = contracts.iter().find(|r| r["signedOn"] == "2013-11-19").unwrap();
     assert!(mettmann["signatories"].contains("Sylvia Löhrmann"), "{mettmann:?}");
     assert!(mettmann["signatories"].contains("Thomas Hendele"), "{mettmann:?}");
+    assert_eq!(mettmann["handlungsfeldIds"], "", "{mettmann:?}");
+    let (_, networks) = read_csv(&anon.get("/v1/exports/networks.csv").body);
+    let mettmann = networks.iter().find(|r| r["slug"] == "kreis-mettmann").unwrap();
     assert_eq!(mettmann["handlungsfeldIds"].split(';').count(), 3, "{mettmann:?}");
 
     // Unknown resources: 404 problem+json over HTTP, a usage error on the command line.
@@ -1089,4 +1099,313 @@ fn licence_is_in_discovery_and_exports(backend: Backend) {
     // The licence section is accepted back by import (it is part of the format).
     let target = TestDatabase::new(&backend);
     import(&target.url, &serde_json::to_vec(&cli).unwrap()).success();
+}
+
+// ---------------------------------------------------------------------------------------------------------
+// Issue 14: the four soft faults of the seed, and the documents' own counts
+
+/// The seed as it was before issue 14, to import the correction over it.
+const SEED_BEFORE_ISSUE_14: &str = include_str!("fixtures/seed-before-issue-14.json");
+
+/// The regions whose networks document 001 (6 May 2010) does not list: they came later.
+const NOT_IN_DOCUMENT_001: &[&str] = &["05124", "05154", "05158", "05162"];
+
+fn served_dataset(app: &TestApp) -> Value {
+    let reply = app.anonymous().get("/v1/exports/dataset.json");
+    assert_eq!(reply.status, 200, "{}", reply.text());
+    reply.json()
+}
+
+/// The text of a seed document with its line breaks, hyphenations and quotation marks evened out, so that
+/// a quotation can be looked up in it; `None` when the documents are not next to the repository.
+fn document_text(document: &str) -> Option<String> {
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../shared/seeds").join(document);
+    let raw = std::fs::read_to_string(path).ok()?;
+    Some(even_out(&raw))
+}
+
+fn even_out(text: &str) -> String {
+    let text = text.replace(",,", "„").replace('"', "“");
+    let words: Vec<&str> = text.split_whitespace().collect();
+    let mut out = String::new();
+    for word in words {
+        if out.ends_with('-') && word.chars().next().is_some_and(char::is_lowercase) {
+            out.pop(); // a word hyphenated at a line break
+        } else if !out.is_empty() {
+            out.push(' ');
+        }
+        out.push_str(word);
+    }
+    out
+}
+
+/// The quotations („…“, the outermost pair) of a text.
+fn quotations(text: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    let (mut depth, mut current) = (0, String::new());
+    for c in text.chars() {
+        match c {
+            '„' => {
+                if depth > 0 {
+                    current.push(c);
+                }
+                depth += 1;
+            }
+            '“' if depth > 0 => {
+                depth -= 1;
+                if depth == 0 {
+                    found.push(std::mem::take(&mut current));
+                } else {
+                    current.push(c);
+                }
+            }
+            _ if depth > 0 => current.push(c),
+            _ => {}
+        }
+    }
+    found
+}
+
+fn issue_14_every_body_is_eines_der_drei_gremien(backend: Backend) {
+    let app = seeded(&backend);
+    let bodies = app.anonymous().all("/v1/bodies?limit=500");
+    assert_eq!(bodies.len(), 141);
+    for body in &bodies {
+        let description = body["description"].as_str().unwrap();
+        assert!(!description.contains("Einer der drei Gremien"), "{description}");
+        assert!(
+            description.contains("Eines der drei Gremien, zu deren Einrichtung sich die Partner mit dem Kooperationsvertrag verpflichten (Dokument 004)."),
+            "{description}"
+        );
+    }
+}
+
+fn issue_14_mettmann_contract_does_not_name_the_handlungsfelder(backend: Backend) {
+    let app = seeded(&backend);
+    let anon = app.anonymous();
+    let contracts = anon.all("/v1/networks/kreis-mettmann/contracts");
+    assert_eq!(contracts.len(), 1, "{contracts:?}");
+    let contract = &contracts[0];
+    // Document 000 does not say that the contract names them...
+    assert_eq!(contract["handlungsfeldIds"], json!([]), "{contract}");
+    let notes = contract["notes"].as_str().unwrap();
+    assert!(
+        notes.contains("„Im Kreis Mettmann liegt der Schwerpunkt der Zusammenarbeit auf den Themen schulische Inklusion, Übergang von der Schule in den Beruf und Entwicklung von Medienkonzepten in Schulen.“"),
+        "{notes}"
+    );
+    assert!(notes.contains("beim Netzwerk verzeichnet, nicht beim Vertrag"), "{notes}");
+    // ...so they stay with the network.
+    let mut slugs: Vec<String> = anon
+        .all("/v1/networks/kreis-mettmann/handlungsfelder")
+        .iter()
+        .map(|h| h["slug"].as_str().unwrap().to_string())
+        .collect();
+    slugs.sort();
+    assert_eq!(slugs, ["medienkonzepte-in-schulen", "schulische-inklusion", "uebergang-schule-beruf"]);
+    // No contract of the seed names a Handlungsfeld: no document says a contract does.
+    assert!(anon.all("/v1/contracts?limit=500").iter().all(|c| c["handlungsfeldIds"] == json!([])));
+}
+
+fn issue_14_bodies_cite_document_001_only_where_it_lists_the_network(backend: Backend) {
+    let app = seeded(&backend);
+    let anon = app.anonymous();
+    let region_of: HashMap<String, String> = anon
+        .all("/v1/networks?limit=500")
+        .iter()
+        .map(|n| (n["id"].as_str().unwrap().to_string(), n["regionKey"].as_str().unwrap().to_string()))
+        .collect();
+    let mut later = 0;
+    for body in anon.all("/v1/bodies?limit=500") {
+        let region = &region_of[body["networkId"].as_str().unwrap()];
+        let documents = documents_of(&body);
+        let description = body["description"].as_str().unwrap();
+        let listed = !NOT_IN_DOCUMENT_001.contains(&region.as_str());
+        assert_eq!(documents.iter().any(|d| d == "001_d755f9f501a5e988.txt"), listed, "{region}: {body}");
+        assert_eq!(description.contains("Dokument 001"), listed, "{region}: {description}");
+        // Document 004 covers every contract's three Gremien, and every description names only cited documents.
+        assert!(documents.iter().any(|d| d == "004_deb2515a6a91da28.txt"), "{body}");
+        for (number, document) in [("000", DOCUMENTS[0]), ("001", DOCUMENTS[1]), ("003", DOCUMENTS[3])] {
+            if description.contains(&format!("Dokument {number}")) {
+                assert!(documents.iter().any(|d| d == document), "{body} quotes {document} without citing it");
+            }
+        }
+        later += usize::from(!listed);
+    }
+    assert_eq!(later, 12, "the three Gremien of Wuppertal, Kreis Kleve, Kreis Mettmann and Rhein-Kreis Neuss");
+}
+
+fn issue_14_document_000_states_why_its_publisher_is_open(backend: Backend) {
+    let app = seeded(&backend);
+    let dataset = served_dataset(&app);
+    let discovery = app.anonymous().get("/v1").json();
+    let mut sources: Vec<Value> = Vec::new();
+    for section in ["handlungsfelder", "networks", "bodies", "contracts", "contacts"] {
+        for record in dataset[section].as_array().unwrap() {
+            sources.extend(record["sources"].as_array().unwrap().iter().cloned());
+        }
+    }
+    for fact in discovery["facts"]["statements"].as_array().unwrap() {
+        sources.extend(fact["sources"].as_array().unwrap().iter().cloned());
+    }
+    // Every document is described the same way wherever it is cited.
+    let mut by_document: HashMap<String, BTreeSet<String>> = HashMap::new();
+    for source in &sources {
+        by_document.entry(source["document"].as_str().unwrap().to_string()).or_default().insert(source.to_string());
+    }
+    for (document, descriptions) in &by_document {
+        assert_eq!(descriptions.len(), 1, "{document} is described in {} ways: {descriptions:?}", descriptions.len());
+    }
+    let of = |document: &str| -> Value {
+        sources.iter().find(|s| s["document"] == document).unwrap_or_else(|| panic!("{document} is not cited")).clone()
+    };
+    let press_2013 = of("000_5f1d657e03a14db8.txt");
+    assert_eq!(press_2013["publisher"], Value::Null, "document 000 names no publisher: {press_2013}");
+    let note = press_2013["note"].as_str().unwrap_or_else(|| panic!("no note says why: {press_2013}"));
+    assert!(note.contains("nennt keinen Herausgeber") && note.contains("„Düsseldorf, 19. November 2013“"), "{note}");
+    let press_2010 = of("001_d755f9f501a5e988.txt");
+    assert_eq!(press_2010["publisher"], "Ministerium für Schule und Weiterbildung");
+    assert!(press_2010.get("note").is_none(), "{press_2010}");
+    // What the note quotes is in the documents.
+    if let (Some(d000), Some(d001)) = (document_text(DOCUMENTS[0]), document_text(DOCUMENTS[1])) {
+        assert!(d000.contains("Düsseldorf, 19. November 2013"));
+        assert!(d001.contains("Das Ministerium für Schule und Weiterbildung teilt mit:"));
+        assert!(!d000.contains("Ministerium"), "document 000 does name a ministry: the note is wrong");
+    }
+}
+
+fn issue_14_discovery_states_the_documents_counts_with_their_sources(backend: Backend) {
+    let app = seeded(&backend);
+    let anon = app.anonymous();
+    let reply = anon.get("/v1");
+    assert_eq!(reply.status, 200);
+    let facts = reply.json()["facts"].clone();
+    let named = anon.all("/v1/networks?limit=500").len();
+    assert_eq!(named, 47);
+    assert_eq!(facts["networks"], json!(named), "{facts}");
+    let summary = facts["summary"].as_str().unwrap();
+    assert!(summary.starts_with("Das Register verzeichnet 47 Netzwerke."), "{summary}");
+    assert!(summary.contains("52 (undatiert)") && summary.contains("13 im Regierungsbezirk Düsseldorf"), "{summary}");
+
+    let statements = facts["statements"].as_array().unwrap();
+    let find = |count: i64| -> &Value {
+        statements.iter().find(|s| s["count"] == json!(count)).unwrap_or_else(|| panic!("no statement of {count}"))
+    };
+    for (count, date, district, document) in [
+        (43, json!("2010-05-06"), Value::Null, DOCUMENTS[1]),
+        (50, json!("2013-11-19"), Value::Null, DOCUMENTS[0]),
+        (52, Value::Null, Value::Null, DOCUMENTS[3]),
+        (13, Value::Null, json!(1), DOCUMENTS[4]),
+        (8, Value::Null, json!(5), DOCUMENTS[3]),
+    ] {
+        let statement = find(count);
+        assert_eq!(statement["date"], date, "{statement}");
+        assert_eq!(statement["districtKey"], district, "{statement}");
+        assert_eq!(documents_of(statement), [document], "{statement}");
+        let number = if count == 8 { "alle acht".to_string() } else { count.to_string() };
+        assert!(statement["statement"].as_str().unwrap().contains(&number), "{statement}");
+    }
+    // Document 002, cited nowhere before, supports the start in 2008 and the link to the Kommunale
+    // Integrationszentren.
+    let of_002: Vec<&Value> = statements.iter().filter(|s| documents_of(s).iter().any(|d| d == DOCUMENTS[2])).collect();
+    assert!(of_002.iter().any(|s| s["date"] == "2008"), "{of_002:?}");
+    assert!(of_002.iter().any(|s| s["statement"].as_str().unwrap().contains("Kommunalen Integrationszentren")));
+    // Every document is cited somewhere in what the registry serves.
+    let dataset = served_dataset(&app);
+    let mut cited: BTreeSet<String> = statements.iter().flat_map(documents_of).collect();
+    for section in ["handlungsfelder", "networks", "bodies", "contracts", "contacts"] {
+        cited.extend(dataset[section].as_array().unwrap().iter().flat_map(documents_of));
+    }
+    assert_eq!(cited, DOCUMENTS.iter().map(|d| d.to_string()).collect::<BTreeSet<_>>());
+    // The export carries the same statements, so a mirror gets them too.
+    assert_eq!(dataset["facts"], facts["statements"]);
+
+    // Nothing is invented: every quotation of a statement is in one of the documents it cites.
+    let texts: Option<HashMap<&str, String>> = DOCUMENTS.iter().map(|d| Some((*d, document_text(d)?))).collect();
+    let Some(texts) = texts else {
+        eprintln!("the seed documents are not in ../shared/seeds: quotations not checked");
+        return;
+    };
+    for statement in statements {
+        let text = statement["statement"].as_str().unwrap();
+        let quoted = quotations(text);
+        assert!(!quoted.is_empty(), "a statement quotes its document: {text}");
+        for quotation in quoted {
+            let quotation = even_out(&quotation);
+            let parts: Vec<&str> = quotation.split(" … ").collect();
+            let in_a_source = documents_of(statement)
+                .iter()
+                .any(|d| parts.iter().all(|part| texts[d.as_str()].contains(part.trim_end_matches(" …"))));
+            assert!(in_a_source, "„{quotation}“ is not in the documents {:?}", documents_of(statement));
+        }
+    }
+    // Unknown parameters are refused here as everywhere; the answer has an ETag and revalidates.
+    assert_eq!(anon.get("/v1?facts=all").status, 400);
+    let etag = reply.etag();
+    assert_eq!(anon.get_with("/v1", &[("If-None-Match", &etag)]).status, 304);
+}
+
+fn issue_14_importing_the_corrected_seed_changes_exactly_the_corrected_records(backend: Backend) {
+    let app = spawn_app(&backend);
+    let url = app.database.url.clone();
+    let old: Value = serde_json::from_str(SEED_BEFORE_ISSUE_14).unwrap();
+    import(&url, SEED_BEFORE_ISSUE_14.as_bytes()).success();
+    let admin = app.admin();
+    assert_eq!(admin.get("/v1").json()["facts"]["statements"], json!([]), "the old seed has no facts");
+    let before = served_dataset(&app);
+    let seen_seq = admin.all("/v1/changes?limit=500").iter().map(|c| c["seq"].as_i64().unwrap()).max().unwrap();
+    // What the correction changes, read from the old file: every body (item 1, item 3), Kreis Mettmann's
+    // contract (item 2) and every record citing document 000 (item 4).
+    let mut expected: BTreeSet<String> = BTreeSet::new();
+    for section in ["handlungsfelder", "networks", "bodies", "contracts", "contacts"] {
+        for record in old[section].as_array().unwrap() {
+            let id = record["id"].as_str().unwrap().to_string();
+            let corrected = section == "bodies"
+                || (section == "contracts" && record["networkId"] == "kreis-mettmann")
+                || documents_of(record).iter().any(|d| d == DOCUMENTS[0]);
+            if corrected {
+                expected.insert(id);
+            }
+        }
+    }
+    assert_eq!(expected.len(), 141 + 1 + 3 + 1, "bodies, the contract, three Handlungsfelder, the network");
+
+    let run = import(&url, rbn_registry::app::SEED.as_bytes()).success();
+    let total = records_in(&old);
+    assert_eq!(import_report(&run.stderr), (0, expected.len(), total - expected.len()), "{}", run.stderr);
+    assert!(run.stderr.contains("facts replaced"), "{}", run.stderr);
+
+    // The change feed since the old seed holds exactly the corrected records.
+    let changed: BTreeSet<String> = admin
+        .all("/v1/changes?limit=500")
+        .iter()
+        .filter(|c| c["seq"].as_i64().unwrap() > seen_seq)
+        .map(|c| c["id"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(changed, expected);
+    // Their updatedAt moved forward; every other record is exactly as it was.
+    let after = served_dataset(&app);
+    for section in ["handlungsfelder", "networks", "bodies", "contracts", "contacts"] {
+        let was: HashMap<&str, &Value> =
+            before[section].as_array().unwrap().iter().map(|r| (r["id"].as_str().unwrap(), r)).collect();
+        let records = after[section].as_array().unwrap();
+        assert_eq!(records.len(), was.len(), "{section}");
+        for record in records {
+            let id = record["id"].as_str().unwrap();
+            let old_record = was[id];
+            if expected.contains(id) {
+                assert_ne!(record, old_record, "{section} {id}");
+                assert!(record["updatedAt"].as_str() > old_record["updatedAt"].as_str(), "{section} {id}");
+            } else {
+                assert_eq!(record, old_record, "{section} {id} changed");
+            }
+        }
+    }
+    assert_eq!(
+        after["facts"].as_array().unwrap().len(),
+        served_dataset(&seeded(&backend))["facts"].as_array().unwrap().len()
+    );
+    // And a second import of the corrected seed changes nothing.
+    let again = import(&url, rbn_registry::app::SEED.as_bytes()).success();
+    assert_eq!(import_report(&again.stderr), (0, 0, total), "{}", again.stderr);
+    assert!(again.stderr.contains("facts unchanged"), "{}", again.stderr);
 }

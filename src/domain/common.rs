@@ -185,6 +185,10 @@ pub struct Source {
     pub date: Option<PartialDate>,
     #[schema(example = "https://www.schulministerium.nrw/")]
     pub url: Option<String>,
+    /// What a reader should know about the source, e.g. why a field is left open. Absent when there is none.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[schema(example = "Dokument 000 nennt keinen Herausgeber; deshalb bleibt publisher leer.")]
+    pub note: Option<String>,
 }
 
 /// Declares a closed set of string values: `FromStr`, `as_str`, serde and OpenAPI from one list.

@@ -11,7 +11,7 @@ use uuid::Uuid;
 
 use super::validation::{FieldError, ValidationErrors};
 use super::{
-    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Handlungsfeld, HandlungsfeldInput, Network,
+    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Fact, Handlungsfeld, HandlungsfeldInput, Network,
     NetworkInput, Resource, ResourceKind, Timestamp,
 };
 
@@ -46,6 +46,9 @@ pub struct Dataset {
     pub bodies: Vec<Record<BodyInput>>,
     pub contracts: Vec<Record<ContractInput>>,
     pub contacts: Vec<Record<ContactInput>>,
+    /// The `facts` section: what the documents state about the networks as a whole. `None` when the file
+    /// has none (an import then leaves the stored facts alone).
+    pub facts: Option<Vec<Fact>>,
 }
 
 /// Looks up records outside the file: the id of a network or Handlungsfeld with this slug.
@@ -74,8 +77,17 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
     let Some(top) = value.as_object() else {
         return Err(ValidationErrors::single("(file)", "must be a JSON object"));
     };
-    let known =
-        ["format", "formatVersion", "licence", "handlungsfelder", "networks", "bodies", "contracts", "contacts"];
+    let known = [
+        "format",
+        "formatVersion",
+        "licence",
+        "handlungsfelder",
+        "networks",
+        "bodies",
+        "contracts",
+        "contacts",
+        "facts",
+    ];
     for key in top.keys() {
         if !known.contains(&key.as_str()) {
             parser.errors.push(FieldError::new(key.clone(), "unknown section"));
@@ -103,6 +115,14 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
     let bodies = section("bodies", &mut parser.errors);
     let contracts = section("contracts", &mut parser.errors);
     let contacts = section("contacts", &mut parser.errors);
+    let facts = match top.get("facts") {
+        None | Some(Value::Null) => None,
+        Some(Value::Array(_)) => Some(section("facts", &mut parser.errors)),
+        Some(_) => {
+            parser.errors.push(FieldError::new("facts", "must be an array"));
+            None
+        }
+    };
 
     parser.collect_slugs(ResourceKind::Handlungsfelder, "handlungsfelder", &handlungsfelder);
     parser.collect_slugs(ResourceKind::Networks, "networks", &networks);
@@ -125,6 +145,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
             contacts,
             &[("networkId", ResourceKind::Networks), ("bodyId", ResourceKind::Bodies)],
         ),
+        facts: facts.map(|items| parser.facts(items)),
     };
     let mut ids: HashMap<Uuid, String> = HashMap::new();
     let all_ids = dataset
@@ -215,6 +236,19 @@ impl Parser<'_> {
         records
     }
 
+    fn facts(&mut self, items: Vec<Value>) -> Vec<Fact> {
+        let mut facts = Vec::new();
+        for (i, item) in items.iter().enumerate() {
+            match Fact::parse(item) {
+                Ok(fact) => facts.push(fact),
+                Err(ValidationErrors(errors)) => self
+                    .errors
+                    .extend(errors.into_iter().map(|e| FieldError::new(format!("facts[{i}].{}", e.field), e.message))),
+            }
+        }
+        facts
+    }
+
     fn timestamp(&mut self, object: &Map<String, Value>, field: &str, location: &str) -> Option<Timestamp> {
         let value = object.get(field).filter(|v| !v.is_null())?;
         let parsed = value.as_str().and_then(Timestamp::parse);
@@ -261,6 +295,7 @@ mod tests {
         let dataset = parse(&value, &()).unwrap();
         assert!(dataset.networks.len() >= 40);
         assert!(dataset.contracts.iter().all(|c| dataset.networks.iter().any(|n| n.id == c.input.network_id)));
+        assert!(dataset.facts.is_some_and(|facts| !facts.is_empty()));
     }
 
     #[test]

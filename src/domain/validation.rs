@@ -331,13 +331,14 @@ impl<'a> Fields<'a> {
 
     pub fn sources(&mut self, name: &str) -> Vec<Source> {
         self.list(name, |fields, value, path| {
-            fields.object(value, path, &["document", "title", "publisher", "date", "url"], |f| {
+            fields.object(value, path, &["document", "title", "publisher", "date", "url", "note"], |f| {
                 let document = f.opt_string("document", MAX_SHORT);
                 let title = f.string("title", MAX_NAME);
                 let publisher = f.opt_string("publisher", MAX_SHORT);
                 let date = f.opt_date("date");
                 let url = f.opt_url("url");
-                Some(Source { document, title: title?, publisher, date, url })
+                let note = f.opt_string("note", MAX_TEXT);
+                Some(Source { document, title: title?, publisher, date, url, note })
             })
         })
     }

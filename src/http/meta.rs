@@ -41,15 +41,64 @@ pub struct Discovery {
     pub licence: Value,
     /// When anything in the registry last changed.
     pub last_change: Option<Timestamp>,
+    /// How many networks the registry holds, and how many the source documents speak of.
+    pub facts: Facts,
     /// Where to go from here: the OpenAPI document, the docs and every collection.
     #[schema(value_type = Object)]
     pub links: Value,
 }
 
+/// The networks the registry holds next to what the source documents state about their number.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct Facts {
+    /// The networks the registry holds now (counted when asked).
+    #[schema(example = 47)]
+    pub networks: i64,
+    /// The same in words, with the numbers of `statements`.
+    #[schema(
+        example = "Das Register verzeichnet 47 Netzwerke. Die Quelldokumente sprechen von 43 (2010-05-06), 50 (2013-11-19), 52 (undatiert), 13 im Regierungsbezirk Düsseldorf (undatiert), 8 im Regierungsbezirk Münster (undatiert); sie nennen nicht jedes Netzwerk, das sie zählen, mit Namen. Die Aussagen mit ihren Quellen stehen in statements."
+    )]
+    pub summary: String,
+    /// What the source documents state about the networks as a whole, quoted, with their sources (the
+    /// `facts` section of the dataset).
+    pub statements: Vec<crate::domain::Fact>,
+}
+
+impl Facts {
+    /// `districts`: the names of the Regierungsbezirke by key.
+    pub fn new(networks: i64, statements: Vec<crate::domain::Fact>, districts: &[(i32, String)]) -> Facts {
+        let counts: Vec<String> = statements
+            .iter()
+            .filter_map(|fact| {
+                let count = fact.count?;
+                let scope = fact.district_key.map_or_else(String::new, |key| {
+                    let name = districts.iter().find(|(k, _)| *k == key).map_or(key.to_string(), |(_, n)| n.clone());
+                    format!(" im Regierungsbezirk {name}")
+                });
+                let date = fact.date.map_or_else(|| "undatiert".to_string(), |date| date.to_string());
+                Some(format!("{count}{scope} ({date})"))
+            })
+            .collect();
+        let mut summary = format!("Das Register verzeichnet {networks} Netzwerke.");
+        if !counts.is_empty() {
+            summary.push_str(&format!(
+                " Die Quelldokumente sprechen von {}; sie nennen nicht jedes Netzwerk, das sie zählen, mit Namen.",
+                counts.join(", ")
+            ));
+        }
+        if !statements.is_empty() {
+            summary.push_str(" Die Aussagen mit ihren Quellen stehen in statements.");
+        }
+        Facts { networks, summary, statements }
+    }
+}
+
 pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
-    let last_change = web::block(move || db.last_change()).await??;
+    let (last_change, (networks, statements, districts)) =
+        web::block(move || db.last_change().and_then(|last| Ok((last, db.facts()?)))).await??;
     let document = Discovery {
         name: "rbn-registry".into(),
         title: "Register der Regionalen Bildungsnetzwerke in Nordrhein-Westfalen".into(),
@@ -57,6 +106,7 @@ pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Cal
         api_version: API_VERSION.into(),
         licence: licence(),
         last_change,
+        facts: Facts::new(networks, statements, &districts),
         links: json!({
             "self": "/v1",
             "openapi": "/v1/openapi.json",

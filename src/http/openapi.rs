@@ -15,7 +15,7 @@ use utoipa::openapi::{
 };
 use utoipa::{IntoParams, OpenApi, ToSchema};
 
-use super::meta::{ChangeFeedEntry, CreatedKey, Discovery};
+use super::meta::{ChangeFeedEntry, CreatedKey, Discovery, Facts};
 use super::problem::Problem;
 use super::query::CursorKind;
 use super::routes::ExpandedNetwork;
@@ -67,6 +67,8 @@ use crate::domain::*;
         Problem,
         FieldError,
         Discovery,
+        Facts,
+        Fact,
         ChangeFeedEntry,
         ResourceKind,
         ApiKey,
@@ -140,6 +142,7 @@ mod field_rules {
                 text(OPTIONAL_TEXT, MAX_SHORT)
             }
             (_, "description" | "notes") => text(MULTI_LINE_TEXT, MAX_TEXT),
+            ("Source", "note") => text(OPTIONAL_TEXT, MAX_TEXT),
             (_, "function") => text(MULTI_LINE_TEXT, 2000),
             (_, "website" | "documentUrl" | "url") => text(URL, MAX_URL),
             (_, "email") => text(EMAIL, 254),

@@ -6,11 +6,17 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use super::rows::naive;
-use super::schema::{bodies, changes, contacts, contracts, handlungsfelder, networks};
+use super::rows::{from_json, to_json};
+use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, networks};
 use super::table::{Table, Window};
 use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
 use crate::domain::dataset::{self, Existing, Record};
-use crate::domain::{Access, Body, Contact, Contract, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp};
+use crate::domain::{
+    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp,
+};
+
+/// The number of networks, the stored facts and the Regierungsbezirke's names by key (see [`Db::facts`]).
+pub type StoredFacts = (i64, Vec<Fact>, Vec<(i32, String)>);
 
 /// What an import did, per section.
 #[derive(Debug, Clone, Default, PartialEq, Eq, serde::Serialize)]
@@ -18,6 +24,8 @@ pub struct ImportReport {
     pub created: usize,
     pub updated: usize,
     pub unchanged: usize,
+    /// Whether the file's `facts` section replaced the stored one (`false` when equal or absent).
+    pub facts_replaced: bool,
 }
 
 /// Why an import wrote nothing.
@@ -70,6 +78,13 @@ impl Db {
             write_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
             write_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
             write_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
+            if let Some(wanted) = &dataset.facts
+                && stored_facts(conn)? != *wanted
+            {
+                write_facts(conn, wanted)?;
+                audit::append(conn, actor, "facts", Uuid::nil(), "import", &["facts".into()], clock.now)?;
+                report.facts_replaced = true;
+            }
             if !problems.is_empty() {
                 return Err(ImportError::Invalid(problems));
             }
@@ -104,7 +119,20 @@ impl Db {
                 "bodies": section::<Body>(conn, &Default::default(), &everything, access)?,
                 "contracts": section::<Contract>(conn, &Default::default(), &everything, access)?,
                 "contacts": section::<Contact>(conn, &crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() }, &everything, access)?,
+                "facts": stored_facts(conn)?,
             }))
+        })
+    }
+
+    /// The number of networks the registry holds and the stored facts (what the documents state about the
+    /// networks as a whole), on one snapshot: the `facts` of the discovery document.
+    /// Also the names of the Regierungsbezirke by key, to say which one a fact is about.
+    pub fn facts(&self) -> StoreResult<StoredFacts> {
+        use super::schema::districts;
+        self.read(|conn| {
+            let count: i64 = networks::table.select(count_star()).first(conn)?;
+            let names = districts::table.select((districts::key, districts::name)).load(conn)?;
+            Ok((count, stored_facts(conn)?, names))
         })
     }
 
@@ -122,6 +150,20 @@ impl Db {
                 .collect())
         })
     }
+}
+
+/// The stored facts; none before a dataset with a `facts` section was imported.
+fn stored_facts(conn: &mut DbConnection) -> StoreResult<Vec<Fact>> {
+    let text: Option<String> = facts::table.select(facts::statements).first(conn).optional()?;
+    text.map_or(Ok(Vec::new()), |text| from_json(&text))
+}
+
+fn write_facts(conn: &mut DbConnection, statements: &[Fact]) -> StoreResult<()> {
+    diesel::delete(facts::table).execute(conn)?;
+    diesel::insert_into(facts::table)
+        .values((facts::id.eq(1), facts::statements.eq(to_json(&statements))))
+        .execute(conn)?;
+    Ok(())
 }
 
 fn section<R: Table>(

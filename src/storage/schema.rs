@@ -176,6 +176,13 @@ diesel::table! {
     }
 }
 
+diesel::table! {
+    facts (id) {
+        id -> Integer,
+        statements -> Text,
+    }
+}
+
 diesel::allow_tables_to_appear_in_same_query!(
     districts,
     regions,
@@ -190,4 +197,5 @@ diesel::allow_tables_to_appear_in_same_query!(
     write_lock,
     api_keys,
     audit_log,
+    facts,
 );
