@@ -22,6 +22,9 @@ pub struct Config {
     pub http: HttpConfig,
     /// `RBN_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
+    /// `RBN_DRAIN_TIMEOUT`: after SIGTERM or SIGINT, how long requests already received may take to be
+    /// answered before the process exits anyway (seconds, default 30).
+    pub drain_timeout: Duration,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -81,8 +84,10 @@ impl Config {
                 request_timeout: Duration::from_secs(number("RBN_REQUEST_TIMEOUT", 30)?.max(1)),
                 auth_failure_limit: number("RBN_AUTH_FAILURE_LIMIT", 10)?.max(1),
                 read_cache: !matches!(var("RBN_READ_CACHE").as_deref(), Some("false" | "0" | "no")),
+                read_cache_bytes: number("RBN_READ_CACHE_BYTES", 32 * 1024 * 1024)?,
             },
             workers: var("RBN_WORKERS").map(|_| number("RBN_WORKERS", 2)).transpose()?,
+            drain_timeout: Duration::from_secs(number("RBN_DRAIN_TIMEOUT", 30)?),
         })
     }
 }

@@ -22,6 +22,8 @@ pub struct HttpConfig {
     pub auth_failure_limit: u32,
     /// Reuse anonymous answers while the registry is unchanged (see `cache`).
     pub read_cache: bool,
+    /// The most bytes of answers the read cache holds (`RBN_READ_CACHE_BYTES`).
+    pub read_cache_bytes: usize,
 }
 
 impl Default for HttpConfig {
@@ -32,6 +34,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             auth_failure_limit: 10,
             read_cache: true,
+            read_cache_bytes: 32 * 1024 * 1024,
         }
     }
 }
