@@ -18,7 +18,7 @@ use rbn_registry::domain::Role;
 use rbn_registry::storage::Db;
 use serde_json::json;
 
-backend_tests!(a_write_answered_503_by_the_time_out_never_commits);
+backend_tests!(a_write_answered_503_by_the_time_out_never_commits, instances_starting_together_migrate_and_seed_once);
 
 /// Holds the registry's write lock from a connection of its own for `hold`, as a stuck writer would.
 fn hold_write_lock(url: &str, hold: Duration) -> std::thread::JoinHandle<()> {
@@ -68,6 +68,42 @@ fn a_write_answered_503_by_the_time_out_never_commits(backend: Backend) {
     }
     // The lock is free again: the same write now succeeds.
     assert_eq!(admin.patch(&path, &etag, &json!({"description": "jetzt"})).status, 200);
+}
+
+/// Three instances started at once on one empty database (`docker compose up --scale rbn=3`) all come
+/// up, and the seed is loaded once. (On PostgreSQL two of three used to exit during the migrations.)
+fn instances_starting_together_migrate_and_seed_once(backend: Backend) {
+    let database = TestDatabase::new(&backend);
+    let barrier = Arc::new(std::sync::Barrier::new(3));
+    let starting: Vec<_> = (0..3)
+        .map(|_| {
+            let (url, barrier) = (database.url.clone(), barrier.clone());
+            std::thread::spawn(move || {
+                barrier.wait();
+                ServiceProcess::start(&url, &[("RBN_SEED", "true")])
+            })
+        })
+        .collect();
+    let services: Vec<ServiceProcess> =
+        starting.into_iter().map(|t| t.join().expect("every instance started")).collect();
+    let key = admin_key_for(&database.url);
+    for service in &services {
+        let client = service.client(Some(&key));
+        assert_eq!(client.all("/v1/networks?limit=500").len(), 47, "the seed's networks, on every instance");
+    }
+    // Every seeded record was written once: one audit entry each.
+    let client = services[0].client(Some(&key));
+    let audit: Vec<_> = client
+        .all("/v1/audit?limit=500")
+        .into_iter()
+        .filter(|e| e["action"] == "import" && e["resourceType"] != "facts")
+        .collect();
+    let mut ids = BTreeSet::new();
+    for entry in &audit {
+        assert!(ids.insert(entry["resourceId"].to_string()), "written twice: {entry}");
+    }
+    let changes = client.all("/v1/changes?limit=500");
+    assert_eq!(audit.len(), changes.len(), "one audit entry per seeded record");
 }
 
 /// A PostgreSQL cluster of the test's own, in a temporary directory on a spare port.

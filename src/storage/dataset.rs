@@ -61,49 +61,22 @@ impl Db {
     /// Validates the whole file, then writes all of it or nothing, in one transaction. Records are
     /// matched by id (or, for networks and Handlungsfelder, by slug); unchanged ones are not written.
     pub fn import(&self, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
-        self.exclusive_transaction(actor, |conn| {
-            let dataset = {
-                let stored = Stored(std::cell::RefCell::new(conn));
-                dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
-            };
-            let mut report = ImportReport::default();
-            let mut problems = Vec::new();
-            // Versions follow the commit order (see `storage::version_time`): a record the import writes
-            // keeps the file's time only when that is later than every change committed before, which
-            // holds for a file loaded into an empty database; otherwise mirrors would pass it.
-            let floor = super::changes::last_change(conn)?;
-            let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
-            write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
-            write_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
-            write_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
-            write_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
-            write_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
-            if let Some(wanted) = &dataset.facts
-                && stored_facts(conn)? != *wanted
-            {
-                write_facts(conn, wanted)?;
-                audit::append(conn, actor, "facts", Uuid::nil(), "import", &["facts".into()], clock.now)?;
-                report.facts_replaced = true;
-            }
-            if !problems.is_empty() {
-                return Err(ImportError::Invalid(problems));
-            }
-            Ok(report)
-        })
+        self.exclusive_transaction(actor, |conn| import_in(conn, file, actor))
     }
 
     /// Loads `file` when the database has never held any record (first start). Returns whether it did.
+    /// The check is part of the import's transaction, so of several instances starting together on one
+    /// empty database exactly one loads it.
     pub fn seed_if_empty(&self, file: &Value) -> Result<bool, ImportError> {
-        let mut conn = self.conn()?;
-        let ever_written: i64 = changes::table.select(count_star()).first(&mut *conn)?;
-        let networks_present: i64 = networks::table.select(count_star()).first(&mut *conn)?;
-        drop(conn);
-        if ever_written > 0 || networks_present > 0 {
-            return Ok(false);
-        }
         let actor = Actor { key_name: Some("seed".into()), ..Actor::default() };
-        self.import(file, &actor)?;
-        Ok(true)
+        self.exclusive_transaction(&actor, |conn| {
+            let ever_written: i64 = changes::table.select(count_star()).first(conn)?;
+            let networks_present: i64 = networks::table.select(count_star()).first(conn)?;
+            if ever_written > 0 || networks_present > 0 {
+                return Ok(false);
+            }
+            import_in(conn, file, &actor).map(|_| true)
+        })
     }
 
     /// The whole registry as a dataset file, as `access` may see it; `export → import → export` is identical.
@@ -164,6 +137,37 @@ fn write_facts(conn: &mut DbConnection, statements: &[Fact]) -> StoreResult<()> 
         .values((facts::id.eq(1), facts::statements.eq(to_json(&statements))))
         .execute(conn)?;
     Ok(())
+}
+
+/// The import's work, inside its transaction (see [`Db::import`]).
+fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
+    let dataset = {
+        let stored = Stored(std::cell::RefCell::new(conn));
+        dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
+    };
+    let mut report = ImportReport::default();
+    let mut problems = Vec::new();
+    // Versions follow the commit order (see `storage::version_time`): a record the import writes
+    // keeps the file's time only when that is later than every change committed before, which
+    // holds for a file loaded into an empty database; otherwise mirrors would pass it.
+    let floor = super::changes::last_change(conn)?;
+    let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
+    write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
+    write_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
+    write_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
+    write_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
+    write_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
+    if let Some(wanted) = &dataset.facts
+        && stored_facts(conn)? != *wanted
+    {
+        write_facts(conn, wanted)?;
+        audit::append(conn, actor, "facts", Uuid::nil(), "import", &["facts".into()], clock.now)?;
+        report.facts_replaced = true;
+    }
+    if !problems.is_empty() {
+        return Err(ImportError::Invalid(problems));
+    }
+    Ok(report)
 }
 
 fn section<R: Table>(

@@ -50,6 +50,9 @@ const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/po
 /// sent after the write committed, on every instance, without a query per read.
 pub const COMMIT_WAIT: Duration = Duration::from_millis(5);
 
+/// The PostgreSQL advisory lock that serialises migrations ("rbn-migr" in ASCII).
+const MIGRATION_LOCK: i64 = 0x72626e2d6d696772;
+
 /// A connection to either backend; queries written against it run on both.
 #[derive(diesel::MultiConnection)]
 pub enum DbConnection {
@@ -300,14 +303,23 @@ impl Db {
         Ok(conn)
     }
 
-    /// Applies the pending migrations of this backend.
+    /// Applies the pending migrations of this backend. Instances that start together take turns: the
+    /// first migrates, the others then find nothing pending (PostgreSQL: an advisory lock held by a
+    /// connection of its own; SQLite: one immediate transaction, which holds the file's write lock).
     pub fn migrate(&self) -> StoreResult<()> {
-        let mut conn = self.conn()?;
-        let result = match &mut *conn {
-            DbConnection::Sqlite(c) => c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()),
-            DbConnection::Postgres(c) => c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()),
-        };
-        result.map_err(|e| StoreError::Migration(e.to_string()))
+        let failed = |e: Box<dyn std::error::Error + Send + Sync>| StoreError::Migration(e.to_string());
+        match self.dedicated_connection()? {
+            DbConnection::Sqlite(mut c) => {
+                c.immediate_transaction(|c| c.run_pending_migrations(SQLITE_MIGRATIONS).map(|_| ()).map_err(failed))
+            }
+            DbConnection::Postgres(mut c) => {
+                c.batch_execute(&format!("SELECT pg_advisory_lock({MIGRATION_LOCK})"))?;
+                let migrated = c.run_pending_migrations(POSTGRES_MIGRATIONS).map(|_| ()).map_err(failed);
+                // Ending the session would release the lock too; this hands it on without waiting for that.
+                c.batch_execute(&format!("SELECT pg_advisory_unlock({MIGRATION_LOCK})"))?;
+                migrated
+            }
+        }
     }
 
     /// Checks that the database answers (for `/readyz`).
