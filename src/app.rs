@@ -46,10 +46,13 @@ pub fn listen(config: &Config) -> Result<TcpListener, StartError> {
     TcpListener::bind(&config.listen).map_err(|source| StartError::Listen { address: config.listen.clone(), source })
 }
 
-/// Runs the service until SIGTERM or SIGINT.
+/// Runs the service until SIGTERM or SIGINT, then drains it (see `http::drain_on_signals`).
 pub async fn serve(config: Config, db: Db, listener: TcpListener) -> std::io::Result<()> {
     let address = listener.local_addr()?;
     tracing::info!(%address, backend = db.backend().name(), "rbn-registry listening");
     let state = AppState::new(db, config.http.clone());
-    http::serve(state, listener, config.workers)?.await
+    let shutdown = state.shutdown.clone();
+    let server = http::serve(state, listener, config.workers)?;
+    actix_web::rt::spawn(http::drain_on_signals(server.handle(), shutdown, config.drain_timeout));
+    server.await
 }

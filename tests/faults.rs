@@ -353,6 +353,77 @@ fn sqlite_locked_under_load_answers_503_and_recovers() {
     }
 }
 
+/// Reads HTTP/1.1 responses from `stream` until it closes; each as (status, headers in lower case).
+fn read_responses(stream: &mut std::net::TcpStream) -> Vec<(u16, String)> {
+    use std::io::Read;
+    stream.set_read_timeout(Some(Duration::from_secs(15))).unwrap();
+    let mut bytes = Vec::new();
+    let _ = stream.read_to_end(&mut bytes);
+    let text = String::from_utf8_lossy(&bytes).to_string();
+    text.split("HTTP/1.1 ")
+        .skip(1)
+        .map(|response| {
+            let status = response[..3].parse().unwrap();
+            let head = response.split("\r\n\r\n").next().unwrap().to_ascii_lowercase();
+            (status, head)
+        })
+        .collect()
+}
+
+/// SIGINT, like SIGTERM, drains: a slow upload in progress completes, a request sent on an idle
+/// keep-alive connection afterwards is answered, every response says `Connection: close`, and of two
+/// pipelined requests exactly those answered are written. (SIGINT used to stop at once, and requests
+/// already read on keep-alive connections went unanswered.)
+#[test]
+fn sigint_drains_keep_alive_connections_and_slow_uploads() {
+    use std::io::{Read, Write};
+    let (_database, mut service, client, network) = sqlite_service("20");
+    let key = client.key.clone().unwrap();
+    let address = service.address.strip_prefix("http://").unwrap().to_string();
+    let post = |name: &str| {
+        let body = json!({"networkId": network["id"], "name": name}).to_string();
+        format!(
+            "POST /v1/contacts HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer {key}\r\n\
+             Content-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+            body.len()
+        )
+    };
+    // An idle keep-alive connection, and an upload that has sent half its body.
+    let mut idle = std::net::TcpStream::connect(&address).unwrap();
+    idle.write_all(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n").unwrap();
+    let mut first = [0u8; 512];
+    assert!(idle.read(&mut first).unwrap() > 0);
+    let mut upload = std::net::TcpStream::connect(&address).unwrap();
+    let request = post("langsam");
+    let (head, tail) = request.split_at(request.len() - 10);
+    upload.write_all(head.as_bytes()).unwrap();
+    std::thread::sleep(Duration::from_millis(200));
+    let _ = Command::new("kill").arg("-INT").arg(service.child.id().to_string()).status();
+    std::thread::sleep(Duration::from_millis(400));
+    idle.write_all(format!("{}{}", post("eins"), post("zwei")).as_bytes()).unwrap();
+    upload.write_all(tail.as_bytes()).unwrap();
+    let uploaded = read_responses(&mut upload);
+    assert_eq!(uploaded.len(), 1);
+    assert_eq!(uploaded[0].0, 201, "the slow upload completed: {}", uploaded[0].1);
+    assert!(uploaded[0].1.contains("connection: close"), "{}", uploaded[0].1);
+    let pipelined = read_responses(&mut idle);
+    assert!(!pipelined.is_empty(), "the request sent on the idle connection was answered");
+    assert!(pipelined.iter().all(|(status, _)| *status == 201), "{pipelined:?}");
+    assert!(pipelined.last().unwrap().1.contains("connection: close"), "{pipelined:?}");
+    let exit = service.child.wait().unwrap();
+    assert!(exit.success(), "graceful exit: {exit}");
+    let db = Db::open(&_database.url, 1).unwrap();
+    let stored: BTreeSet<String> = db
+        .all::<rbn_registry::domain::Contact>(&Default::default(), &admin_access())
+        .unwrap()
+        .into_iter()
+        .map(|c| c.name)
+        .collect();
+    let answered: BTreeSet<String> =
+        ["langsam", "eins", "zwei"].iter().take(1 + pipelined.len()).map(|n| n.to_string()).collect();
+    assert_eq!(stored, answered, "exactly the answered requests were written");
+}
+
 #[test]
 fn sigterm_completes_requests_in_flight() {
     let (database, mut service, client, network) = sqlite_service("20");

@@ -84,6 +84,10 @@ pub async fn envelope(
             response.headers_mut().insert(name, value);
         }
     }
+    if state.as_ref().is_some_and(|s| s.shutdown.draining()) {
+        // Tell keep-alive clients to go elsewhere: the connection closes after this response.
+        response.response_mut().head_mut().set_connection_type(actix_web::http::ConnectionType::Close);
+    }
     let headers = response.headers_mut();
     if let Ok(value) = HeaderValue::from_str(&id) {
         headers.insert(X_REQUEST_ID, value);

@@ -50,10 +50,11 @@ fn cors() -> Cors {
         .max_age(86_400)
 }
 
-/// Starts the HTTP server on `listener`; it stops gracefully on SIGTERM and SIGINT, finishing requests
-/// in flight.
+/// Starts the HTTP server on `listener`. It handles no signals itself: [`drain_on_signals`] stops it
+/// gracefully (the binary does; tests stop their servers through the handle).
 pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
+    let connections = state.shutdown.clone();
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
@@ -72,9 +73,62 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             .wrap(cors())
             .wrap(from_fn(middleware::envelope))
     })
+    .on_connect(move |_, extensions| {
+        extensions.insert(connections.connection());
+    })
+    .disable_signals()
     .shutdown_timeout(30);
     if let Some(workers) = workers {
         server = server.workers(workers);
     }
     Ok(server.listen(listener)?.run())
+}
+
+/// Stops `server` gracefully on the first SIGTERM or SIGINT, within `drain` (a second signal stops it at
+/// once):
+/// 1. no new connections are accepted, and every response says `Connection: close`;
+/// 2. each open connection closes after its next response (idle ones when their keep-alive ends), so a
+///    request the server has read is answered; pipelined requests after it are not read, which the
+///    `close` on the response before them tells the client (RFC 9112 §9.6);
+/// 3. once every connection has closed the server stops; connections still open when `drain` has passed
+///    are cut off.
+pub async fn drain_on_signals(
+    server: actix_web::dev::ServerHandle,
+    shutdown: std::sync::Arc<state::Shutdown>,
+    drain: std::time::Duration,
+) {
+    use actix_web::rt::signal::unix::{SignalKind, signal};
+    use futures_util::future::{Either, select};
+    let (Ok(mut term), Ok(mut int)) = (signal(SignalKind::terminate()), signal(SignalKind::interrupt())) else {
+        tracing::error!("cannot listen for SIGTERM and SIGINT: stop the service with SIGKILL");
+        return;
+    };
+    let name = match select(Box::pin(term.recv()), Box::pin(int.recv())).await {
+        Either::Left(_) => "SIGTERM",
+        Either::Right(_) => "SIGINT",
+    };
+    tracing::info!(signal = name, open_connections = shutdown.open_connections(), "draining, then stopping");
+    shutdown.begin();
+    server.pause().await;
+    let started = std::time::Instant::now();
+    let drained = async {
+        while shutdown.open_connections() > 0 && started.elapsed() < drain {
+            actix_web::rt::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+        shutdown.open_connections() == 0
+    };
+    let second = select(Box::pin(term.recv()), Box::pin(int.recv()));
+    let graceful = match select(Box::pin(drained), second).await {
+        Either::Left((drained, _)) => {
+            if !drained {
+                tracing::warn!(open_connections = shutdown.open_connections(), "drain time-out: closing the rest");
+            }
+            drained
+        }
+        Either::Right(_) => {
+            tracing::warn!("second signal: stopping at once");
+            false
+        }
+    };
+    server.stop(graceful).await;
 }

@@ -41,6 +41,7 @@ impl Default for HttpConfig {
 
 pub struct AppState {
     pub db: Db,
+    pub shutdown: Arc<Shutdown>,
     pub read_cache: Option<(ReadCache, Arc<Freshness>)>,
     pub config: HttpConfig,
     pub metrics: Metrics,
@@ -51,7 +52,44 @@ impl AppState {
     pub fn new(db: Db, config: HttpConfig) -> Self {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
         let read_cache = config.read_cache.then(|| (ReadCache::default(), Freshness::start(db.clone())));
-        AppState { db, read_cache, config, metrics: Metrics::default(), auth_failures }
+        AppState { db, shutdown: Arc::default(), read_cache, config, metrics: Metrics::default(), auth_failures }
+    }
+}
+
+/// Whether the server is draining before it stops, and how many connections are open (see
+/// `http::drain_on_signals`).
+#[derive(Debug, Default)]
+pub struct Shutdown {
+    draining: std::sync::atomic::AtomicBool,
+    connections: Arc<AtomicU64>,
+}
+
+impl Shutdown {
+    pub fn begin(&self) {
+        self.draining.store(true, Ordering::Release);
+    }
+
+    pub fn draining(&self) -> bool {
+        self.draining.load(Ordering::Acquire)
+    }
+
+    pub fn open_connections(&self) -> u64 {
+        self.connections.load(Ordering::Acquire)
+    }
+
+    /// Counts a connection while it is open: kept in the connection's data, which goes with it.
+    pub fn connection(&self) -> OpenConnection {
+        self.connections.fetch_add(1, Ordering::AcqRel);
+        OpenConnection(self.connections.clone())
+    }
+}
+
+/// One open connection (see [`Shutdown::connection`]).
+pub struct OpenConnection(Arc<AtomicU64>);
+
+impl Drop for OpenConnection {
+    fn drop(&mut self) {
+        self.0.fetch_sub(1, Ordering::AcqRel);
     }
 }
 
