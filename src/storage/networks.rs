@@ -213,7 +213,8 @@ impl Table for Network {
             .select(count_star())
             .first(conn)?;
         if slug_taken > 0 {
-            return Err(StoreError::Conflict(format!("the slug '{}' is already used by another network", input.slug)));
+            let detail = format!("the slug '{}' is already used by another network", input.slug);
+            return Err(super::unique::taken("networks", "slug", Some(detail)));
         }
         let region_taken: Option<String> = networks::table
             .filter(networks::region_key.eq(&input.region_key))
@@ -222,10 +223,11 @@ impl Table for Network {
             .first(conn)
             .optional()?;
         if let Some(slug) = region_taken {
-            return Err(StoreError::Conflict(format!(
+            let detail = format!(
                 "region {} already has a network ('{slug}'): at most one network per Kreis or kreisfreie Stadt",
                 input.region_key
-            )));
+            );
+            return Err(super::unique::taken("networks", "region_key", Some(detail)));
         }
         Ok(())
     }
