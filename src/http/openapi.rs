@@ -1200,7 +1200,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     )
     .build();
     let csv_export = with_problems(
-        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON.")
+        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON. No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
             .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
             .parameter(if_none_match())
             .response("200", {
