@@ -120,18 +120,19 @@ impl Db {
         })
     }
 
-    /// Revokes a key; it stops working at once.
+    /// Revokes a key; it stops working at once. Revoking it again changes nothing: it keeps the time it
+    /// was first revoked at.
     pub fn revoke_key(&self, id: Uuid, actor: &Actor) -> StoreResult<ApiKey> {
         let now = Timestamp::now();
         self.transaction(|conn: &mut DbConnection| -> StoreResult<ApiKey> {
-            let updated = diesel::update(k::table.find(id.to_string()))
+            let updated = diesel::update(k::table.find(id.to_string()).filter(k::revoked_at.is_null()))
                 .set((k::revoked_at.eq(Some(naive(now))), k::updated_at.eq(naive(now))))
                 .execute(conn)?;
-            if updated == 0 {
-                return Err(StoreError::NotFound);
+            let row: Option<Row> = k::table.find(id.to_string()).select(k::all_columns).first(conn).optional()?;
+            let row = row.ok_or(StoreError::NotFound)?;
+            if updated > 0 {
+                audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
             }
-            audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
-            let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
             api_key(row)
         })
     }
