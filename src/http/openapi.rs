@@ -1162,7 +1162,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     ))
     .build();
     let create_key = required_key(with_problems(
-        operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only.")
+        operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only. `expiresAt`, if given, must lie in the future (at most 9999-12-31T23:59:59Z); an editor key's `networkIds` must name networks that exist. 400 otherwise, with the field.")
             .request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
@@ -1184,7 +1184,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             "revoke_api_key",
             "administration",
             "Revoke an API key",
-            "The key stops working at once. Admin keys only.",
+            "The key stops working at once. Admin keys only. Revoking a revoked key changes nothing: it keeps the time of its first revocation.",
         )
         .parameter(uuid_path_param("The key's id."))
         .response("204", with_common_headers(ResponseBuilder::new().description("Revoked.")).build()),

@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::rows::{from_json, naive, parse, timestamp, to_json, uuid};
 use super::schema::api_keys as k;
-use super::{Actor, Db, DbConnection, StoreError, StoreResult, audit};
-use crate::domain::{ApiKey, ApiKeyInput, Timestamp};
+use super::{Actor, Db, DbConnection, StoreError, StoreResult, audit, check_references};
+use crate::domain::{ApiKey, ApiKeyInput, Reference, ResourceKind, Timestamp};
 
 /// A key just created: the only time its secret exists outside the client.
 #[derive(Debug, Clone)]
@@ -72,6 +72,11 @@ impl Db {
         let id = Uuid::now_v7();
         let now = Timestamp::now();
         self.transaction(|conn: &mut DbConnection| -> StoreResult<NewKey> {
+            // An editor key names networks that exist (400 for each that does not).
+            let networks: Vec<Reference> = (input.network_ids.iter().enumerate())
+                .map(|(i, id)| Reference::new(format!("networkIds[{i}]"), ResourceKind::Networks, id))
+                .collect();
+            check_references(conn, &networks)?;
             diesel::insert_into(k::table)
                 .values((
                     k::id.eq(id.to_string()),
