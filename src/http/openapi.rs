@@ -315,7 +315,8 @@ fn build() -> Document {
                 .bearer_format("rbn API key")
                 .description(Some(
                     "An API key created with `rbn keys create` or `POST /v1/api-keys`. Roles: `admin` (everything), \
-                     `district` (the networks of one Regierungsbezirk), `editor` (named networks).",
+                     `district` (the networks of one Regierungsbezirk), `editor` (named networks). A network's \
+                     region is changed only by admin keys and district keys of both the old and the new region.",
                 ))
                 .build(),
         ),

@@ -185,8 +185,21 @@ impl Table for Network {
         Ok(())
     }
 
+    /// Where a network is placed is the Regierungsbezirk's decision: a new network, or one that moves to
+    /// another region, belongs for this write to its (new) region's Regierungsbezirk alone, not to itself.
+    /// So its editors may not move it (403), and a district key must cover the new region as well as the
+    /// old one (whose scope the write is authorised against first).
     fn scope_of_input(conn: &mut DbConnection, id: Option<Uuid>, input: &NetworkInput) -> StoreResult<Scope> {
-        Ok(Scope { network_id: id, district_key: district_of_region(conn, &input.region_key)? })
+        let district_key = district_of_region(conn, &input.region_key)?;
+        let network_id = match id {
+            Some(id) => {
+                let region: Option<String> =
+                    networks::table.find(id.to_string()).select(networks::region_key).first(conn).optional()?;
+                (region.as_deref() == Some(input.region_key.as_str())).then_some(id)
+            }
+            None => None,
+        };
+        Ok(Scope { network_id, district_key })
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Network) -> StoreResult<Scope> {
