@@ -20,6 +20,9 @@ backend_tests!(
     api_keys_are_shown_once_listed_without_secrets_and_revocable,
     expired_keys_are_refused,
     repeated_authentication_failures_are_answered_with_429,
+    only_admins_and_district_keys_of_both_regions_move_a_network,
+    api_key_input_is_validated,
+    revoking_a_revoked_key_keeps_the_first_revocation,
 );
 
 // ---------------------------------------------------------------------------------------------------
@@ -1188,4 +1191,108 @@ fn repeated_authentication_failures_are_answered_with_429(backend: Backend) {
     let anonymous = app.anonymous().get(&path);
     assert_eq!(anonymous.status, 200, "{}", anonymous.text());
     assert_eq!(anonymous.json()["description"], Value::Null);
+}
+
+// ---------------------------------------------------------------------------------------------------
+// Hostile input to access (issue 11)
+// ---------------------------------------------------------------------------------------------------
+
+fn only_admins_and_district_keys_of_both_regions_move_a_network(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let a = id_of(&admin.create("networks", &network_body("kreis-mettmann", "05158")));
+    let path = format!("/v1/networks/{a}");
+    let uuid = uuid::Uuid::parse_str(&a).unwrap();
+    let editor = app.with_key(&app.key(Role::Editor, None, vec![uuid]));
+    let district_1 = app.with_key(&app.key(Role::District, Some(1), vec![]));
+    let district_3 = app.with_key(&app.key(Role::District, Some(3), vec![]));
+    let etag = || admin.get(&path).etag();
+    let refused = |what: &str, reply: Reply| {
+        assert_eq!(reply.status, 403, "{what}: {}", reply.text());
+        reply.problem(403);
+        assert_eq!(admin.get(&path).json()["regionKey"], "05158", "{what}: moved");
+    };
+
+    // The network's editor: neither into another Regierungsbezirk nor within its own, by PATCH or PUT.
+    refused("editor to 05362 (district 3)", editor.patch(&path, &etag(), &json!({"regionKey": "05362"})));
+    refused("editor to 05162 (district 1)", editor.patch(&path, &etag(), &json!({"regionKey": "05162"})));
+    let current = admin.get(&path);
+    let moved = replacement(&current.json(), json!({"regionKey": "05362"}));
+    refused("editor replaces into 05362", editor.put(&path, &current.etag(), &moved));
+    // A district key covers the old region only, or the new one only.
+    refused("district 1 to 05362", district_1.patch(&path, &etag(), &json!({"regionKey": "05362"})));
+    refused("district 3 to 05362", district_3.patch(&path, &etag(), &json!({"regionKey": "05362"})));
+    // The editor still edits everything else, also with the region given unchanged.
+    let edited = editor.patch(&path, &etag(), &json!({"description": "Bildung im Kreis", "regionKey": "05158"}));
+    assert_eq!(edited.status, 200, "{}", edited.text());
+    let current = admin.get(&path);
+    let same = replacement(&current.json(), json!({"name": "RBN Kreis Mettmann"}));
+    assert_eq!(editor.put(&path, &current.etag(), &same).status, 200);
+
+    // A district key of both regions, and an admin, may.
+    let within = district_1.patch(&path, &etag(), &json!({"regionKey": "05162"}));
+    assert_eq!(within.status, 200, "{}", within.text());
+    let across = admin.patch(&path, &etag(), &json!({"regionKey": "05362"}));
+    assert_eq!(across.status, 200, "{}", across.text());
+    assert_eq!(admin.get(&path).json()["regionKey"], "05362");
+}
+
+fn api_key_input_is_validated(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = id_of(&admin.create("networks", &network_body("kreis-mettmann", "05158")));
+    let keys_before = data(&admin.get("/v1/api-keys")).len();
+    let refused = |body: Value, field: &str| {
+        let reply = admin.post("/v1/api-keys", &body);
+        assert_eq!(reply.error_fields(), [field], "{body}: {}", reply.text());
+    };
+    // Past the end of year 9999 in UTC: not representable in RFC 3339.
+    refused(json!({"name": "k", "role": "admin", "expiresAt": "9999-12-31T23:59:59-23:59"}), "expiresAt");
+    // In the past: the key would be dead on arrival.
+    refused(json!({"name": "k", "role": "admin", "expiresAt": "2020-01-01T00:00:00Z"}), "expiresAt");
+    let an_hour_ago = (chrono::Utc::now() - chrono::Duration::hours(1)).to_rfc3339();
+    refused(json!({"name": "k", "role": "admin", "expiresAt": an_hour_ago}), "expiresAt");
+    refused(json!({"name": "k", "role": "admin", "expiresAt": "morgen"}), "expiresAt");
+    // Networks that do not exist.
+    let nowhere = uuid::Uuid::now_v7().to_string();
+    refused(json!({"name": "k", "role": "editor", "networkIds": [nowhere]}), "networkIds[0]");
+    let reply = admin.post("/v1/api-keys", &json!({"name": "k", "role": "editor", "networkIds": [network, nowhere]}));
+    assert_eq!(reply.error_fields(), ["networkIds[1]"], "{}", reply.text());
+    assert_eq!(data(&admin.get("/v1/api-keys")).len(), keys_before, "no key was created");
+
+    // What is valid still is, and is listed as RFC 3339 UTC.
+    let created = admin.post(
+        "/v1/api-keys",
+        &json!({"name": "k", "role": "editor", "networkIds": [network], "expiresAt": "9999-12-31T23:59:59+01:00"}),
+    );
+    assert_eq!(created.status, 201, "{}", created.text());
+    assert_eq!(created.json()["expiresAt"], "9999-12-31T22:59:59.000000Z");
+    let listed = data(&admin.get("/v1/api-keys"));
+    for key in &listed {
+        if let Some(at) = key["expiresAt"].as_str() {
+            assert!(chrono::DateTime::parse_from_rfc3339(at).is_ok(), "{at}");
+        }
+    }
+}
+
+fn revoking_a_revoked_key_keeps_the_first_revocation(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let created = admin.post("/v1/api-keys", &json!({"name": "k", "role": "district", "districtKey": 1}));
+    assert_eq!(created.status, 201, "{}", created.text());
+    let id = id_of(&created.json());
+    let revoked_at = |admin: &Client| {
+        let keys = data(&admin.get("/v1/api-keys"));
+        let key = keys.iter().find(|k| k["id"] == id.as_str()).unwrap().clone();
+        (key["revokedAt"].clone(), key["updatedAt"].clone())
+    };
+    assert_eq!(admin.send("DELETE", &format!("/v1/api-keys/{id}"), &[], None).status, 204);
+    let first = revoked_at(&admin);
+    assert!(first.0.is_string());
+    std::thread::sleep(std::time::Duration::from_millis(20));
+    assert_eq!(admin.send("DELETE", &format!("/v1/api-keys/{id}"), &[], None).status, 204);
+    assert_eq!(revoked_at(&admin), first, "the second revocation changed the key");
+    let audit = admin.get(&format!("/v1/audit?resourceId={id}"));
+    let actions: Vec<String> = data(&audit).iter().map(|e| e["action"].as_str().unwrap().to_string()).collect();
+    assert_eq!(actions, ["create", "revoke"], "one revocation");
 }

@@ -45,7 +45,8 @@ pub struct ApiKeyInput {
 }
 
 /// Where a record belongs, for access decisions: its network and that network's Regierungsbezirk, or
-/// a Regierungsbezirk of its own (a Servicestelle).
+/// a Regierungsbezirk of its own (a Servicestelle). A network being created or moved to another region
+/// has no network in its scope: placing a network is for admin and district keys, not its editors.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Scope {
     pub network_id: Option<Uuid>,

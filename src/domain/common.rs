@@ -3,7 +3,7 @@
 use std::fmt;
 use std::str::FromStr;
 
-use chrono::{DateTime, NaiveDate, SubsecRound, Utc};
+use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
 use utoipa::openapi::RefOr;
@@ -106,8 +106,11 @@ impl Timestamp {
         Timestamp(self.0 + chrono::TimeDelta::microseconds(1))
     }
 
+    /// An RFC 3339 date-time whose UTC time is one too (years 0000 to 9999): `9999-12-31T23:59:59-01:00`
+    /// is in year 10000 in UTC, which RFC 3339 cannot write.
     pub fn parse(text: &str) -> Option<Self> {
-        DateTime::parse_from_rfc3339(text).ok().map(|t| Timestamp(t.with_timezone(&Utc).trunc_subsecs(6)))
+        let at = DateTime::parse_from_rfc3339(text).ok()?.with_timezone(&Utc).trunc_subsecs(6);
+        (0..=9999).contains(&at.year()).then_some(Timestamp(at))
     }
 
     pub fn to_rfc3339(&self) -> String {
@@ -238,6 +241,16 @@ pub(crate) use string_enum;
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn timestamps_are_rfc_3339_in_utc_or_refused() {
+        let latest = Timestamp::parse("9999-12-31T23:59:59.999999Z").unwrap();
+        assert_eq!(latest.to_rfc3339(), "9999-12-31T23:59:59.999999Z");
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59+01:00").unwrap().to_rfc3339(), "9999-12-31T22:59:59.000000Z");
+        assert_eq!(Timestamp::parse("9999-12-31T23:59:59-23:59"), None);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00+00:01"), None);
+        assert_eq!(Timestamp::parse("0000-01-01T00:00:00Z").unwrap().to_rfc3339(), "0000-01-01T00:00:00.000000Z");
+    }
 
     #[test]
     fn partial_dates() {

@@ -355,9 +355,28 @@ pub fn to_csv(columns: &[&str], records: &[Value]) -> String {
 }
 
 fn csv_field(text: &str) -> String {
-    // A leading = + - @ would be a formula in a spreadsheet: prefix it so it stays text.
-    let text = if text.starts_with(['=', '+', '-', '@']) { format!("'{text}") } else { text.to_string() };
-    if text.contains([',', '"', '\r', '\n', ';']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+    let text = without_formulas(text);
+    if text.contains([',', '"', '\r', '\n', ';', '\t']) { format!("\"{}\"", text.replace('"', "\"\"")) } else { text }
+}
+
+/// The characters that make a spreadsheet cell a formula (OWASP: CSV injection).
+const FORMULA_START: [char; 6] = ['=', '+', '-', '@', '\t', '\r'];
+
+/// `text` with a `'` before every character that would start a formula: at the start, and after every
+/// character at which a spreadsheet may split the text into cells, after blanks and quotes. Quoting alone
+/// is not enough: a spreadsheet whose list separator is `;` (German Excel) splits `"x;=1+1"` into `"x` and
+/// a formula `=1+1"`, and a line break can start a row. The `'` makes the cell text and is not shown.
+fn without_formulas(text: &str) -> String {
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut cell_start = true;
+    for c in text.chars() {
+        if cell_start && FORMULA_START.contains(&c) {
+            out.push('\'');
+        }
+        out.push(c);
+        cell_start = matches!(c, ',' | ';' | '\t' | '\r' | '\n') || (cell_start && matches!(c, ' ' | '"'));
+    }
+    out
 }
 
 #[cfg(test)]
@@ -371,5 +390,23 @@ mod csv_tests {
         let csv = to_csv(&["name", "ids", "n", "x"], &rows);
         assert_eq!(csv, "\u{feff}name,ids,n,x\r\n\"Kreis \"\"Düren\"\", Süd\",\"a;b\",1,\r\n");
         assert_eq!(to_csv(&["f"], &[json!({"f": "=cmd"})]), "\u{feff}f\r\n'=cmd\r\n");
+    }
+
+    #[test]
+    fn no_cell_is_a_formula_with_either_list_separator() {
+        for (text, cell) in [
+            ("=1+1", "'=1+1"),
+            ("+49 211 1234", "'+49 211 1234"),
+            ("@SUM(A1)", "'@SUM(A1)"),
+            ("x;=1+1", "\"x;'=1+1\""),
+            ("x,=1+1", "\"x,'=1+1\""),
+            ("x; \"=1+1", "\"x; \"\"'=1+1\""),
+            ("a\n-b", "\"a\n'-b\""),
+            ("\t=1", "\"'\t'=1\""),
+            ("Rhein-Kreis Neuss", "Rhein-Kreis Neuss"),
+            ("a; b, c", "\"a; b, c\""),
+        ] {
+            assert_eq!(csv_field(text), cell, "{text:?}");
+        }
     }
 }

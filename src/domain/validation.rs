@@ -133,10 +133,7 @@ impl<'a> Fields<'a> {
 
     pub fn slug(&mut self, name: &str) -> Option<String> {
         let slug = self.string(name, MAX_SLUG)?;
-        let valid = slug
-            .split('-')
-            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()));
-        if !valid {
+        if !is_slug(&slug) {
             self.error(
                 name,
                 "must be lower-case letters and digits in groups joined by single hyphens, e.g. kreis-mettmann",
@@ -388,6 +385,16 @@ pub mod patterns {
         r"|^[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))$",
         r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29$"
     );
+}
+
+/// The syntax of slugs ([`patterns::SLUG`]): lower-case letters and digits in groups joined by single
+/// hyphens, at most [`MAX_SLUG`] long. A text that is not one names no record, so lookups by slug need not
+/// ask the database (PostgreSQL refuses some texts, a NUL byte, with an error).
+pub fn is_slug(text: &str) -> bool {
+    text.len() <= MAX_SLUG
+        && text
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
 }
 
 /// A UUID in its hyphenated form only (`format: uuid`), any case.

@@ -32,10 +32,7 @@ impl FromRequest for Caller {
                 return Ok(Caller(Access::Anonymous));
             };
             let state = state.ok_or_else(|| ApiError::Internal("no application state".into()))?;
-            let secret = header
-                .ok()
-                .and_then(|h| h.strip_prefix("Bearer ").map(|s| s.trim().to_string()))
-                .filter(|s| !s.is_empty() && s.len() <= 200);
+            let secret = header.ok().as_deref().and_then(bearer_token).filter(|s| s.len() <= 200).map(str::to_string);
             let key = match secret {
                 Some(secret) => {
                     let db = state.db.clone();
@@ -61,6 +58,14 @@ impl FromRequest for Caller {
             }
         })
     }
+}
+
+/// The token of `Bearer <token>`. The scheme is case-insensitive (RFC 9110 §11.1), one or more spaces
+/// follow it.
+fn bearer_token(header: &str) -> Option<&str> {
+    let (scheme, token) = header.split_once(' ')?;
+    let token = token.trim();
+    (scheme.eq_ignore_ascii_case("bearer") && !token.is_empty()).then_some(token)
 }
 
 /// 401 for anonymous callers of a write.

@@ -307,8 +307,11 @@ pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::Vali
         None | Some(Value::Null) => None,
         Some(given) => {
             let parsed = given.as_str().and_then(Timestamp::parse);
-            if parsed.is_none() {
-                f.error("expiresAt", "must be an RFC 3339 date-time");
+            match parsed {
+                None => f.error("expiresAt", "must be an RFC 3339 date-time up to 9999-12-31T23:59:59Z"),
+                // A key that expires at once would be dead on arrival.
+                Some(at) if at <= Timestamp::now() => f.error("expiresAt", "must be in the future"),
+                Some(_) => {}
             }
             parsed
         }

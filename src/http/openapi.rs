@@ -318,7 +318,8 @@ fn build() -> Document {
                 .bearer_format("rbn API key")
                 .description(Some(
                     "An API key created with `rbn keys create` or `POST /v1/api-keys`. Roles: `admin` (everything), \
-                     `district` (the networks of one Regierungsbezirk), `editor` (named networks).",
+                     `district` (the networks of one Regierungsbezirk), `editor` (named networks). A network's \
+                     region is changed only by admin keys and district keys of both the old and the new region.",
                 ))
                 .build(),
         ),
@@ -1165,7 +1166,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     ))
     .build();
     let create_key = required_key(with_problems(
-        operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only.")
+        operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only. `expiresAt`, if given, must lie in the future (at most 9999-12-31T23:59:59Z); an editor key's `networkIds` must name networks that exist. 400 otherwise, with the field.")
             .request_body(Some(
                 RequestBodyBuilder::new()
                     .required(Some(Required::True))
@@ -1187,7 +1188,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             "revoke_api_key",
             "administration",
             "Revoke an API key",
-            "The key stops working at once. Admin keys only.",
+            "The key stops working at once. Admin keys only. Revoking a revoked key changes nothing: it keeps the time of its first revocation.",
         )
         .parameter(uuid_path_param("The key's id."))
         .response("204", with_common_headers(ResponseBuilder::new().description("Revoked.")).build()),
@@ -1203,7 +1204,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     )
     .build();
     let csv_export = with_problems(
-        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON.")
+        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON. No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
             .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
             .parameter(if_none_match())
             .response("200", {

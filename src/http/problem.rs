@@ -25,7 +25,7 @@ pub struct Problem {
     pub status: u16,
     /// What happened in this case, and what to do about it.
     pub detail: String,
-    /// Every invalid field, for 400 responses.
+    /// Every invalid field, for 400 responses; for a 409 of a value that must be unique, its field.
     #[serde(skip_serializing_if = "Vec::is_empty")]
     pub errors: Vec<FieldError>,
 }
@@ -47,6 +47,9 @@ pub enum ApiError {
     Forbidden(String),
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A 409 of one field: a value that must be unique is taken.
+    #[error("conflict: {1}")]
+    Taken(FieldError, String),
     #[error("precondition required")]
     PreconditionRequired,
     #[error("precondition failed")]
@@ -78,6 +81,7 @@ impl From<StoreError> for ApiError {
         match error {
             StoreError::NotFound => ApiError::NotFound("no record has this id".into()),
             StoreError::Conflict(why) => ApiError::Conflict(why),
+            StoreError::Taken { error, detail } => ApiError::Taken(error, detail),
             StoreError::InvalidReferences(errors) => ApiError::Invalid(errors),
             StoreError::Unavailable(why) => ApiError::Unavailable(why),
             other => ApiError::Internal(other.to_string()),
@@ -114,7 +118,7 @@ impl ApiError {
             ),
             ApiError::Unauthorized(detail) => ("unauthorized", "Unauthorized", detail.clone()),
             ApiError::Forbidden(detail) => ("forbidden", "Forbidden", detail.clone()),
-            ApiError::Conflict(detail) => ("conflict", "Conflict", detail.clone()),
+            ApiError::Conflict(detail) | ApiError::Taken(_, detail) => ("conflict", "Conflict", detail.clone()),
             ApiError::PreconditionRequired => (
                 "precondition-required",
                 "Precondition required",
@@ -167,6 +171,7 @@ impl ApiError {
             detail,
             errors: match self {
                 ApiError::Invalid(errors) => errors.clone(),
+                ApiError::Taken(error, _) => vec![error.clone()],
                 _ => Vec::new(),
             },
         }
@@ -181,7 +186,7 @@ impl ResponseError for ApiError {
             ApiError::MethodNotAllowed => StatusCode::METHOD_NOT_ALLOWED,
             ApiError::Unauthorized(_) => StatusCode::UNAUTHORIZED,
             ApiError::Forbidden(_) => StatusCode::FORBIDDEN,
-            ApiError::Conflict(_) => StatusCode::CONFLICT,
+            ApiError::Conflict(_) | ApiError::Taken(..) => StatusCode::CONFLICT,
             ApiError::PreconditionRequired => StatusCode::PRECONDITION_REQUIRED,
             ApiError::PreconditionFailed => StatusCode::PRECONDITION_FAILED,
             ApiError::PayloadTooLarge(_) => StatusCode::PAYLOAD_TOO_LARGE,

@@ -190,6 +190,11 @@ pub fn encode_cursor(cursor: &Cursor, since: Option<Timestamp>) -> String {
 
 /// A cursor of `kind`, with the `modifiedSince` a change-order cursor carries.
 pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Timestamp>)> {
+    // Every cursor is ASCII; the checks below cut the text at byte positions, which are char boundaries
+    // only then (a '€' across position 32 would panic the worker).
+    if !text.is_ascii() {
+        return None;
+    }
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
     match kind {
         CursorKind::Records => {
@@ -328,6 +333,75 @@ mod tests {
         assert_eq!(decode_cursor(CursorKind::Sequence, "1 OR 1=1"), None);
         assert_eq!(decode_cursor(CursorKind::Key(5), "05158"), Some((Cursor::Key("05158".into()), None)));
         assert_eq!(decode_cursor(CursorKind::Key(5), "0515"), None);
+    }
+
+    /// A property test: cursors of arbitrary bytes (as a query string can carry them) never panic, and
+    /// whatever decodes is a cursor the service itself would write (so it round-trips exactly).
+    #[test]
+    fn decoding_arbitrary_bytes_never_panics_and_accepts_only_real_cursors() {
+        // xorshift64*: deterministic, so a failure reproduces.
+        let mut state: u64 = 0x9e37_79b9_7f4a_7c15;
+        let mut next = move || {
+            state ^= state >> 12;
+            state ^= state << 25;
+            state ^= state >> 27;
+            state.wrapping_mul(0x2545_f491_4f6c_dd1d)
+        };
+        let kinds = [CursorKind::Records, CursorKind::Sequence, CursorKind::Key(1), CursorKind::Key(5)];
+        // Bytes that make near misses likely: the syntax's own characters, and the parts of multi-byte UTF-8.
+        let alphabet: Vec<u8> = b"ic0123456789abcdefABCDEF-_ %"
+            .iter()
+            .copied()
+            .chain([0x00, 0x80, 0xbf, 0xc3, 0xe2, 0x82, 0xac, 0xf0, 0xff])
+            .collect();
+        let valid =
+            format!("c{:016}{:016}{}", 1_700_000_000_000_000u64, 1_700_000_000_000_001u64, Uuid::nil().simple());
+        let mut decoded = 0;
+        for round in 0..100_000 {
+            let bytes: Vec<u8> = if round % 4 == 0 {
+                // A valid change-order cursor with one to three bytes replaced or inserted.
+                let mut bytes = valid.clone().into_bytes();
+                for _ in 0..=(next() % 3) {
+                    let at = (next() % bytes.len() as u64) as usize;
+                    let byte = alphabet[(next() % alphabet.len() as u64) as usize];
+                    if next() % 2 == 0 { bytes[at] = byte } else { bytes.insert(at, byte) }
+                }
+                bytes
+            } else {
+                let len = (next() % 80) as usize;
+                (0..len)
+                    .map(|_| {
+                        if next() % 4 == 0 { next() as u8 } else { alphabet[(next() % alphabet.len() as u64) as usize] }
+                    })
+                    .collect()
+            };
+            // The query string parser yields text: invalid UTF-8 is lossily decoded, as percent-decoding does.
+            let text = String::from_utf8_lossy(&bytes);
+            for kind in kinds {
+                let Some((cursor, since)) = decode_cursor(kind, &text) else { continue };
+                decoded += 1;
+                assert!(text.is_ascii(), "{text:?}");
+                let pattern_ok = match kind {
+                    CursorKind::Records => matches!(cursor, Cursor::Id(_) | Cursor::Changed { .. }),
+                    _ => matches!(cursor, Cursor::Key(_)),
+                };
+                assert!(pattern_ok, "{text:?} as {kind:?}");
+                if kind == CursorKind::Records {
+                    assert_eq!(encode_cursor(&cursor, since), text, "a cursor decodes only from its one spelling");
+                }
+            }
+        }
+        assert!(decoded > 0, "the generator never produced a valid cursor");
+        // Garbage the issue names, and cuts at every byte of a multi-byte character.
+        let euro = "c1111111111111111111111111111111\u{20ac}000000000000000000000000000000";
+        assert_eq!(decode_cursor(CursorKind::Records, euro), None);
+        for at in 0..=64 {
+            let mut text = valid.clone();
+            text.insert(at.min(text.len()), '\u{20ac}');
+            for kind in kinds {
+                assert_eq!(decode_cursor(kind, &text), None, "{text}");
+            }
+        }
     }
 
     #[test]

@@ -217,6 +217,7 @@ where
         if let Err(e) = R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input, None) {
             match e {
                 StoreError::Conflict(why) => problems.push(FieldError::new(record.location.clone(), why)),
+                StoreError::Taken { error, detail } => problems.push(at(FieldError::new(error.field, detail))),
                 StoreError::InvalidReferences(errors) => problems.extend(errors.into_iter().map(at)),
                 other => return Err(other.into()),
             }

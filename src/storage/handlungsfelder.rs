@@ -134,10 +134,8 @@ impl Table for Handlungsfeld {
             .select(count_star())
             .first(conn)?;
         if taken > 0 {
-            return Err(StoreError::Conflict(format!(
-                "the slug '{}' is already used by another Handlungsfeld",
-                input.slug
-            )));
+            let detail = format!("the slug '{}' is already used by another Handlungsfeld", input.slug);
+            return Err(super::unique::taken("handlungsfelder", "slug", Some(detail)));
         }
         Ok(())
     }

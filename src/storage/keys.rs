@@ -7,8 +7,8 @@ use uuid::Uuid;
 
 use super::rows::{from_json, naive, parse, timestamp, to_json, uuid};
 use super::schema::api_keys as k;
-use super::{Actor, Db, DbConnection, StoreError, StoreResult, audit};
-use crate::domain::{ApiKey, ApiKeyInput, Timestamp};
+use super::{Actor, Db, DbConnection, StoreError, StoreResult, audit, check_references};
+use crate::domain::{ApiKey, ApiKeyInput, Reference, ResourceKind, Timestamp};
 
 /// A key just created: the only time its secret exists outside the client.
 #[derive(Debug, Clone)]
@@ -72,6 +72,11 @@ impl Db {
         let id = Uuid::now_v7();
         let now = Timestamp::now();
         self.transaction(actor, |conn: &mut DbConnection| -> StoreResult<NewKey> {
+            // An editor key names networks that exist (400 for each that does not).
+            let networks: Vec<Reference> = (input.network_ids.iter().enumerate())
+                .map(|(i, id)| Reference::new(format!("networkIds[{i}]"), ResourceKind::Networks, id))
+                .collect();
+            check_references(conn, &networks)?;
             diesel::insert_into(k::table)
                 .values((
                     k::id.eq(id.to_string()),
@@ -120,18 +125,19 @@ impl Db {
         })
     }
 
-    /// Revokes a key; it stops working at once.
+    /// Revokes a key; it stops working at once. Revoking it again changes nothing: it keeps the time it
+    /// was first revoked at.
     pub fn revoke_key(&self, id: Uuid, actor: &Actor) -> StoreResult<ApiKey> {
         let now = Timestamp::now();
         self.transaction(actor, |conn: &mut DbConnection| -> StoreResult<ApiKey> {
-            let updated = diesel::update(k::table.find(id.to_string()))
+            let updated = diesel::update(k::table.find(id.to_string()).filter(k::revoked_at.is_null()))
                 .set((k::revoked_at.eq(Some(naive(now))), k::updated_at.eq(naive(now))))
                 .execute(conn)?;
-            if updated == 0 {
-                return Err(StoreError::NotFound);
+            let row: Option<Row> = k::table.find(id.to_string()).select(k::all_columns).first(conn).optional()?;
+            let row = row.ok_or(StoreError::NotFound)?;
+            if updated > 0 {
+                audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
             }
-            audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
-            let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
             api_key(row)
         })
     }

@@ -20,6 +20,7 @@ mod reference;
 mod rows;
 pub mod schema;
 mod table;
+mod unique;
 
 use std::path::Path;
 use std::time::Duration;
@@ -69,6 +70,9 @@ pub enum StoreError {
     NotFound,
     #[error("conflict: {0}")]
     Conflict(String),
+    /// A value that must be unique is taken: the input field and the details.
+    #[error("taken: {detail}")]
+    Taken { error: FieldError, detail: String },
     #[error("references to records that do not exist")]
     InvalidReferences(Vec<FieldError>),
     #[error("stored data is inconsistent: {0}")]
@@ -85,9 +89,7 @@ impl From<DieselError> for StoreError {
     fn from(error: DieselError) -> Self {
         match &error {
             DieselError::NotFound => StoreError::NotFound,
-            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => {
-                StoreError::Conflict(format!("a unique value is already taken ({})", info.message()))
-            }
+            DieselError::DatabaseError(DatabaseErrorKind::UniqueViolation, info) => unique::violation(info.as_ref()),
             DieselError::DatabaseError(DatabaseErrorKind::ForeignKeyViolation, _) => {
                 StoreError::Conflict("the change would break a reference between records".into())
             }

@@ -185,8 +185,21 @@ impl Table for Network {
         Ok(())
     }
 
+    /// Where a network is placed is the Regierungsbezirk's decision: a new network, or one that moves to
+    /// another region, belongs for this write to its (new) region's Regierungsbezirk alone, not to itself.
+    /// So its editors may not move it (403), and a district key must cover the new region as well as the
+    /// old one (whose scope the write is authorised against first).
     fn scope_of_input(conn: &mut DbConnection, id: Option<Uuid>, input: &NetworkInput) -> StoreResult<Scope> {
-        Ok(Scope { network_id: id, district_key: district_of_region(conn, &input.region_key)? })
+        let district_key = district_of_region(conn, &input.region_key)?;
+        let network_id = match id {
+            Some(id) => {
+                let region: Option<String> =
+                    networks::table.find(id.to_string()).select(networks::region_key).first(conn).optional()?;
+                (region.as_deref() == Some(input.region_key.as_str())).then_some(id)
+            }
+            None => None,
+        };
+        Ok(Scope { network_id, district_key })
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Network) -> StoreResult<Scope> {
@@ -213,7 +226,8 @@ impl Table for Network {
             .select(count_star())
             .first(conn)?;
         if slug_taken > 0 {
-            return Err(StoreError::Conflict(format!("the slug '{}' is already used by another network", input.slug)));
+            let detail = format!("the slug '{}' is already used by another network", input.slug);
+            return Err(super::unique::taken("networks", "slug", Some(detail)));
         }
         let region_taken: Option<String> = networks::table
             .filter(networks::region_key.eq(&input.region_key))
@@ -222,10 +236,11 @@ impl Table for Network {
             .first(conn)
             .optional()?;
         if let Some(slug) = region_taken {
-            return Err(StoreError::Conflict(format!(
+            let detail = format!(
                 "region {} already has a network ('{slug}'): at most one network per Kreis or kreisfreie Stadt",
                 input.region_key
-            )));
+            );
+            return Err(super::unique::taken("networks", "region_key", Some(detail)));
         }
         Ok(())
     }

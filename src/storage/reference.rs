@@ -120,6 +120,9 @@ pub fn network_scope(conn: &mut DbConnection, network_id: Uuid) -> StoreResult<S
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     let id: Option<String> = if Uuid::parse_str(key).is_ok() {
         networks::table.find(key.to_lowercase()).select(networks::id).first(conn).optional()?
+    } else if !crate::domain::validation::is_slug(key) {
+        // Not a slug (a NUL byte, an umlaut, a path): no network has it.
+        None
     } else {
         networks::table.filter(networks::slug.eq(key)).select(networks::id).first(conn).optional()?
     };
@@ -130,6 +133,8 @@ pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Opti
 pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     let id: Option<String> = if Uuid::parse_str(key).is_ok() {
         handlungsfelder::table.find(key.to_lowercase()).select(handlungsfelder::id).first(conn).optional()?
+    } else if !crate::domain::validation::is_slug(key) {
+        None
     } else {
         handlungsfelder::table
             .filter(handlungsfelder::slug.eq(key))
