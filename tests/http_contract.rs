@@ -12,6 +12,7 @@ backend_tests!(
     every_response_has_the_common_headers,
     cors_allows_reads_from_any_origin,
     discovery_and_operations,
+    head_answers_every_get_route_without_a_body,
 );
 
 fn openapi_document_matches_the_committed_one(backend: Backend) {
@@ -187,4 +188,72 @@ fn discovery_and_operations(backend: Backend) {
     let metrics = anon.get("/metrics");
     assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
     assert!(metrics.text().contains("rbn_http_requests_total{class=\"2xx\"}"));
+}
+
+/// HEAD on every GET route: the GET's status and headers, no body (RFC 9110 §9.3.2); every 405's `Allow`
+/// names HEAD where it names GET. (HEAD used to be a 405 everywhere.)
+fn head_answers_every_get_route_without_a_body(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let id = network["id"].as_str().unwrap();
+    let paths = [
+        "/v1".to_string(),
+        "/v1/networks".into(),
+        "/v1/networks?limit=1".into(),
+        format!("/v1/networks/{id}"),
+        "/v1/networks/kreis-mettmann?expand=contracts,bodies".into(),
+        format!("/v1/networks/{id}/contacts"),
+        "/v1/regions".into(),
+        "/v1/regions/05158".into(),
+        "/v1/districts/1".into(),
+        "/v1/contracts".into(),
+        "/v1/handlungsfelder".into(),
+        "/v1/changes".into(),
+        "/v1/openapi.json".into(),
+        "/v1/exports/dataset.json".into(),
+        "/v1/exports/networks.csv".into(),
+        "/healthz".into(),
+        "/readyz".into(),
+        "/metrics".into(),
+        "/v1/networks/nicht-da".into(),
+        "/v1/networks?unbekannt=1".into(),
+    ];
+    let volatile = ["date", "x-request-id", "content-length"];
+    for client in [app.anonymous(), admin.clone()] {
+        for path in &paths {
+            let get = client.get(path);
+            let head = client.send("HEAD", path, &[], None);
+            assert_eq!(head.status, get.status, "HEAD {path}");
+            assert!(head.body.is_empty(), "HEAD {path} has a body");
+            let same = |reply: &common::Reply| {
+                let mut headers: Vec<_> =
+                    reply.headers.iter().filter(|(n, _)| !volatile.contains(&n.as_str())).collect();
+                headers.sort();
+                headers.into_iter().map(|(n, v)| format!("{n}: {v}")).collect::<Vec<_>>()
+            };
+            if !path.starts_with("/metrics") && !path.starts_with("/v1/changes") && path != "/v1" {
+                assert_eq!(same(&head), same(&get), "HEAD {path}: the GET's headers");
+            }
+            if get.status == 200 && !path.starts_with("/metrics") {
+                assert_eq!(head.header("content-length"), Some(get.body.len().to_string().as_str()), "HEAD {path}");
+                if let Some(etag) = get.header("etag") {
+                    let revalidated = client.send("HEAD", path, &[("If-None-Match", etag)], None);
+                    assert_eq!(revalidated.status, 304, "HEAD {path} with the ETag");
+                }
+            }
+        }
+    }
+    for (method, path) in
+        [("DELETE", "/v1/networks"), ("POST", "/v1/regions"), ("PUT", "/v1/changes"), ("POST", "/healthz")]
+    {
+        let reply = app.anonymous().send(method, path, &[], None);
+        reply.problem(405);
+        let allow: Vec<String> = reply.header("allow").unwrap().split(',').map(|m| m.trim().to_string()).collect();
+        assert!(
+            allow.contains(&"GET".to_string()) && allow.contains(&"HEAD".to_string()),
+            "{method} {path}: {allow:?}"
+        );
+        assert!(!allow.contains(&method.to_string()), "{method} {path}: {allow:?}");
+    }
 }

@@ -7,6 +7,7 @@ use std::time::Instant;
 use actix_web::body::{BoxBody, MessageBody};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use tracing::Instrument;
@@ -33,11 +34,16 @@ fn request_id(req: &ServiceRequest) -> String {
 }
 
 pub async fn envelope(
-    req: ServiceRequest,
+    mut req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let id = request_id(&req);
     req.extensions_mut().insert(RequestId(id.clone()));
+    // HEAD is GET without the body (RFC 9110 §9.3.2): routed, cached and answered as GET; actix-http
+    // sends no body to a HEAD request, but keeps the headers, Content-Length included.
+    if req.method() == Method::HEAD {
+        req.head_mut().method = Method::GET;
+    }
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %id);
     let is_docs = req.path().starts_with("/docs");
@@ -68,6 +74,9 @@ pub async fn envelope(
         }
     };
     let status = response.status();
+    if status == StatusCode::METHOD_NOT_ALLOWED {
+        allow_head(response.headers_mut());
+    }
     if status.as_u16() >= 400 && !is_problem(&response) {
         let detail = response.response().error().map(|e| e.to_string()).filter(|_| status.is_client_error());
         let problem = problem_for_status(status, detail).error_response();
@@ -135,6 +144,18 @@ async fn within<F: std::future::Future>(
             Some(gate) if !gate.cancel() => Ok(request.await),
             _ => Err(()),
         },
+    }
+}
+
+/// Every route that answers GET answers HEAD too (see above), so its `Allow` says so.
+fn allow_head(headers: &mut header::HeaderMap) {
+    let Some(allow) = headers.get(header::ALLOW).and_then(|v| v.to_str().ok()) else { return };
+    let methods: Vec<&str> = allow.split(',').map(str::trim).collect();
+    if methods.contains(&"GET") && !methods.contains(&"HEAD") {
+        let with_head = format!("{allow}, HEAD");
+        if let Ok(value) = HeaderValue::from_str(&with_head) {
+            headers.insert(header::ALLOW, value);
+        }
     }
 }
 
