@@ -505,3 +505,52 @@ fn spreadsheet_cells(line: &str, separator: char) -> Vec<String> {
         }
     }
 }
+
+/// Resident memory of a process, in bytes.
+fn rss(pid: u32) -> u64 {
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let kb: u64 = status
+        .lines()
+        .find_map(|l| l.strip_prefix("VmRSS:"))
+        .unwrap()
+        .trim()
+        .trim_end_matches(" kB")
+        .trim()
+        .parse()
+        .unwrap();
+    kb * 1024
+}
+
+/// Anonymous requests that differ only in their query cannot make the read cache pin unbounded memory:
+/// it keeps to its byte budget, and what is asked for again is still answered from it. (200 change
+/// feeds of about 300 KB each used to stay cached, up to 4,096 of them.)
+#[test]
+fn the_read_cache_keeps_to_its_byte_budget() {
+    let database = common::TestDatabase::new(&Backend::Sqlite);
+    let budget = 8 * 1024 * 1024;
+    let service = common::ServiceProcess::start(
+        &database.url,
+        &[("RBN_SEED", "true"), ("RBN_READ_CACHE_BYTES", &budget.to_string())],
+    );
+    let client = service.client(None);
+    let metric = |name: &str| -> u64 {
+        let text = client.get("/metrics").text();
+        text.lines().find_map(|l| l.strip_prefix(&format!("{name} "))).unwrap().trim().parse().unwrap()
+    };
+    let first = client.get("/v1/changes?limit=500");
+    assert!(first.body.len() > 150_000, "a large page: {} bytes", first.body.len());
+    let before = rss(service.child.id());
+    for i in 0..200 {
+        let reply = client.get(&format!("/v1/changes?limit=500&modifiedSince=2000-01-01T00:00:00.{i:06}Z"));
+        assert_eq!(reply.status, 200);
+    }
+    let grown = rss(service.child.id()).saturating_sub(before);
+    assert!(grown < 40 * 1024 * 1024, "resident memory grew by {} MB", grown / 1024 / 1024);
+    assert!(metric("rbn_read_cache_bytes") <= budget, "the cache keeps to its budget");
+    // What websites ask for again and again is still served from the cache.
+    let hits = metric("rbn_read_cache_hits_total");
+    for _ in 0..3 {
+        assert_eq!(client.get("/v1/networks/kreis-mettmann").status, 200);
+    }
+    assert!(metric("rbn_read_cache_hits_total") >= hits + 2, "repeated reads are cache hits");
+}

@@ -9,7 +9,7 @@
 //! at hand: readers wait for a query only when the last one is too old to trust.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -27,8 +27,12 @@ use super::conditional::none_match_hits;
 use super::state::AppState;
 use crate::storage::{COMMIT_WAIT, Db};
 
-/// How many answers the cache holds at most (a few MB: pages are small).
+/// How many answers the cache holds at most, whatever their size.
 const MAX_ENTRIES: usize = 4096;
+
+/// The largest share of the byte budget one answer may take: a few huge answers (a full export, the
+/// change feed from the beginning) must not push out the pages websites ask for all the time.
+const MAX_ENTRY_SHARE: usize = 8;
 
 /// How long after it was sent a version check is trusted: less than the writers' [`COMMIT_WAIT`], with
 /// room for clocks of different machines that run at slightly different rates.
@@ -42,6 +46,16 @@ struct Entry {
     etag: String,
     headers: HeaderMap,
     body: Bytes,
+    /// When it was last used, in [`ReadCache::clock`] ticks: the least recently used go first.
+    used: AtomicU64,
+}
+
+impl Entry {
+    /// What the entry costs, roughly: its body, headers and key.
+    fn size(&self, key: &str) -> usize {
+        let headers: usize = self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 16).sum();
+        self.body.len() + headers + key.len() + self.etag.len() + 128
+    }
 }
 
 /// One query of the data version: when it was sent and what it found (`None`: the database did not
@@ -146,28 +160,77 @@ impl Drop for Freshness {
     }
 }
 
-/// The cached answers, by path and query.
-#[derive(Default)]
+/// The cached answers, by path and query, within a byte budget (`RBN_READ_CACHE_BYTES`): requests that
+/// differ only in their query could otherwise pin any amount of memory.
 pub struct ReadCache {
-    entries: RwLock<HashMap<String, Arc<Entry>>>,
+    entries: RwLock<Entries>,
+    budget: usize,
+    /// Ticks once per use of an entry.
+    clock: AtomicU64,
+}
+
+#[derive(Default)]
+struct Entries {
+    by_key: HashMap<String, Arc<Entry>>,
+    bytes: usize,
 }
 
 impl ReadCache {
+    pub fn new(budget: usize) -> ReadCache {
+        ReadCache { entries: RwLock::default(), budget, clock: AtomicU64::new(0) }
+    }
+
+    /// How many answers the cache holds, and their bytes (for `/metrics`).
+    pub fn usage(&self) -> (usize, usize) {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        (entries.by_key.len(), entries.bytes)
+    }
+
     fn get(&self, key: &str, version: i64) -> Option<Arc<Entry>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
-        entries.get(key).filter(|entry| entry.version == version).cloned()
+        let entry = entries.by_key.get(key).filter(|entry| entry.version == version)?;
+        entry.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        Some(entry.clone())
     }
 
     fn put(&self, key: String, entry: Entry) {
-        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if entries.len() >= MAX_ENTRIES {
-            let version = entry.version;
-            entries.retain(|_, old| old.version == version);
-            if entries.len() >= MAX_ENTRIES {
-                entries.clear();
-            }
+        let size = entry.size(&key);
+        if size > self.budget / MAX_ENTRY_SHARE {
+            return;
         }
-        entries.insert(key, Arc::new(entry));
+        entry.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if let Some(old) = entries.by_key.remove(&key) {
+            entries.bytes -= old.size(&key);
+        }
+        if entries.bytes + size > self.budget || entries.by_key.len() >= MAX_ENTRIES {
+            entries.evict(entry.version, self.budget - size);
+        }
+        entries.bytes += size;
+        entries.by_key.insert(key, Arc::new(entry));
+    }
+}
+
+impl Entries {
+    /// Makes room: drops the answers of older versions (they are never served again), then the least
+    /// recently used down to three quarters of `room`, so that the next puts need no eviction.
+    fn evict(&mut self, version: i64, room: usize) {
+        self.by_key.retain(|_, entry| entry.version == version);
+        self.bytes = self.by_key.iter().map(|(key, entry)| entry.size(key)).sum();
+        let (target, max_entries) = (room / 4 * 3, MAX_ENTRIES / 4 * 3);
+        if self.bytes <= target && self.by_key.len() < max_entries {
+            return;
+        }
+        let mut by_use: Vec<(u64, String, usize)> =
+            self.by_key.iter().map(|(key, e)| (e.used.load(Ordering::Relaxed), key.clone(), e.size(key))).collect();
+        by_use.sort_unstable();
+        for (_, key, size) in by_use {
+            if self.bytes <= target && self.by_key.len() < max_entries {
+                break;
+            }
+            self.by_key.remove(&key);
+            self.bytes -= size;
+        }
     }
 }
 
@@ -244,7 +307,7 @@ pub async fn serve(
         headers.append(name.clone(), value.clone());
     }
     // Without a version (the database did not answer) the answer is not kept.
-    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body };
+    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body, used: AtomicU64::new(0) };
     let response = entry.answer(revalidating.as_deref());
     if version.is_some() {
         cache.put(key, entry);

@@ -173,6 +173,13 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
         "# HELP rbn_http_requests_in_flight Requests being answered now.\n# TYPE rbn_http_requests_in_flight gauge\nrbn_http_requests_in_flight {}\n",
         m.in_flight.load(Ordering::Relaxed)
     ));
+    if let Some((cache, _)) = &state.read_cache {
+        let (entries, bytes) = cache.usage();
+        text.push_str(&format!(
+            "# HELP rbn_read_cache_entries Answers the read cache holds.\n# TYPE rbn_read_cache_entries gauge\nrbn_read_cache_entries {entries}\n\
+             # HELP rbn_read_cache_bytes Bytes of answers the read cache holds (at most RBN_READ_CACHE_BYTES).\n# TYPE rbn_read_cache_bytes gauge\nrbn_read_cache_bytes {bytes}\n"
+        ));
+    }
     HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
 }
 

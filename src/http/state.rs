@@ -51,7 +51,8 @@ pub struct AppState {
 impl AppState {
     pub fn new(db: Db, config: HttpConfig) -> Self {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
-        let read_cache = config.read_cache.then(|| (ReadCache::default(), Freshness::start(db.clone())));
+        let read_cache =
+            config.read_cache.then(|| (ReadCache::new(config.read_cache_bytes), Freshness::start(db.clone())));
         AppState { db, shutdown: Arc::default(), read_cache, config, metrics: Metrics::default(), auth_failures }
     }
 }
