@@ -531,3 +531,82 @@ fn sqlite_file_made_unwritable_under_load() {
     check_outage(&writes, &reads, &client);
     assert!(!client.all("/v1/contacts?limit=500").iter().any(|c| c["name"] == "schreibgeschützt"));
 }
+
+/// A small filesystem of the test's own (tmpfs), unmounted when dropped.
+struct SmallDisk(PathBuf);
+
+impl SmallDisk {
+    /// `None` where this process may not mount (outside CI only).
+    fn mount(bytes: u64) -> Option<SmallDisk> {
+        let dir = std::env::temp_dir().join(format!("rbn-full-{}", uuid::Uuid::new_v4().simple()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let mounted = Command::new("mount")
+            .args(["-t", "tmpfs", "-o", &format!("size={bytes}"), "tmpfs"])
+            .arg(&dir)
+            .status()
+            .is_ok_and(|s| s.success());
+        if !mounted {
+            let _ = std::fs::remove_dir(&dir);
+            assert!(!std::env::var("CI").is_ok_and(|v| v == "true"), "CI needs to mount a tmpfs (run as root)");
+            eprintln!("cannot mount a tmpfs here: skipping");
+            return None;
+        }
+        Some(SmallDisk(dir))
+    }
+
+    /// Writes a file until the disk is full.
+    fn fill(&self) -> PathBuf {
+        use std::io::Write;
+        let path = self.0.join("filler");
+        let mut file = std::fs::File::create(&path).unwrap();
+        let chunk = vec![0u8; 4096];
+        while file.write_all(&chunk).is_ok() {}
+        let _ = file.sync_all();
+        path
+    }
+}
+
+impl Drop for SmallDisk {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.0).status();
+        let _ = std::fs::remove_dir_all(&self.0);
+    }
+}
+
+/// SQLite on a full disk: writes are refused with 503 and Retry-After (nothing written), reads keep
+/// working, and writes come back once there is space again. (A full disk used to be a 500.)
+#[test]
+fn a_full_disk_refuses_writes_with_503_and_recovers() {
+    let Some(disk) = SmallDisk::mount(8 * 1024 * 1024) else { return };
+    let url = format!("sqlite://{}/rbn.sqlite3", disk.0.display());
+    let key = admin_key_for(&url);
+    let service = ServiceProcess::start(&url, &[]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let filler = disk.fill();
+    let description = "Bildungsbüro ".repeat(15);
+    let mut refused = None;
+    for i in 0..50 {
+        let reply = client.post(
+            "/v1/contacts",
+            &json!({"networkId": network["id"], "name": format!("voll {i}"), "organisation": description}),
+        );
+        if reply.status != 201 {
+            refused = Some((i, reply));
+            break;
+        }
+    }
+    let (i, reply) = refused.expect("a write was refused on the full disk");
+    let problem = reply.problem(503);
+    assert_eq!(problem["type"], "urn:rbn:problem:storage-full", "{problem}");
+    assert!(reply.header("retry-after").is_some());
+    assert_eq!(client.get("/v1/networks").status, 200, "reads still work");
+    assert_eq!(client.get(&format!("/v1/networks/{}", network["id"].as_str().unwrap())).status, 200);
+    std::fs::remove_file(filler).unwrap();
+    let again = client.post("/v1/contacts", &json!({"networkId": network["id"], "name": "wieder Platz"}));
+    assert_eq!(again.status, 201, "writes come back: {}", again.text());
+    let names: Vec<String> =
+        client.all("/v1/contacts?limit=500").iter().map(|c| c["name"].as_str().unwrap().to_string()).collect();
+    assert!(!names.contains(&format!("voll {i}")), "the refused write was not stored");
+    assert!(names.contains(&"wieder Platz".to_string()));
+}

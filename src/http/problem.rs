@@ -64,6 +64,8 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    #[error("storage full: {0}")]
+    StorageFull(String),
     #[error("request timed out")]
     Timeout,
     #[error("internal error: {0}")]
@@ -84,6 +86,7 @@ impl From<StoreError> for ApiError {
             StoreError::Taken { error, detail } => ApiError::Taken(error, detail),
             StoreError::InvalidReferences(errors) => ApiError::Invalid(errors),
             StoreError::Unavailable(why) => ApiError::Unavailable(why),
+            StoreError::StorageFull(why) => ApiError::StorageFull(why),
             other => ApiError::Internal(other.to_string()),
         }
     }
@@ -149,6 +152,12 @@ impl ApiError {
                 "Service unavailable",
                 "The database is unavailable; retry shortly.".into(),
             ),
+            ApiError::StorageFull(_) => (
+                "storage-full",
+                "Service unavailable",
+                "The database has no space left for this change, so nothing was written; reads still work. Retry later."
+                    .into(),
+            ),
             ApiError::Timeout => (
                 "timeout",
                 "Service unavailable",
@@ -193,7 +202,7 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::StorageFull(_) | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -203,6 +212,7 @@ impl ResponseError for ApiError {
             // The cause goes to the log, never to the client.
             ApiError::Internal(cause) => tracing::error!(%cause, "internal error"),
             ApiError::Unavailable(cause) => tracing::warn!(%cause, "database unavailable"),
+            ApiError::StorageFull(cause) => tracing::error!(%cause, "the database's disk is full"),
             _ => {}
         }
         let mut response = HttpResponse::build(self.status_code());
@@ -220,6 +230,9 @@ impl ResponseError for ApiError {
             }
             ApiError::Unavailable(_) | ApiError::Timeout => {
                 response.insert_header((header::RETRY_AFTER, "5"));
+            }
+            ApiError::StorageFull(_) => {
+                response.insert_header((header::RETRY_AFTER, "30"));
             }
             _ => {}
         }

@@ -66,6 +66,9 @@ pub enum DbConnection {
 pub enum StoreError {
     #[error("the database is unavailable: {0}")]
     Unavailable(String),
+    /// The disk the database writes to is full: nothing was written; reads still work.
+    #[error("the database's disk is full: {0}")]
+    StorageFull(String),
     #[error("not found")]
     NotFound,
     #[error("conflict: {0}")]
@@ -96,12 +99,21 @@ impl From<DieselError> for StoreError {
             DieselError::DatabaseError(DatabaseErrorKind::ClosedConnection, _)
             | DieselError::DatabaseError(DatabaseErrorKind::UnableToSendCommand, _)
             | DieselError::BrokenTransactionManager => StoreError::Unavailable(error.to_string()),
+            DieselError::DatabaseError(_, info) if is_disk_full_message(info.message()) => {
+                StoreError::StorageFull(error.to_string())
+            }
             DieselError::DatabaseError(_, info) if is_unavailable_message(info.message()) => {
                 StoreError::Unavailable(error.to_string())
             }
             _ => StoreError::Query(error),
         }
     }
+}
+
+/// SQLite (SQLITE_FULL) and PostgreSQL (ENOSPC while extending or writing a file) say so only in words.
+fn is_disk_full_message(message: &str) -> bool {
+    let message = message.to_ascii_lowercase();
+    message.contains("disk is full") || message.contains("no space left") || message.contains("disk full")
 }
 
 /// SQLite reports a locked, read-only or vanished file and PostgreSQL a shutdown only as messages.
