@@ -22,6 +22,8 @@ pub struct HttpConfig {
     pub auth_failure_limit: u32,
     /// Reuse anonymous answers while the registry is unchanged (see `cache`).
     pub read_cache: bool,
+    /// The service's public base URL, for the pages' canonical links and Open Graph tags.
+    pub public_url: String,
 }
 
 impl Default for HttpConfig {
@@ -32,6 +34,7 @@ impl Default for HttpConfig {
             request_timeout: Duration::from_secs(30),
             auth_failure_limit: 10,
             read_cache: true,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
