@@ -122,6 +122,6 @@ mod tests {
     fn regions_sort_like_an_index() {
         let mut names = vec!["Kreis Wesel", "Duisburg", "Kreis Düren", "Bonn", "Oberbergischer Kreis"];
         names.sort_by_key(|n| sort_key(n));
-        assert_eq!(names, ["Bonn", "Kreis Düren", "Duisburg", "Oberbergischer Kreis", "Kreis Wesel"]);
+        assert_eq!(names, ["Bonn", "Duisburg", "Kreis Düren", "Oberbergischer Kreis", "Kreis Wesel"]);
     }
 }
