@@ -8,7 +8,7 @@ use super::geo::{self, Geometry};
 use super::german;
 use crate::domain::{
     Address, Body, Contact, Contract, District, Handlungsfeld, Network, NetworkStatus, PartialDate, Party, Region,
-    Source, Timestamp,
+    RegionKind, Source, Timestamp,
 };
 
 /// What every page's `<head>` and footer need.
@@ -283,6 +283,8 @@ pub struct NetworkView {
     pub active: bool,
     pub region_name: String,
     pub region_kind: &'static str,
+    /// The region's name, with "kreisfreie Stadt" after the name of a city.
+    pub region_label: String,
     pub district_key: Option<i32>,
     pub district_name: Option<String>,
     pub authority: Option<String>,
@@ -340,6 +342,11 @@ impl NetworkView {
             active: network.status == NetworkStatus::Active,
             region_name: data.region.as_ref().map_or_else(|| network.region_key.clone(), |r| r.name.clone()),
             region_kind: data.region.as_ref().map_or("Region", |r| german::region_kind(r.kind)),
+            region_label: match &data.region {
+                Some(r) if r.kind == RegionKind::KreisfreieStadt => format!("{} (kreisfreie Stadt)", r.name),
+                Some(r) => r.name.clone(),
+                None => network.region_key.clone(),
+            },
             district_key: data.district.as_ref().map(|d| d.key),
             district_name: data.district.as_ref().map(|d| d.name.clone()),
             authority: data.district.as_ref().map(|d| d.authority.clone()),
