@@ -4,7 +4,8 @@
 //! The projection is equirectangular with the longitude scaled by the cosine of NRW's middle latitude:
 //! at the size of one Land, that is indistinguishable from a conformal projection, and it keeps this code
 //! a few lines long. Coordinates are rounded to whole units of a 1000 units wide drawing (about 250 m);
-//! points that fall together after rounding are dropped, so the map stays small.
+//! points that fall together after rounding are dropped, and the paths are written in relative steps, so
+//! the map stays small (about 20 KB for all of NRW).
 
 use std::sync::LazyLock;
 
@@ -137,23 +138,27 @@ pub fn project(geojson: &str) -> Option<Geometry> {
         let mut path = String::new();
         let mut bounds = Bounds::EMPTY;
         for ring in rings {
-            let mut previous = None;
-            let mut points = 0;
+            // The first point absolute, then relative steps: whole numbers of a few digits each, the pairs
+            // after `l` need no command letter, and a minus sign separates numbers by itself.
+            let mut previous: Option<(f64, f64)> = None;
             for point in ring.into_iter().map(to_svg) {
-                if previous == Some(point) {
-                    continue;
+                match previous {
+                    None => path.push_str(&format!("M{} {}l", point.0, point.1)),
+                    Some(last) if last == point => continue,
+                    Some(last) => {
+                        for delta in [point.0 - last.0, point.1 - last.1] {
+                            if delta >= 0.0 && !path.ends_with('l') {
+                                path.push(' ');
+                            }
+                            path.push_str(&format!("{delta}"));
+                        }
+                    }
                 }
-                let command = if points == 0 { 'M' } else { 'L' };
-                if !path.is_empty() && points == 0 {
-                    path.push(' ');
-                }
-                path.push_str(&format!("{command}{} {}", point.0, point.1));
                 bounds.add(point.0, point.1);
                 previous = Some(point);
-                points += 1;
             }
-            if points > 0 {
-                path.push('Z');
+            if previous.is_some() {
+                path.push('z');
             }
         }
         all = all.union(&bounds);
@@ -172,7 +177,7 @@ mod tests {
         assert_eq!(map.areas.len(), 53);
         for key in crate::domain::reference::REGION_KEYS {
             let area = map.area(key).unwrap_or_else(|| panic!("{key} is on the map"));
-            assert!(area.path.starts_with('M') && area.path.ends_with('Z'));
+            assert!(area.path.starts_with('M') && area.path.ends_with('z'));
             assert!([1, 3, 5, 7, 9].contains(&area.district_key()));
         }
         assert_eq!(map.bounds.min_x, 0.0);
@@ -197,6 +202,7 @@ mod tests {
             r#"{"features":[{"properties":{"key":"05111"},"geometry":{"type":"Polygon","coordinates":[[[6,51],[7,51],[7,52],[6,52],[6,51]]]}}]}"#,
         )
         .unwrap();
-        assert_eq!(geometry.areas[0].path, format!("M0 {h}L1000 {h}L1000 0L0 0L0 {h}Z", h = geometry.bounds.max_y));
+        let h = geometry.bounds.max_y;
+        assert_eq!(geometry.areas[0].path, format!("M0 {h}l1000 0 0-{h}-1000 0 0 {h}z"));
     }
 }
