@@ -13,12 +13,18 @@ TARGETS = {  # scenario: (minimum ratio to /healthz, maximum p99 in ms, minimum 
     "revalidation": (0.70, None, None),
     "patch": (None, None, 1000.0),
 }
+# The pages are measured against nginx serving the same bytes in the same run: at least half its throughput.
+VERSUS_NGINX = {"map": ("nginx-map", 0.50), "page": ("nginx-page", 0.50)}
 LABELS = {
     "healthz": "/healthz (HTTP stack alone)",
     "expanded": "network, expand=all four",
     "list": "list page of 50 networks",
     "revalidation": "revalidation answered 304",
     "patch": "PATCH with If-Match",
+    "map": "page / (the map, HTML)",
+    "nginx-map": "nginx, the same bytes as /",
+    "page": "page /netzwerke/{slug} (HTML)",
+    "nginx-page": "nginx, the same bytes as the network page",
 }
 
 
@@ -49,7 +55,7 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for backend, scenarios in rows.items():
         healthz = scenarios["healthz"][0]
-        for name in ["healthz", "expanded", "list", "revalidation", "patch"]:
+        for name in ["healthz", "expanded", "list", "revalidation", "map", "nginx-map", "page", "nginx-page", "patch"]:
             if name not in scenarios:
                 continue
             rps, p50, p99, errors, _ = scenarios[name]
@@ -62,11 +68,15 @@ def main():
                 verdict.append(f"p99<{max_p99:g}ms {'✅' if p99 is not None and p99 < max_p99 else '❌'}")
             if min_rps is not None:
                 verdict.append(f"≥{min_rps:g}/s {'✅' if rps >= min_rps else '❌'}")
+            if name in VERSUS_NGINX and VERSUS_NGINX[name][0] in scenarios:
+                reference, minimum = VERSUS_NGINX[name]
+                versus = rps / scenarios[reference][0]
+                verdict.append(f"{versus:.0%} of nginx, ≥{minimum:.0%} {'✅' if versus >= minimum else '❌'}")
             if errors:
                 verdict.append(f"errors ❌")
             if any("❌" in v for v in verdict):
                 failures.append(f"{backend} {name}")
-            ratio_text = "" if name in ("healthz", "patch") else f"{ratio:.0%}"
+            ratio_text = "" if name in ("healthz", "patch") or name.startswith("nginx") else f"{ratio:.0%}"
             print(f"| {backend} | {LABELS[name]} | {rps:,.0f} | {ratio_text} | {p50:.2f} | {p99:.2f} | {errors} | {' '.join(verdict)} |")
         peak = rss.get(backend)
         if peak is not None:

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The benchmark: builds the release binary, loads a realistic dataset (bench/dataset.py: a network for each
 # of the 53 regions with contracts, bodies and contacts) and drives the service over loopback with wrk,
-# on SQLite and on PostgreSQL. Prints a table and writes it to bench/results/latest.md.
+# on SQLite and on PostgreSQL. The pages (the map at / and a network's page) are measured against nginx
+# serving the same bytes from files in the same run. Prints a table and writes it to bench/results/latest.md.
 #
 #   bench/run.sh                     # both backends, 10 s per scenario, 64 connections
 #   BENCH_SECONDS=5 BENCH_BACKENDS=sqlite bench/run.sh
@@ -20,15 +21,20 @@ server_pid=""
 pg_db=""
 cleanup() {
   [ -n "$server_pid" ] && kill "$server_pid" 2>/dev/null && wait "$server_pid" 2>/dev/null || true
+  [ -n "$nginx_pid" ] && kill "$nginx_pid" 2>/dev/null && wait "$nginx_pid" 2>/dev/null || true
   [ -n "$pg_db" ] && psql "$admin_url" -qc "DROP DATABASE IF EXISTS $pg_db WITH (FORCE)" >/dev/null 2>&1 || true
   rm -rf "$work"
 }
 trap cleanup EXIT
 
-if ! command -v wrk >/dev/null; then
-  echo "installing wrk (Debian package)" >&2
-  apt-get install -y wrk >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y wrk >/dev/null; }
-fi
+for tool in wrk nginx; do
+  if ! command -v "$tool" >/dev/null && [ ! -x "/usr/sbin/$tool" ]; then
+    echo "installing $tool (Debian package)" >&2
+    apt-get install -y "$tool" >/dev/null 2>&1 || { apt-get update >/dev/null && apt-get install -y "$tool" >/dev/null; }
+  fi
+done
+nginx_bin="$(command -v nginx || echo /usr/sbin/nginx)"
+nginx_pid=""
 cargo build --release --locked --quiet
 rbn="$PWD/target/release/rbn"
 python3 bench/dataset.py > "$work/dataset.json"
@@ -69,6 +75,43 @@ for backend in $backends; do
   run expanded -t2 -c"$connections" "$base$expanded"
   run list -t2 -c"$connections" "$base/v1/networks?limit=50"
   run revalidation -t2 -c"$connections" -H "If-None-Match: $etag" "$base$expanded"
+  # The pages, and nginx serving the same bytes (fetched from the service) as static files.
+  page="/netzwerke/netzwerk-05158"
+  www="$work/www-$backend"
+  mkdir -p "$www/netzwerke" "$work/nginx-$backend"
+  curl -fsS "$base/" -o "$www/index.html"
+  curl -fsS "$base$page" -o "$www$page"
+  nginx_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+  cat > "$work/nginx-$backend/nginx.conf" <<NGINX
+user root;
+worker_processes 2;
+pid $work/nginx-$backend/nginx.pid;
+error_log $work/nginx-$backend/error.log warn;
+events { worker_connections 1024; }
+http {
+  access_log off;
+  sendfile on;
+  tcp_nopush on;
+  keepalive_requests 1000000;
+  client_body_temp_path $work/nginx-$backend/body;
+  proxy_temp_path $work/nginx-$backend/proxy;
+  fastcgi_temp_path $work/nginx-$backend/fastcgi;
+  uwsgi_temp_path $work/nginx-$backend/uwsgi;
+  scgi_temp_path $work/nginx-$backend/scgi;
+  default_type "text/html; charset=utf-8";
+  server { listen 127.0.0.1:$nginx_port; root $www; index index.html; }
+}
+NGINX
+  "$nginx_bin" -p "$work/nginx-$backend" -c "$work/nginx-$backend/nginx.conf" -g 'daemon off;' &
+  nginx_pid=$!
+  nginx_base="http://127.0.0.1:$nginx_port"
+  for _ in $(seq 1 50); do curl -fsS "$nginx_base/" >/dev/null 2>&1 && break; sleep 0.1; done
+  cmp -s <(curl -fsS "$nginx_base$page") <(curl -fsS "$base$page") || { echo "nginx does not serve the page's bytes" >&2; exit 1; }
+  run map -t2 -c"$connections" "$base/"
+  run nginx-map -t2 -c"$connections" "$nginx_base/"
+  run page -t2 -c"$connections" "$base$page"
+  run nginx-page -t2 -c"$connections" "$nginx_base$page"
+  kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
   # shellcheck disable=SC2086
   run patch -t"$connections" -c"$connections" -s bench/patch.lua "$base" -- $contacts
   rss_kb="$(awk '/VmHWM/ {print $2}' "/proc/$server_pid/status")"

@@ -18,7 +18,8 @@ pub struct Config {
     pub pool_size: u32,
     /// `RBN_CACHE_MAX_AGE` (seconds, default 60), `RBN_BODY_LIMIT` (bytes, default 262144),
     /// `RBN_REQUEST_TIMEOUT` (seconds, default 30), `RBN_AUTH_FAILURE_LIMIT` (failed authentications per
-    /// client and minute before 429, default 10).
+    /// client and minute before 429, default 10), `RBN_PUBLIC_URL` (the public base URL of the pages,
+    /// default `http://` and the listen address).
     pub http: HttpConfig,
     /// `RBN_WORKERS`: HTTP worker threads (default: one per core).
     pub workers: Option<usize>,
@@ -72,9 +73,9 @@ impl Config {
                 });
             }
         };
+        let listen = var("RBN_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into());
         Ok(Config {
             database_url: var("DATABASE_URL").unwrap_or_else(|| "sqlite://data/rbn.sqlite3".into()),
-            listen: var("RBN_LISTEN").unwrap_or_else(|| "127.0.0.1:8080".into()),
             seed,
             log_format,
             pool_size: number("RBN_DB_POOL", 8)?.max(1),
@@ -85,7 +86,9 @@ impl Config {
                 auth_failure_limit: number("RBN_AUTH_FAILURE_LIMIT", 10)?.max(1),
                 read_cache: !matches!(var("RBN_READ_CACHE").as_deref(), Some("false" | "0" | "no")),
                 read_cache_bytes: number("RBN_READ_CACHE_BYTES", 32 * 1024 * 1024)?,
+                public_url: var("RBN_PUBLIC_URL").unwrap_or_else(|| format!("http://{listen}")),
             },
+            listen,
             workers: var("RBN_WORKERS").map(|_| number("RBN_WORKERS", 2)).transpose()?,
             drain_timeout: Duration::from_secs(number("RBN_DRAIN_TIMEOUT", 30)?),
         })

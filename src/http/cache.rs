@@ -241,7 +241,7 @@ fn reusable(name: &header::HeaderName) -> bool {
 
 fn cacheable(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
-        && req.path().starts_with("/v1")
+        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()))
         && !req.headers().contains_key(header::AUTHORIZATION)
         && !req.headers().contains_key(header::IF_MODIFIED_SINCE)
 }

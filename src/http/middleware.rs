@@ -77,7 +77,7 @@ pub async fn envelope(
     if status == StatusCode::METHOD_NOT_ALLOWED {
         allow_head(response.headers_mut());
     }
-    if status.as_u16() >= 400 && !is_problem(&response) {
+    if status.as_u16() >= 400 && !is_problem(&response) && !is_page(&response) {
         let detail = response.response().error().map(|e| e.to_string()).filter(|_| status.is_client_error());
         let problem = problem_for_status(status, detail).error_response();
         let headers: Vec<_> = response
@@ -104,7 +104,8 @@ pub async fn envelope(
     headers.insert(API_VERSION_HEADER, HeaderValue::from_static(API_VERSION));
     headers.insert(header::X_CONTENT_TYPE_OPTIONS, HeaderValue::from_static("nosniff"));
     headers.insert(header::REFERRER_POLICY, HeaderValue::from_static("no-referrer"));
-    if !is_docs {
+    // Pages set their own policy (their stylesheet; embeds may be framed).
+    if !is_docs && !headers.contains_key(header::CONTENT_SECURITY_POLICY) {
         headers.insert(
             header::CONTENT_SECURITY_POLICY,
             HeaderValue::from_static("default-src 'none'; frame-ancestors 'none'; base-uri 'none'"),
@@ -166,6 +167,15 @@ fn finish_metrics(state: Option<&web::Data<AppState>>, status: u16, started: Ins
         state.metrics.record(status, elapsed);
     }
     elapsed
+}
+
+/// A page of `pages`: its errors are German HTML pages, not problem+json (the client asked for a page).
+fn is_page(response: &ServiceResponse<BoxBody>) -> bool {
+    response
+        .headers()
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.starts_with("text/html"))
 }
 
 fn is_problem(response: &ServiceResponse<BoxBody>) -> bool {

@@ -8,6 +8,7 @@ pub mod exports;
 pub mod meta;
 pub mod middleware;
 pub mod openapi;
+pub mod pages;
 pub mod problem;
 pub mod query;
 pub mod routes;
@@ -61,6 +62,7 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(body_limit))
             .configure(routes::configure)
+            .configure(pages::configure)
             .route(
                 "/docs",
                 web::get().to(|| async {

@@ -24,6 +24,8 @@ pub struct HttpConfig {
     pub read_cache: bool,
     /// The most bytes of answers the read cache holds (`RBN_READ_CACHE_BYTES`).
     pub read_cache_bytes: usize,
+    /// The service's public base URL, for the pages' canonical links and Open Graph tags.
+    pub public_url: String,
 }
 
 impl Default for HttpConfig {
@@ -35,6 +37,7 @@ impl Default for HttpConfig {
             auth_failure_limit: 10,
             read_cache: true,
             read_cache_bytes: 32 * 1024 * 1024,
+            public_url: "http://127.0.0.1:8080".into(),
         }
     }
 }
