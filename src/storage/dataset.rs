@@ -68,11 +68,18 @@ impl Db {
     /// The check is part of the import's transaction, so of several instances starting together on one
     /// empty database exactly one loads it.
     pub fn seed_if_empty(&self, file: &Value) -> Result<bool, ImportError> {
-        let actor = Actor { key_name: Some("seed".into()), ..Actor::default() };
-        self.exclusive_transaction(&actor, |conn| {
+        fn written(conn: &mut DbConnection) -> StoreResult<bool> {
             let ever_written: i64 = changes::table.select(count_star()).first(conn)?;
             let networks_present: i64 = networks::table.select(count_star()).first(conn)?;
-            if ever_written > 0 || networks_present > 0 {
+            Ok(ever_written > 0 || networks_present > 0)
+        }
+        // Usually the database holds data already: then no instance needs to lock anything.
+        if self.read(written)? {
+            return Ok(false);
+        }
+        let actor = Actor { key_name: Some("seed".into()), ..Actor::default() };
+        self.exclusive_transaction(&actor, |conn| {
+            if written(conn)? {
                 return Ok(false);
             }
             import_in(conn, file, &actor).map(|_| true)
