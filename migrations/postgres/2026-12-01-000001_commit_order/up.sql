@@ -3,7 +3,7 @@
 -- in the opposite order of their times, and a mirror that polls with `modifiedSince` would pass the
 -- earlier one. Now `rbn_journal` chooses the time once it holds the lock: the provisional time, or a
 -- microsecond after the latest change committed before it, whichever is later. It restamps the
--- records it writes (whose rows this transaction has locked already) and returns the time.
+-- records it wrote with an earlier time (their rows this transaction has locked already) and returns it.
 CREATE INDEX changes_updated_at ON changes (updated_at);
 
 DROP FUNCTION rbn_journal;
@@ -30,7 +30,8 @@ BEGIN
     -- The statement starts after the lock was granted, so it sees the previous writer's changes.
     SELECT GREATEST(p_at, MAX(updated_at) + INTERVAL '1 microsecond') INTO v_at FROM changes;
     FOR i IN 1 .. coalesce(array_length(p_change_ids, 1), 0) LOOP
-        IF p_change_deleted[i] = 0 THEN
+        -- Usually writers reach the lock in the order of their provisional times: nothing to restamp.
+        IF p_change_deleted[i] = 0 AND p_change_times[i] <> v_at THEN
             -- The record itself comes last; a created record was created when it got its version.
             v_created := p_action = 'create' AND p_change_ids[i] = p_resource_id;
             CASE p_change_kinds[i]
