@@ -27,14 +27,16 @@ pub struct HttpConfig {
 }
 
 impl Default for HttpConfig {
+    /// The defaults of `config::defaults` (the service's, also without the environment).
     fn default() -> Self {
+        use crate::config::defaults;
         HttpConfig {
-            cache_max_age: 60,
-            body_limit: 256 * 1024,
-            request_timeout: Duration::from_secs(30),
-            auth_failure_limit: 10,
-            read_cache: true,
-            read_cache_bytes: 32 * 1024 * 1024,
+            cache_max_age: defaults::CACHE_MAX_AGE,
+            body_limit: defaults::BODY_LIMIT,
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECONDS),
+            auth_failure_limit: defaults::AUTH_FAILURE_LIMIT,
+            read_cache: defaults::READ_CACHE,
+            read_cache_bytes: defaults::READ_CACHE_BYTES,
         }
     }
 }
