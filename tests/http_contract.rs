@@ -186,5 +186,5 @@ fn discovery_and_operations(backend: Backend) {
     assert_eq!(anon.get("/readyz").json()["status"], "ready");
     let metrics = anon.get("/metrics");
     assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
-    assert!(metrics.text().contains("rbn_http_requests_total{class=\"2xx\"}"));
+    assert!(metrics.text().contains("rbn_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"));
 }

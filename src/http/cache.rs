@@ -153,6 +153,12 @@ pub struct ReadCache {
 }
 
 impl ReadCache {
+    /// How many answers the cache holds, and their bodies' bytes (for `/metrics`).
+    pub fn stats(&self) -> (usize, usize) {
+        let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
+        (entries.len(), entries.values().map(|entry| entry.body.len()).sum())
+    }
+
     fn get(&self, key: &str, version: i64) -> Option<Arc<Entry>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         entries.get(key).filter(|entry| entry.version == version).cloned()

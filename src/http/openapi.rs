@@ -1060,7 +1060,13 @@ fn reference_paths() -> Vec<(String, PathItem)> {
 }
 
 fn meta_paths() -> Vec<(String, PathItem)> {
-    let plain = |id: &str, tag: &str, summary: &str, description: &str, content_type: &str, example: Value| {
+    let plain = |id: &str,
+                 tag: &str,
+                 summary: &str,
+                 description: &str,
+                 content_type: &str,
+                 schema: ObjectBuilder,
+                 example: Value| {
         PathItem::new(
             HttpMethod::Get,
             with_problems(
@@ -1069,7 +1075,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                     with_common_headers(ResponseBuilder::new().description(summary))
                         .content(
                             content_type,
-                            ContentBuilder::new().schema(Some(ObjectBuilder::new())).example(Some(example)).build(),
+                            ContentBuilder::new().schema(Some(schema)).example(Some(example)).build(),
                         )
                         .build(),
                 ),
@@ -1237,6 +1243,9 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "Liveness",
                 "The process answers.",
                 "application/json",
+                ObjectBuilder::new()
+                    .property("status", ObjectBuilder::new().schema_type(Type::String))
+                    .required("status"),
                 json!({"status": "ok"}),
             ),
         ),
@@ -1248,6 +1257,9 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "Readiness",
                 "The database answers (503 when it does not).",
                 "application/json",
+                ObjectBuilder::new()
+                    .property("status", ObjectBuilder::new().schema_type(Type::String))
+                    .required("status"),
                 json!({"status": "ready"}),
             ),
         ),
@@ -1257,9 +1269,19 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "metrics",
                 "operations",
                 "Metrics",
-                "Prometheus text exposition.",
+                "Prometheus text exposition (format 0.0.4, `text/plain; version=0.0.4`): requests by method, route \
+                 pattern and status (`rbn_http_requests_total`), a latency histogram per route \
+                 (`rbn_http_request_duration_seconds`), requests in flight, the database pool \
+                 (`rbn_db_pool_*`: size, open and idle connections, checkouts, waits, time-outs), the read cache \
+                 (`rbn_read_cache_entries`, `rbn_read_cache_bytes`, `rbn_read_cache_hits_total`) and the \
+                 process's resident memory (`process_resident_memory_bytes`).",
                 "text/plain",
-                json!("rbn_http_requests_total{class=\"2xx\"} 1"),
+                ObjectBuilder::new().schema_type(Type::String),
+                json!(
+                    "# HELP rbn_http_requests_total HTTP requests answered, by method, route pattern and status.\n\
+                     # TYPE rbn_http_requests_total counter\n\
+                     rbn_http_requests_total{method=\"GET\",route=\"/v1/networks/{id}\",status=\"200\"} 1\n"
+                ),
             ),
         ),
     ]

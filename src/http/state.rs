@@ -2,11 +2,11 @@
 
 use std::collections::HashMap;
 use std::net::IpAddr;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cache::{Freshness, ReadCache};
+pub use super::metrics::Metrics;
 use crate::storage::Db;
 
 /// HTTP settings (from the environment, see `config`).
@@ -54,23 +54,6 @@ impl AppState {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
         let read_cache = config.read_cache.then(|| (ReadCache::default(), Freshness::start(db.clone())));
         AppState { db, read_cache, config, metrics: Metrics::default(), auth_failures }
-    }
-}
-
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub requests: [AtomicU64; 6],
-    pub duration_micros: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub in_flight: AtomicU64,
-}
-
-impl Metrics {
-    pub fn record(&self, status: u16, elapsed: Duration) {
-        let class = usize::from(status / 100).min(5);
-        self.requests[class].fetch_add(1, Ordering::Relaxed);
-        self.duration_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 }
 
