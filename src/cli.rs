@@ -1,29 +1,97 @@
-//! The subcommands of `rbn`: serve (default), migrate, keys create, import, export, openapi.
+//! The subcommands of `rbn`: serve (default), migrate, keys create, import, export, openapi, healthcheck.
+//!
+//! Exit codes: 0 done, 1 the command failed (database, file, network), 2 the command line or a setting
+//! is wrong.
 
-use std::io::Write;
+use std::io::{Read, Write};
+use std::time::Duration;
+
+use clap::{Parser, Subcommand};
 
 use crate::app::{self, StartError};
-use crate::config::Config;
+use crate::config::{Config, DatabaseSettings, Settings};
 use crate::domain::{Access, ApiKeyInput, Role};
 use crate::http::exports::{csv_columns, resource_values};
 use crate::storage::{Actor, Db, ImportError};
 
-const USAGE: &str = "\
-rbn — the registry of the Regionale Bildungsnetzwerke NRW
+/// rbn — the registry of the Regionale Bildungsnetzwerke NRW.
+///
+/// Without a command, `rbn` runs the HTTP service (`rbn serve`), configured by the environment.
+#[derive(Debug, Parser)]
+#[command(name = "rbn", version, about, long_about, propagate_version = true)]
+#[command(after_help = "Every setting is an environment variable, listed with its default by `rbn serve --help`.")]
+pub struct Cli {
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
 
-Usage:
-  rbn [serve]                         run the HTTP service (default)
-  rbn migrate                         apply database migrations and exit
-  rbn keys create --role ROLE --name NAME [--district KEY] [--network ID]... [--expires RFC3339]
-                                      create an API key and print its secret (shown once)
-  rbn import FILE                     load a dataset file (all or nothing; '-' reads standard input)
-  rbn export [--format json|csv] [--resource networks|contracts|bodies|handlungsfelder|contacts]
-                                      write the whole dataset (JSON) or one resource (CSV) to standard output
-  rbn openapi                         print the OpenAPI document
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Run the HTTP service (the default)
+    Serve(Settings),
+    /// Apply the database migrations and exit
+    Migrate(DatabaseSettings),
+    /// Manage API keys
+    #[command(subcommand)]
+    Keys(Keys),
+    /// Load a dataset file: every problem is reported and nothing written, or all of it is written
+    Import {
+        /// The dataset file (the format `rbn export` writes); '-' reads standard input
+        file: String,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Write the whole dataset (JSON) or one resource (CSV) to standard output
+    Export {
+        /// json: the whole dataset; csv: one resource, named by --resource
+        #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
+        format: String,
+        /// The resource to export as CSV
+        #[arg(long, value_parser = ["networks", "contracts", "bodies", "handlungsfelder", "contacts"])]
+        resource: Option<String>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+    /// Print the OpenAPI document (regenerate openapi/openapi.json with `rbn openapi > openapi/openapi.json`)
+    Openapi,
+    /// Ask a running service whether it is ready (GET /readyz): exit 0 when it answers 200, else 1
+    Healthcheck {
+        /// The service's address; 0.0.0.0 and [::] mean this machine
+        #[arg(long, env = "RBN_LISTEN", value_name = "ADDRESS", default_value = crate::config::defaults::LISTEN)]
+        listen: String,
+        /// Seconds to wait for the answer
+        #[arg(long, default_value_t = 5, value_name = "SECONDS")]
+        timeout: u64,
+    },
+}
 
-Configuration: DATABASE_URL, RBN_LISTEN, RBN_SEED, RUST_LOG, RBN_LOG_FORMAT (see README.md).";
+#[derive(Debug, Subcommand)]
+pub enum Keys {
+    /// Create an API key and print its secret (shown only now)
+    #[command(after_help = "On an empty database the seed dataset is loaded first (unless RBN_SEED is false), \
+so --network can name the seed's networks right away.")]
+    Create {
+        /// admin: everything; district: the networks of one Regierungsbezirk; editor: the named networks
+        #[arg(long, value_parser = ["admin", "district", "editor"])]
+        role: String,
+        /// Who the key is for (default: the role and its scope)
+        #[arg(long)]
+        name: Option<String>,
+        /// The Regierungsbezirk of a district key
+        #[arg(long, value_name = "KEY", value_parser = ["1", "3", "5", "7", "9"])]
+        district: Option<String>,
+        /// A network an editor key may edit (id or slug); repeatable
+        #[arg(long = "network", value_name = "ID_OR_SLUG")]
+        networks: Vec<String>,
+        /// When the key stops working (RFC 3339)
+        #[arg(long, value_name = "RFC3339")]
+        expires: Option<String>,
+        #[command(flatten)]
+        database: DatabaseSettings,
+    },
+}
 
-/// A command-line failure: the message for the user and the exit code.
+/// A command-line failure: the message for the user (empty when already printed) and the exit code.
 #[derive(Debug, thiserror::Error)]
 #[error("{message}")]
 pub struct CliError {
@@ -31,113 +99,131 @@ pub struct CliError {
     pub code: i32,
 }
 
+fn failed(message: impl ToString) -> CliError {
+    CliError { message: message.to_string(), code: 1 }
+}
+
 fn usage_error(message: impl Into<String>) -> CliError {
-    CliError { message: format!("{}\n\n{USAGE}", message.into()), code: 2 }
+    CliError { message: message.into(), code: 2 }
+}
+
+/// A clap error (or `--help`, `--version`), printed; the exit code clap chose (0 or 2).
+fn clap_outcome(error: clap::Error) -> Result<(), CliError> {
+    let _ = error.print();
+    match error.exit_code() {
+        0 => Ok(()),
+        code => Err(CliError { message: String::new(), code }),
+    }
 }
 
 impl From<StartError> for CliError {
     fn from(e: StartError) -> Self {
-        CliError { message: e.to_string(), code: 1 }
+        failed(e)
     }
 }
 
 fn open(config: &Config) -> Result<Db, CliError> {
-    let db = Db::open(&config.database_url, 2).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
-    db.migrate().map_err(|e| CliError { message: e.to_string(), code: 1 })?;
+    let db = Db::open(&config.database_url, 2).map_err(failed)?;
+    db.migrate().map_err(failed)?;
     Ok(db)
 }
 
 /// Runs the command line `args` (without the program name).
 pub fn run(args: Vec<String>) -> Result<(), CliError> {
-    let config = Config::from_env().map_err(|e| CliError { message: e.to_string(), code: 2 })?;
-    crate::telemetry::init(config.log_format);
-    let (command, rest) = match args.split_first() {
-        None => ("serve", &[][..]),
-        Some((first, rest)) => (first.as_str(), rest),
+    let cli = match Cli::try_parse_from(std::iter::once("rbn".to_string()).chain(args)) {
+        Ok(cli) => cli,
+        Err(error) => return clap_outcome(error),
     };
+    let command = match cli.command {
+        Some(command) => command,
+        None => match Settings::from_env() {
+            Ok(settings) => Command::Serve(settings),
+            Err(error) => return clap_outcome(error),
+        },
+    };
+    let config = match &command {
+        Command::Serve(settings) => Some(settings.clone().into_config()),
+        Command::Migrate(database)
+        | Command::Import { database, .. }
+        | Command::Export { database, .. }
+        | Command::Keys(Keys::Create { database, .. }) => Some(database.clone().into_config()),
+        Command::Openapi | Command::Healthcheck { .. } => None,
+    };
+    if let Some(config) = &config {
+        crate::telemetry::init(config.log_format);
+    }
+    let config = config.unwrap_or_default();
     match command {
-        "serve" => serve(config),
-        "migrate" => {
+        Command::Serve(_) => serve(config),
+        Command::Migrate(_) => {
             open(&config)?;
             eprintln!("migrations applied");
             Ok(())
         }
-        "keys" => keys(&config, rest),
-        "import" => import(&config, rest),
-        "export" => export(&config, rest),
-        "openapi" => {
+        Command::Keys(Keys::Create { role, name, district, networks, expires, .. }) => {
+            create_key(&config, role, name, district, networks, expires)
+        }
+        Command::Import { file, .. } => import(&config, &file),
+        Command::Export { format, resource, .. } => export(&config, &format, resource),
+        Command::Openapi => {
             print!("{}", crate::http::openapi::document_json());
             Ok(())
         }
-        "-h" | "--help" | "help" => {
-            println!("{USAGE}");
-            Ok(())
-        }
-        other => Err(usage_error(format!("unknown command: {other}"))),
+        Command::Healthcheck { listen, timeout } => healthcheck(&listen, Duration::from_secs(timeout.max(1))),
     }
 }
 
 fn serve(config: Config) -> Result<(), CliError> {
     let db = app::prepare_database(&config)?;
     let listener = app::listen(&config)?;
-    actix_web::rt::System::new()
-        .block_on(app::serve(config, db, listener))
-        .map_err(|e| CliError { message: e.to_string(), code: 1 })
+    actix_web::rt::System::new().block_on(app::serve(config, db, listener)).map_err(failed)
 }
 
-/// Options of the form `--name value`, repeatable.
-fn options(args: &[String], allowed: &[&str]) -> Result<Vec<(String, String)>, CliError> {
-    let mut pairs = Vec::new();
-    let mut iter = args.iter();
-    while let Some(arg) = iter.next() {
-        let Some(name) = arg.strip_prefix("--") else {
-            return Err(usage_error(format!("unexpected argument: {arg}")));
-        };
-        if !allowed.contains(&name) {
-            return Err(usage_error(format!("unknown option: --{name}")));
-        }
-        let value = iter.next().ok_or_else(|| usage_error(format!("--{name} needs a value")))?;
-        pairs.push((name.to_string(), value.clone()));
-    }
-    Ok(pairs)
-}
-
-fn keys(config: &Config, args: &[String]) -> Result<(), CliError> {
-    if args.first().map(String::as_str) != Some("create") {
-        return Err(usage_error("usage: rbn keys create --role admin|district|editor --name NAME"));
-    }
-    let opts = options(&args[1..], &["role", "name", "district", "network", "expires"])?;
-    let get = |n: &str| opts.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let mut body = serde_json::json!({
-        "name": get("name").ok_or_else(|| usage_error("--name is required"))?,
-        "role": get("role").ok_or_else(|| usage_error("--role is required"))?,
+fn create_key(
+    config: &Config,
+    role: String,
+    name: Option<String>,
+    district: Option<String>,
+    networks: Vec<String>,
+    expires: Option<String>,
+) -> Result<(), CliError> {
+    let name = name.unwrap_or_else(|| match (&district, networks.is_empty()) {
+        (Some(district), _) => format!("{role} key for district {district}"),
+        (None, false) => format!("{role} key for {}", networks.join(", ")),
+        (None, true) => format!("{role} key"),
     });
-    if let Some(district) = get("district") {
-        body["districtKey"] =
-            serde_json::json!(district.parse::<i64>().map_err(|_| usage_error("--district takes 1, 3, 5, 7 or 9"))?);
+    let mut body = serde_json::json!({ "name": name, "role": role });
+    if let Some(district) = district {
+        body["districtKey"] = serde_json::json!(district.parse::<i64>().map_err(|_| usage_error("--district"))?);
     }
-    let networks: Vec<String> = opts.iter().filter(|(k, _)| k == "network").map(|(_, v)| v.clone()).collect();
-    let db = open(config)?;
+    // The seed is loaded into an empty database first (as `rbn serve` would), so the seed's networks
+    // can be named at once.
+    let db = app::prepare_database(config)?;
     let mut network_ids = Vec::new();
     for network in networks {
-        let id = db.network_id(&network).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
-        network_ids.push(
-            id.ok_or_else(|| CliError { message: format!("no network has the id or slug {network}"), code: 1 })?
-                .to_string(),
-        );
+        let id = db.network_id(&network).map_err(failed)?;
+        let Some(id) = id else {
+            let mut message = format!("no network has the id or slug {network}");
+            if !config.seed {
+                message.push_str(
+                    " (RBN_SEED is false, so an empty database stays empty: load a dataset with `rbn import FILE`)",
+                );
+            }
+            return Err(failed(message));
+        };
+        network_ids.push(id.to_string());
     }
     if !network_ids.is_empty() {
         body["networkIds"] = serde_json::json!(network_ids);
     }
-    if let Some(expires) = get("expires") {
+    if let Some(expires) = expires {
         body["expiresAt"] = serde_json::json!(expires);
     }
-    let input: ApiKeyInput = crate::http::meta::parse_key_input(&body).map_err(|e| CliError {
-        message: e.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("\n"),
-        code: 2,
+    let input: ApiKeyInput = crate::http::meta::parse_key_input(&body).map_err(|e| {
+        usage_error(e.0.iter().map(|f| format!("{}: {}", f.field, f.message)).collect::<Vec<_>>().join("\n"))
     })?;
     let actor = Actor { key_name: Some("rbn keys create (command line)".into()), ..Actor::default() };
-    let created = db.create_key(&input, &actor).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
+    let created = db.create_key(&input, &actor).map_err(failed)?;
     eprintln!(
         "created {} key '{}' ({}); the secret is shown only now:",
         created.key.role, created.key.name, created.key.id
@@ -146,18 +232,14 @@ fn keys(config: &Config, args: &[String]) -> Result<(), CliError> {
     Ok(())
 }
 
-fn import(config: &Config, args: &[String]) -> Result<(), CliError> {
-    let [file] = args else {
-        return Err(usage_error("usage: rbn import FILE"));
-    };
+fn import(config: &Config, file: &str) -> Result<(), CliError> {
     let text = if file == "-" {
-        std::io::read_to_string(std::io::stdin())
-            .map_err(|e| CliError { message: format!("cannot read standard input: {e}"), code: 1 })?
+        std::io::read_to_string(std::io::stdin()).map_err(|e| failed(format!("cannot read standard input: {e}")))?
     } else {
-        std::fs::read_to_string(file).map_err(|e| CliError { message: format!("cannot read {file}: {e}"), code: 1 })?
+        std::fs::read_to_string(file).map_err(|e| failed(format!("cannot read {file}: {e}")))?
     };
-    let value: serde_json::Value = serde_json::from_str(&text)
-        .map_err(|e| CliError { message: format!("{file}: not valid JSON: {e}"), code: 1 })?;
+    let value: serde_json::Value =
+        serde_json::from_str(&text).map_err(|e| failed(format!("{file}: not valid JSON: {e}")))?;
     let db = open(config)?;
     let actor = Actor { key_name: Some("rbn import (command line)".into()), ..Actor::default() };
     match db.import(&value, &actor) {
@@ -176,16 +258,13 @@ fn import(config: &Config, args: &[String]) -> Result<(), CliError> {
             for problem in problems {
                 message.push_str(&format!("\n  {}: {}", problem.field, problem.message));
             }
-            Err(CliError { message, code: 1 })
+            Err(failed(message))
         }
-        Err(ImportError::Store(e)) => Err(CliError { message: e.to_string(), code: 1 }),
+        Err(ImportError::Store(e)) => Err(failed(e)),
     }
 }
 
-fn export(config: &Config, args: &[String]) -> Result<(), CliError> {
-    let opts = options(args, &["format", "resource"])?;
-    let get = |n: &str| opts.iter().find(|(k, _)| k == n).map(|(_, v)| v.clone());
-    let format = get("format").unwrap_or_else(|| "json".into());
+fn export(config: &Config, format: &str, resource: Option<String>) -> Result<(), CliError> {
     // The command line is the operator's: it exports everything, internal contacts included.
     let everything = Access::Key(crate::domain::ApiKey {
         id: uuid::Uuid::nil(),
@@ -199,26 +278,56 @@ fn export(config: &Config, args: &[String]) -> Result<(), CliError> {
         created_at: crate::domain::Timestamp::now(),
         updated_at: crate::domain::Timestamp::now(),
     });
-    let db = open(config)?;
-    let output = match format.as_str() {
-        "json" => {
-            if get("resource").is_some() {
-                return Err(usage_error("--resource goes with --format csv"));
-            }
-            let document = db.export(&everything).map_err(|e| CliError { message: e.to_string(), code: 1 })?;
+    let output = match (format, resource) {
+        ("json", Some(_)) => return Err(usage_error("--resource goes with --format csv")),
+        ("csv", None) => return Err(usage_error("--format csv needs --resource")),
+        ("csv", Some(resource)) => {
+            let columns = csv_columns(&resource).ok_or_else(|| usage_error(format!("no such resource: {resource}")))?;
+            let db = open(config)?;
+            let records = resource_values(&db, &resource, &everything).map_err(failed)?.unwrap_or_default();
+            crate::domain::dataset::to_csv(columns, &records)
+        }
+        _ => {
+            let db = open(config)?;
+            let document = db.export(&everything).map_err(failed)?;
             let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
             text.push('\n');
             text
         }
-        "csv" => {
-            let resource = get("resource").ok_or_else(|| usage_error("--format csv needs --resource"))?;
-            let columns = csv_columns(&resource).ok_or_else(|| usage_error(format!("no such resource: {resource}")))?;
-            let records = resource_values(&db, &resource, &everything)
-                .map_err(|e| CliError { message: e.to_string(), code: 1 })?
-                .unwrap_or_default();
-            crate::domain::dataset::to_csv(columns, &records)
-        }
-        other => return Err(usage_error(format!("unknown format: {other}"))),
     };
-    std::io::stdout().write_all(output.as_bytes()).map_err(|e| CliError { message: e.to_string(), code: 1 })
+    std::io::stdout().write_all(output.as_bytes()).map_err(failed)
+}
+
+/// `GET /readyz` over plain HTTP/1.1 (for container health checks: the image needs no curl).
+fn healthcheck(listen: &str, timeout: Duration) -> Result<(), CliError> {
+    use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
+    let address: SocketAddr = listen
+        .to_socket_addrs()
+        .map_err(|e| usage_error(format!("cannot resolve {listen}: {e}")))?
+        .next()
+        .ok_or_else(|| usage_error(format!("cannot resolve {listen}")))?;
+    let address = match address.ip() {
+        ip if ip.is_unspecified() && ip.is_ipv4() => SocketAddr::from(([127, 0, 0, 1], address.port())),
+        ip if ip.is_unspecified() => SocketAddr::from((std::net::Ipv6Addr::LOCALHOST, address.port())),
+        _ => address,
+    };
+    let mut stream = TcpStream::connect_timeout(&address, timeout)
+        .map_err(|e| failed(format!("cannot connect to {address}: {e}")))?;
+    stream.set_read_timeout(Some(timeout)).map_err(failed)?;
+    stream.set_write_timeout(Some(timeout)).map_err(failed)?;
+    write!(
+        stream,
+        "GET /readyz HTTP/1.1\r\nHost: {address}\r\nConnection: close\r\nUser-Agent: rbn-healthcheck\r\n\r\n"
+    )
+    .map_err(|e| failed(format!("cannot ask {address}: {e}")))?;
+    let mut answer = Vec::new();
+    stream.take(64 * 1024).read_to_end(&mut answer).map_err(|e| failed(format!("no answer from {address}: {e}")))?;
+    let answer = String::from_utf8_lossy(&answer);
+    let status_line = answer.lines().next().unwrap_or_default();
+    if status_line.split_whitespace().nth(1) == Some("200") {
+        println!("ready: {address}");
+        Ok(())
+    } else {
+        Err(failed(format!("not ready: {address} answered '{status_line}'")))
+    }
 }

@@ -2,7 +2,9 @@
 
 fn main() {
     if let Err(error) = rbn_registry::cli::run(std::env::args().skip(1).collect()) {
-        eprintln!("rbn: {error}");
+        if !error.message.is_empty() {
+            eprintln!("rbn: {error}");
+        }
         std::process::exit(error.code);
     }
 }

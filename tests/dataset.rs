@@ -712,6 +712,7 @@ fn export_import_export_is_identical(backend: Backend) {
 
 /// Bonus: a dataset exported from SQLite imports into PostgreSQL and back, identically.
 #[test]
+#[cfg_attr(not(rbn_postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 fn mixed_round_trip_between_sqlite_and_postgres() {
     let Some(postgres) = Backend::postgres() else {
         return;

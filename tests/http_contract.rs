@@ -4,7 +4,7 @@
 mod common;
 
 use common::{Backend, spawn_app};
-use serde_json::json;
+use serde_json::{Value, json};
 
 backend_tests!(
     openapi_document_matches_the_committed_one,
@@ -187,7 +187,43 @@ fn discovery_and_operations(backend: Backend) {
     assert_eq!(anon.get("/readyz").json()["status"], "ready");
     let metrics = anon.get("/metrics");
     assert!(metrics.header("content-type").unwrap().starts_with("text/plain"));
-    assert!(metrics.text().contains("rbn_http_requests_total{class=\"2xx\"}"));
+    assert!(metrics.text().contains("rbn_http_requests_total{method=\"GET\",route=\"/readyz\",status=\"200\"} 1"));
+}
+
+/// What linters and client generators read: servers and contact, `/metrics` as text, the 400 of revoking
+/// a key, and the headers every response repeats stated once, in `components/headers`.
+#[test]
+fn openapi_states_shared_parts_once() {
+    let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
+    assert!(text.len() < 300_000, "the document grew to {} bytes", text.len());
+    let document: Value = serde_json::from_str(&text).unwrap();
+    assert_eq!(document["servers"][0]["url"], "/");
+    assert!(document["info"]["contact"]["name"].is_string());
+    let metrics = &document["paths"]["/metrics"]["get"]["responses"]["200"]["content"]["text/plain"];
+    assert_eq!(metrics["schema"], json!({"type": "string"}));
+    assert!(metrics["example"].as_str().unwrap().contains("# TYPE rbn_http_requests_total counter"));
+    assert!(document["paths"]["/v1/api-keys/{id}"]["delete"]["responses"]["400"].is_object());
+    let shared = document["components"]["headers"].as_object().unwrap();
+    for name in ["X-Request-Id", "API-Version", "X-Content-Type-Options", "Referrer-Policy", "ETag"] {
+        assert!(shared.contains_key(name), "components/headers has no {name}");
+    }
+    let mut responses = 0;
+    for item in document["paths"].as_object().unwrap().values() {
+        for operation in item.as_object().unwrap().values() {
+            for response in operation["responses"].as_object().unwrap().values() {
+                let response = match response["$ref"].as_str() {
+                    Some(reference) => &document["components"]["responses"][reference.rsplit('/').next().unwrap()],
+                    None => response,
+                };
+                let headers = response["headers"].as_object().unwrap();
+                for name in ["X-Request-Id", "API-Version", "X-Content-Type-Options", "Referrer-Policy"] {
+                    assert_eq!(headers[name], json!({"$ref": format!("#/components/headers/{name}")}));
+                }
+                responses += 1;
+            }
+        }
+    }
+    assert!(responses > 300, "{responses}");
 }
 
 /// HEAD on every GET route: the GET's status and headers, no body (RFC 9110 §9.3.2); every 405's `Allow`

@@ -569,6 +569,7 @@ fn change_feed_resumes_without_loss_or_repeats(backend: Backend) {
 
 /// Two `rbn` processes on one PostgreSQL database: no lost update, and each sees the other's writes.
 #[test]
+#[cfg_attr(not(rbn_postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
 fn two_instances_share_one_postgres() {
     let Some(backend) = Backend::postgres() else { return };
     let database = TestDatabase::new(&backend);

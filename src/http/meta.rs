@@ -1,7 +1,5 @@
 //! Discovery, operations (health, readiness, metrics), the change feed, the audit log and API keys.
 
-use std::sync::atomic::Ordering;
-
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
@@ -152,35 +150,9 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
     Ok(HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ready"}"#))
 }
 
-/// Prometheus text exposition of the process's counters.
+/// Prometheus text exposition (see `metrics`).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    let m = &state.metrics;
-    let mut text = String::from(
-        "# HELP rbn_http_requests_total HTTP requests answered, by status class.\n# TYPE rbn_http_requests_total counter\n",
-    );
-    for (class, counter) in m.requests.iter().enumerate().skip(1) {
-        text.push_str(&format!("rbn_http_requests_total{{class=\"{class}xx\"}} {}\n", counter.load(Ordering::Relaxed)));
-    }
-    text.push_str(&format!(
-        "# HELP rbn_http_request_duration_seconds_sum Total time spent answering requests.\n# TYPE rbn_http_request_duration_seconds_sum counter\nrbn_http_request_duration_seconds_sum {:.6}\n",
-        m.duration_micros.load(Ordering::Relaxed) as f64 / 1e6
-    ));
-    text.push_str(&format!(
-        "# HELP rbn_read_cache_hits_total Anonymous reads answered from the read cache.\n# TYPE rbn_read_cache_hits_total counter\nrbn_read_cache_hits_total {}\n",
-        m.cache_hits.load(Ordering::Relaxed)
-    ));
-    text.push_str(&format!(
-        "# HELP rbn_http_requests_in_flight Requests being answered now.\n# TYPE rbn_http_requests_in_flight gauge\nrbn_http_requests_in_flight {}\n",
-        m.in_flight.load(Ordering::Relaxed)
-    ));
-    if let Some((cache, _)) = &state.read_cache {
-        let (entries, bytes) = cache.usage();
-        text.push_str(&format!(
-            "# HELP rbn_read_cache_entries Answers the read cache holds.\n# TYPE rbn_read_cache_entries gauge\nrbn_read_cache_entries {entries}\n\
-             # HELP rbn_read_cache_bytes Bytes of answers the read cache holds (at most RBN_READ_CACHE_BYTES).\n# TYPE rbn_read_cache_bytes gauge\nrbn_read_cache_bytes {bytes}\n"
-        ));
-    }
-    HttpResponse::Ok().content_type("text/plain; version=0.0.4; charset=utf-8").body(text)
+    HttpResponse::Ok().content_type(super::metrics::CONTENT_TYPE).body(super::metrics::render(&state))
 }
 
 /// The types the change feed holds.

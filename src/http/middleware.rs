@@ -47,6 +47,9 @@ pub async fn envelope(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %id);
     let is_docs = req.path().starts_with("/docs");
+    // The route pattern (not the path: few distinct values) for the metrics and the log line.
+    let route = req.match_pattern().unwrap_or_else(|| super::metrics::UNMATCHED.into());
+    let method = req.method().clone();
     let started = Instant::now();
     if let Some(state) = &state {
         state.metrics.in_flight.fetch_add(1, Ordering::Relaxed);
@@ -64,11 +67,11 @@ pub async fn envelope(
     let mut response = match outcome {
         Ok(Ok(response)) => response.map_into_boxed_body(),
         Ok(Err(error)) => {
-            finish_metrics(state.as_ref(), error.as_response_error().status_code().as_u16(), started);
+            finish_metrics(state.as_ref(), &method, &route, error.as_response_error().status_code().as_u16(), started);
             return Err(error);
         }
         Err(_) => {
-            finish_metrics(state.as_ref(), 503, started);
+            finish_metrics(state.as_ref(), &method, &route, 503, started);
             span.in_scope(|| tracing::warn!(status = 503, "request timed out"));
             return Err(ApiError::Timeout.into());
         }
@@ -112,11 +115,9 @@ pub async fn envelope(
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
-    let elapsed = finish_metrics(state.as_ref(), status.as_u16(), started);
+    let elapsed = finish_metrics(state.as_ref(), &method, &route, status.as_u16(), started);
     let status = response.status().as_u16();
-    // Finding the route pattern means matching the path again: only for lines that are written.
     if status >= 500 || tracing::enabled!(tracing::Level::INFO) {
-        let route = response.request().match_pattern().unwrap_or_else(|| "(unmatched)".into());
         let latency_ms = elapsed.as_secs_f64() * 1000.0;
         span.in_scope(|| {
             if status >= 500 {
@@ -160,11 +161,17 @@ fn allow_head(headers: &mut header::HeaderMap) {
     }
 }
 
-fn finish_metrics(state: Option<&web::Data<AppState>>, status: u16, started: Instant) -> std::time::Duration {
+fn finish_metrics(
+    state: Option<&web::Data<AppState>>,
+    method: &actix_web::http::Method,
+    route: &str,
+    status: u16,
+    started: Instant,
+) -> std::time::Duration {
     let elapsed = started.elapsed();
     if let Some(state) = state {
         state.metrics.in_flight.fetch_sub(1, Ordering::Relaxed);
-        state.metrics.record(status, elapsed);
+        state.metrics.record(method, route, status, elapsed);
     }
     elapsed
 }

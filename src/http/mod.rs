@@ -6,6 +6,7 @@ pub mod conditional;
 pub mod crud;
 pub mod exports;
 pub mod meta;
+pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;

@@ -38,7 +38,9 @@ use crate::domain::*;
             across all types. **Errors** are RFC 9457 `application/problem+json`.\n\n\
             Data licence: Datenlizenz Deutschland – Namensnennung – Version 2.0.",
         license(name = "EUPL-1.2 (software); data: dl-de/by-2-0", identifier = "EUPL-1.2"),
+        contact(name = "The operators of this rbn-registry service; the data's publisher is named in GET /v1"),
     ),
+    servers((url = "/", description = "The service that serves this document (its own origin)")),
     components(schemas(
         Network,
         NetworkInput,
@@ -92,11 +94,211 @@ pub fn document_json() -> String {
     JSON.get_or_init(|| {
         let mut value = serde_json::to_value(document()).expect("the document serialises");
         field_rules::apply(&mut value);
+        shared_headers::hoist(&mut value);
+        shared_parts::hoist_all(&mut value);
         let mut text = serde_json::to_string_pretty(&value).expect("the document serialises");
         text.push('\n');
         text
     })
     .clone()
+}
+
+/// The headers that responses repeat (the common ones on every response, `ETag`, `Cache-Control`, …)
+/// become `components/headers` and references to them: the document states each once.
+mod shared_headers {
+    use std::collections::BTreeMap;
+
+    use serde_json::{Map, Value, json};
+
+    /// The response header maps: of every operation's responses and of `components/responses`.
+    fn header_maps(document: &mut Value) -> Vec<&mut Map<String, Value>> {
+        let mut maps = Vec::new();
+        let (paths, components) = match document.as_object_mut() {
+            Some(root) => {
+                let mut paths = None;
+                let mut components = None;
+                for (key, value) in root.iter_mut() {
+                    match key.as_str() {
+                        "paths" => paths = Some(value),
+                        "components" => components = Some(value),
+                        _ => {}
+                    }
+                }
+                (paths, components)
+            }
+            None => return maps,
+        };
+        let mut responses: Vec<&mut Value> = Vec::new();
+        for item in paths.and_then(Value::as_object_mut).into_iter().flat_map(|p| p.values_mut()) {
+            for operation in item.as_object_mut().into_iter().flat_map(|i| i.values_mut()) {
+                if let Some(map) = operation.get_mut("responses").and_then(Value::as_object_mut) {
+                    responses.extend(map.values_mut());
+                }
+            }
+        }
+        if let Some(map) = components.and_then(|c| c.get_mut("responses")).and_then(Value::as_object_mut) {
+            responses.extend(map.values_mut());
+        }
+        for response in responses {
+            if let Some(headers) = response.get_mut("headers").and_then(Value::as_object_mut) {
+                maps.push(headers);
+            }
+        }
+        maps
+    }
+
+    pub fn hoist(document: &mut Value) {
+        // Every variant of a header (name and definition) with the number of responses that send it.
+        let mut variants: BTreeMap<String, Vec<(Value, usize)>> = BTreeMap::new();
+        for headers in header_maps(document) {
+            for (name, definition) in headers.iter() {
+                let list = variants.entry(name.clone()).or_default();
+                match list.iter_mut().find(|(known, _)| known == definition) {
+                    Some((_, count)) => *count += 1,
+                    None => list.push((definition.clone(), 1)),
+                }
+            }
+        }
+        // The most frequent variant takes the header's name; the others a number after it.
+        let mut components = Map::new();
+        let mut keys: Vec<(String, Value, String)> = Vec::new();
+        for (name, mut list) in variants {
+            list.sort_by_key(|variant| std::cmp::Reverse(variant.1));
+            for (index, (definition, count)) in list.into_iter().enumerate() {
+                if count < 2 {
+                    continue;
+                }
+                let key = if index == 0 { name.clone() } else { format!("{name}-{}", index + 1) };
+                components.insert(key.clone(), definition.clone());
+                keys.push((name.clone(), definition, key));
+            }
+        }
+        for headers in header_maps(document) {
+            for (name, definition) in headers.iter_mut() {
+                if let Some((_, _, key)) = keys.iter().find(|(n, d, _)| n == name && d == definition) {
+                    *definition = json!({"$ref": format!("#/components/headers/{key}")});
+                }
+            }
+        }
+        if let Some(root) = document.as_object_mut() {
+            let components_value = root.entry("components").or_insert_with(|| json!({}));
+            if let Some(map) = components_value.as_object_mut() {
+                map.insert("headers".into(), Value::Object(components));
+            }
+        }
+    }
+}
+
+/// Parameters and responses that many operations repeat word for word (`If-None-Match`, `If-Match`,
+/// `limit`, `cursor`, `modifiedSince`, 304 Not Modified, …) become `components/parameters` and
+/// `components/responses` and references to them.
+mod shared_parts {
+    use serde_json::{Map, Value, json};
+
+    /// At least this many uses make a part shared.
+    const SHARED: usize = 3;
+
+    fn operations(document: &mut Value) -> Vec<&mut Map<String, Value>> {
+        let Some(paths) = document.get_mut("paths").and_then(Value::as_object_mut) else { return Vec::new() };
+        paths
+            .values_mut()
+            .filter_map(Value::as_object_mut)
+            .flat_map(|item| item.values_mut())
+            .filter_map(Value::as_object_mut)
+            .collect()
+    }
+
+    /// Hoists the parts `parts_of` finds into `components/{section}`, named by `name_of`.
+    fn hoist(
+        document: &mut Value,
+        section: &str,
+        parts_of: fn(&mut Map<String, Value>) -> Vec<&mut Value>,
+        name_of: fn(&Value) -> String,
+    ) {
+        let mut variants: Vec<(Value, usize, String)> = Vec::new();
+        for operation in operations(document) {
+            for part in parts_of(operation) {
+                if part.get("$ref").is_some() {
+                    continue;
+                }
+                match variants.iter_mut().find(|(known, _, _)| known == part) {
+                    Some((_, count, _)) => *count += 1,
+                    None => variants.push((part.clone(), 1, String::new())),
+                }
+            }
+        }
+        variants.retain(|(_, count, _)| *count >= SHARED);
+        variants.sort_by_key(|variant| std::cmp::Reverse(variant.1));
+        let mut components = document
+            .get("components")
+            .and_then(|c| c.get(section))
+            .and_then(Value::as_object)
+            .cloned()
+            .unwrap_or_default();
+        for (part, _, key) in variants.iter_mut() {
+            let base = name_of(part);
+            let mut candidate = base.clone();
+            let mut n = 2;
+            while components.contains_key(&candidate) {
+                candidate = format!("{base}-{n}");
+                n += 1;
+            }
+            components.insert(candidate.clone(), part.clone());
+            *key = candidate;
+        }
+        for operation in operations(document) {
+            for part in parts_of(operation) {
+                if let Some((_, _, key)) = variants.iter().find(|(known, _, _)| known == part) {
+                    *part = json!({"$ref": format!("#/components/{section}/{key}")});
+                }
+            }
+        }
+        if let Some(root) = document.as_object_mut()
+            && let Some(map) = root.entry("components").or_insert_with(|| json!({})).as_object_mut()
+        {
+            map.insert(section.into(), Value::Object(components));
+        }
+    }
+
+    fn parameters(operation: &mut Map<String, Value>) -> Vec<&mut Value> {
+        operation
+            .get_mut("parameters")
+            .and_then(Value::as_array_mut)
+            .map(|list| list.iter_mut().collect())
+            .unwrap_or_default()
+    }
+
+    fn responses(operation: &mut Map<String, Value>) -> Vec<&mut Value> {
+        operation
+            .get_mut("responses")
+            .and_then(Value::as_object_mut)
+            .map(|map| map.values_mut().collect())
+            .unwrap_or_default()
+    }
+
+    fn parameter_name(parameter: &Value) -> String {
+        let name = parameter["name"].as_str().unwrap_or("parameter");
+        match parameter["in"].as_str() {
+            Some("path") => format!("{name}InPath"),
+            _ => name.to_string(),
+        }
+    }
+
+    fn response_name(response: &Value) -> String {
+        let description = response["description"].as_str().unwrap_or_default();
+        if description.starts_with("Not modified") {
+            "NotModified".into()
+        } else if response.get("content").is_none() {
+            "NoContent".into()
+        } else {
+            "Shared".into()
+        }
+    }
+
+    pub fn hoist_all(document: &mut Value) {
+        hoist(document, "parameters", parameters, parameter_name);
+        hoist(document, "responses", responses, response_name);
+    }
 }
 
 /// The validation rules of `domain::validation`, stated on the schemas' fields and parameters: one table
@@ -871,13 +1073,15 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
             plural,
             &format!("Change fields of a {}", schema.to_lowercase()),
             "JSON Merge Patch (RFC 7396): fields present are set, `null` clears an optional field (required fields \
-             cannot be cleared), absent fields stay. Needs the current ETag in If-Match.",
+             cannot be cleared), absent fields stay. Needs the current ETag in If-Match. Send it as \
+             `application/merge-patch+json`; `application/json` is accepted as well (the same body).",
         )
         .parameters(Some(write_params.clone()))
+        // One media type: generators such as openapi-python-client produce broken code for two.
         .request_body(Some(request_body(
             &format!("{schema}Patch"),
             "The fields to change.",
-            &["application/merge-patch+json", "application/json"],
+            &["application/merge-patch+json"],
         )))
         .response(
             "200",
@@ -1061,7 +1265,13 @@ fn reference_paths() -> Vec<(String, PathItem)> {
 }
 
 fn meta_paths() -> Vec<(String, PathItem)> {
-    let plain = |id: &str, tag: &str, summary: &str, description: &str, content_type: &str, example: Value| {
+    let plain = |id: &str,
+                 tag: &str,
+                 summary: &str,
+                 description: &str,
+                 content_type: &str,
+                 schema: ObjectBuilder,
+                 example: Value| {
         PathItem::new(
             HttpMethod::Get,
             with_problems(
@@ -1070,7 +1280,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                     with_common_headers(ResponseBuilder::new().description(summary))
                         .content(
                             content_type,
-                            ContentBuilder::new().schema(Some(ObjectBuilder::new())).example(Some(example)).build(),
+                            ContentBuilder::new().schema(Some(schema)).example(Some(example)).build(),
                         )
                         .build(),
                 ),
@@ -1192,7 +1402,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         )
         .parameter(uuid_path_param("The key's id."))
         .response("204", with_common_headers(ResponseBuilder::new().description("Revoked.")).build()),
-        &[401, 403, 404, 429, 500, 503],
+        &[400, 401, 403, 404, 429, 500, 503],
     ))
     .build();
     let dataset_export = with_problems(
@@ -1238,6 +1448,9 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "Liveness",
                 "The process answers.",
                 "application/json",
+                ObjectBuilder::new()
+                    .property("status", ObjectBuilder::new().schema_type(Type::String))
+                    .required("status"),
                 json!({"status": "ok"}),
             ),
         ),
@@ -1249,6 +1462,9 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "Readiness",
                 "The database answers (503 when it does not).",
                 "application/json",
+                ObjectBuilder::new()
+                    .property("status", ObjectBuilder::new().schema_type(Type::String))
+                    .required("status"),
                 json!({"status": "ready"}),
             ),
         ),
@@ -1258,9 +1474,19 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                 "metrics",
                 "operations",
                 "Metrics",
-                "Prometheus text exposition.",
+                "Prometheus text exposition (format 0.0.4, `text/plain; version=0.0.4`): requests by method, route \
+                 pattern and status (`rbn_http_requests_total`), a latency histogram per route \
+                 (`rbn_http_request_duration_seconds`), requests in flight, the database pool \
+                 (`rbn_db_pool_*`: size, open and idle connections, checkouts, waits, time-outs), the read cache \
+                 (`rbn_read_cache_entries`, `rbn_read_cache_bytes`, `rbn_read_cache_hits_total`) and the \
+                 process's resident memory (`process_resident_memory_bytes`).",
                 "text/plain",
-                json!("rbn_http_requests_total{class=\"2xx\"} 1"),
+                ObjectBuilder::new().schema_type(Type::String),
+                json!(
+                    "# HELP rbn_http_requests_total HTTP requests answered, by method, route pattern and status.\n\
+                     # TYPE rbn_http_requests_total counter\n\
+                     rbn_http_requests_total{method=\"GET\",route=\"/v1/networks/{id}\",status=\"200\"} 1\n"
+                ),
             ),
         ),
     ]

@@ -7,6 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 use super::cache::{Freshness, ReadCache};
+pub use super::metrics::Metrics;
 use crate::storage::Db;
 
 /// HTTP settings (from the environment, see `config`).
@@ -29,15 +30,17 @@ pub struct HttpConfig {
 }
 
 impl Default for HttpConfig {
+    /// The defaults of `config::defaults` (the service's, also without the environment).
     fn default() -> Self {
+        use crate::config::defaults;
         HttpConfig {
-            cache_max_age: 60,
-            body_limit: 256 * 1024,
-            request_timeout: Duration::from_secs(30),
-            auth_failure_limit: 10,
-            read_cache: true,
-            read_cache_bytes: 32 * 1024 * 1024,
-            public_url: "http://127.0.0.1:8080".into(),
+            cache_max_age: defaults::CACHE_MAX_AGE,
+            body_limit: defaults::BODY_LIMIT,
+            request_timeout: Duration::from_secs(defaults::REQUEST_TIMEOUT_SECONDS),
+            auth_failure_limit: defaults::AUTH_FAILURE_LIMIT,
+            read_cache: defaults::READ_CACHE,
+            read_cache_bytes: defaults::READ_CACHE_BYTES,
+            public_url: format!("http://{}", defaults::LISTEN),
         }
     }
 }
@@ -94,23 +97,6 @@ pub struct OpenConnection(Arc<AtomicU64>);
 impl Drop for OpenConnection {
     fn drop(&mut self) {
         self.0.fetch_sub(1, Ordering::AcqRel);
-    }
-}
-
-/// Counters for `/metrics`.
-#[derive(Default)]
-pub struct Metrics {
-    pub requests: [AtomicU64; 6],
-    pub duration_micros: AtomicU64,
-    pub cache_hits: AtomicU64,
-    pub in_flight: AtomicU64,
-}
-
-impl Metrics {
-    pub fn record(&self, status: u16, elapsed: Duration) {
-        let class = usize::from(status / 100).min(5);
-        self.requests[class].fetch_add(1, Ordering::Relaxed);
-        self.duration_micros.fetch_add(elapsed.as_micros() as u64, Ordering::Relaxed);
     }
 }
 

@@ -249,6 +249,34 @@ pub struct Db {
     sqlite_writers: std::sync::Arc<parking_lot::Mutex<()>>,
     /// How long a SQLite writer waits for its turn.
     turn_wait: Duration,
+    /// How checkouts from the pool went (for `/metrics`).
+    checkouts: std::sync::Arc<Checkouts>,
+}
+
+/// Counters of the pool's checkouts.
+#[derive(Debug, Default)]
+struct Checkouts {
+    total: std::sync::atomic::AtomicU64,
+    /// Checkouts that waited at least `WAITED` for a connection.
+    waited: std::sync::atomic::AtomicU64,
+    wait_micros: std::sync::atomic::AtomicU64,
+    /// Checkouts that gave up: no connection within the pool's time-out.
+    timeouts: std::sync::atomic::AtomicU64,
+}
+
+/// A checkout that took this long waited for a connection (rather than taking an idle one).
+const WAITED: Duration = Duration::from_millis(1);
+
+/// The pool as `/metrics` reports it.
+#[derive(Debug, Clone, Copy)]
+pub struct PoolStats {
+    pub max_size: u32,
+    pub connections: u32,
+    pub idle: u32,
+    pub checkouts: u64,
+    pub waits: u64,
+    pub wait_seconds: f64,
+    pub timeouts: u64,
 }
 
 pub type Conn = PooledConnection<Manager>;
@@ -300,15 +328,49 @@ impl Db {
             .connection_timeout(Duration::from_secs(3))
             .test_on_check_out(false)
             .build_unchecked(manager);
-        Ok(Db { pool, backend, manager: dedicated, sqlite_writers: Default::default(), turn_wait })
+        Ok(Db {
+            pool,
+            backend,
+            manager: dedicated,
+            sqlite_writers: Default::default(),
+            turn_wait,
+            checkouts: Default::default(),
+        })
     }
 
     pub fn backend(&self) -> Backend {
         self.backend
     }
 
+    /// The pool's size and state, and how its checkouts went.
+    pub fn pool_stats(&self) -> PoolStats {
+        use std::sync::atomic::Ordering::Relaxed;
+        let state = self.pool.state();
+        PoolStats {
+            max_size: self.pool.max_size(),
+            connections: state.connections,
+            idle: state.idle_connections,
+            checkouts: self.checkouts.total.load(Relaxed),
+            waits: self.checkouts.waited.load(Relaxed),
+            wait_seconds: self.checkouts.wait_micros.load(Relaxed) as f64 / 1e6,
+            timeouts: self.checkouts.timeouts.load(Relaxed),
+        }
+    }
+
     pub fn conn(&self) -> StoreResult<Conn> {
-        let mut conn = self.pool.get()?;
+        use std::sync::atomic::Ordering::Relaxed;
+        let started = std::time::Instant::now();
+        let checkout = self.pool.get();
+        let waited = started.elapsed();
+        self.checkouts.total.fetch_add(1, Relaxed);
+        if waited >= WAITED {
+            self.checkouts.waited.fetch_add(1, Relaxed);
+            self.checkouts.wait_micros.fetch_add(waited.as_micros() as u64, Relaxed);
+        }
+        if checkout.is_err() {
+            self.checkouts.timeouts.fetch_add(1, Relaxed);
+        }
+        let mut conn = checkout?;
         // A connection left broken (its database went away) fails this request with 503; the pool drops
         // it on return (`has_broken`), so the next request gets a fresh one and the service recovers by itself.
         if r2d2::R2D2Connection::is_broken(&mut *conn) {

@@ -38,9 +38,19 @@ impl Backend {
             }
         }
     }
+
+    /// PostgreSQL, for a test that is ignored without it (see `backend_tests!`): a test run with
+    /// `--ignored` but no `TEST_DATABASE_URL` fails and says why.
+    pub fn postgres_required() -> Backend {
+        Backend::postgres().unwrap_or_else(|| {
+            panic!("TEST_DATABASE_URL is not set: this PostgreSQL test cannot run (it is ignored without it)")
+        })
+    }
 }
 
 /// Declares each test function once per backend: `sqlite::name` always, `postgres::name` with PostgreSQL.
+/// Without `TEST_DATABASE_URL` the PostgreSQL variants are ignored (and reported so): `build.rs` sets
+/// `cfg(rbn_postgres_tests)` when it is set, or when `CI=true`, where a missing database fails them.
 #[macro_export]
 macro_rules! backend_tests {
     ($($name:ident),* $(,)?) => {
@@ -48,8 +58,10 @@ macro_rules! backend_tests {
             $(#[test] fn $name() { super::$name($crate::common::Backend::Sqlite) })*
         }
         mod postgres {
-            $(#[test] fn $name() {
-                if let Some(backend) = $crate::common::Backend::postgres() { super::$name(backend) }
+            $(#[test]
+            #[cfg_attr(not(rbn_postgres_tests), ignore = "TEST_DATABASE_URL is not set")]
+            fn $name() {
+                super::$name($crate::common::Backend::postgres_required())
             })*
         }
     };
