@@ -111,6 +111,7 @@ fn hostile_requests_are_clean_4xx_and_change_nothing(backend: Backend) {
         case("trailing garbage", "POST", "/v1/networks", 400).json(format!("{} x", valid("neu", "05162"))),
         case("truncated JSON", "POST", "/v1/networks", 400).json("{\"slug\": \"neu\""),
         case("empty body", "POST", "/v1/networks", 400).json(""),
+        case("patch removing an unknown field", "PATCH", net.clone(), 400).header("Content-Type", "application/merge-patch+json").header("If-Match", etag.clone()).body("{\"\": null, \"nope\": null}"),
         case("patch with an array", "PATCH", net.clone(), 400).header("Content-Type", "application/merge-patch+json").header("If-Match", etag.clone()).body("[{\"op\":\"remove\",\"path\":\"/name\"}]"),
         case("wrong types", "POST", "/v1/networks", 400).json(r#"{"slug":true,"name":{},"regionKey":5158}"#),
         // Duplicate keys.

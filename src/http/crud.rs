@@ -274,11 +274,20 @@ pub async fn patch<R: Table>(
     require_key(&caller.0)?;
     let id = resolve_id::<R>(&state, &path).await?;
     let value = json_body(&req, &body, true)?;
-    if !value.is_object() {
+    let Some(fields) = value.as_object() else {
         return Err(ApiError::Invalid(vec![crate::domain::FieldError::new(
             "(body)",
             "a merge patch must be a JSON object of the fields to change",
         )]));
+    };
+    // Checked here, not only in the merged document: a field that is not there would vanish with `null`.
+    let unknown: Vec<_> = fields
+        .keys()
+        .filter(|key| !R::WRITABLE.contains(&key.as_str()) && !R::READ_ONLY.contains(&key.as_str()))
+        .map(|key| crate::domain::FieldError::new(key.clone(), "unknown field"))
+        .collect();
+    if !unknown.is_empty() {
+        return Err(ApiError::Invalid(unknown));
     }
     let record = edit::<R>(&req, &state, &caller.0, id, "patch", Edit::MergePatch(value)).await?;
     Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))

@@ -827,7 +827,16 @@ fn key_input_schema() -> Schema {
             .required("role")
             .property(
                 "expiresAt",
-                OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(schema_ref("Timestamp")),
+                OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(
+                    // Its own example: an expiry must lie in the future, which JSON Schema cannot say.
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                            utoipa::openapi::KnownFormat::DateTime,
+                        )))
+                        .description(Some("RFC 3339, in the future, at most 9999-12-31T23:59:59Z."))
+                        .examples([json!("2099-12-31T23:59:59Z")]),
+                ),
             )
             .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
     };
