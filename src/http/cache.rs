@@ -19,7 +19,7 @@ use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
-use actix_web::{HttpResponse, web};
+use actix_web::{HttpMessage, HttpResponse, web};
 use bytes::Bytes;
 use tokio::sync::watch;
 
@@ -48,7 +48,13 @@ struct Entry {
     body: Bytes,
     /// When it was last used, in [`ReadCache::clock`] ticks: the least recently used go first.
     used: AtomicU64,
+    /// The route pattern the answer came from: a hit is answered before routing (see [`RoutePattern`]).
+    route: Option<RoutePattern>,
 }
+
+/// The route pattern of a request answered from the cache, for the metrics and the log line.
+#[derive(Debug, Clone)]
+pub struct RoutePattern(pub String);
 
 impl Entry {
     /// What the entry costs, roughly: its body, headers and key.
@@ -288,6 +294,9 @@ pub async fn serve(
     {
         state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
         let response = entry.answer(revalidating.as_deref());
+        if let Some(route) = &entry.route {
+            req.extensions_mut().insert(route.clone());
+        }
         return Ok(req.into_response(response));
     }
     let key = key.to_string();
@@ -297,6 +306,7 @@ pub async fn serve(
     let response = next.call(req).await?.map_into_boxed_body();
     let etag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (Some(etag), StatusCode::OK) = (etag, response.status()) else { return Ok(response) };
+    let route = response.request().match_pattern().map(RoutePattern);
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
     let Ok(body) = to_bytes(body).await else {
@@ -307,7 +317,7 @@ pub async fn serve(
         headers.append(name.clone(), value.clone());
     }
     // Without a version (the database did not answer) the answer is not kept.
-    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body, used: AtomicU64::new(0) };
+    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body, used: AtomicU64::new(0), route };
     let response = entry.answer(revalidating.as_deref());
     if version.is_some() {
         cache.put(key, entry);

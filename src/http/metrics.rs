@@ -29,6 +29,10 @@ pub const CONTENT_TYPE: &str = prometheus_client::encoding::prometheus_text::CON
 /// The route label of a request that matched no route (404s of unknown paths).
 pub const UNMATCHED: &str = "(unmatched)";
 
+/// The route of a request that was cut off by the time-out or failed in a middleware: the request, and
+/// with it the route it matched, went with its future.
+pub const UNKNOWN_ROUTE: &str = "(unknown)";
+
 /// Latency buckets, seconds: from half a millisecond (a cached read) to the request time-out's range.
 const BUCKETS: [f64; 14] = [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0];
 

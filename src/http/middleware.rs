@@ -47,8 +47,6 @@ pub async fn envelope(
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %id);
     let is_docs = req.path().starts_with("/docs");
-    // The route pattern (not the path: few distinct values) for the metrics and the log line.
-    let route = req.match_pattern().unwrap_or_else(|| super::metrics::UNMATCHED.into());
     let method = req.method().clone();
     let started = Instant::now();
     if let Some(state) = &state {
@@ -66,12 +64,14 @@ pub async fn envelope(
     // request itself is gone with the cancelled future, so these few responses lack the headers below.
     let mut response = match outcome {
         Ok(Ok(response)) => response.map_into_boxed_body(),
+        // The request went with the future, and with it the route it matched.
         Ok(Err(error)) => {
-            finish_metrics(state.as_ref(), &method, &route, error.as_response_error().status_code().as_u16(), started);
+            let status = error.as_response_error().status_code().as_u16();
+            finish_metrics(state.as_ref(), &method, super::metrics::UNKNOWN_ROUTE, status, started);
             return Err(error);
         }
         Err(_) => {
-            finish_metrics(state.as_ref(), &method, &route, 503, started);
+            finish_metrics(state.as_ref(), &method, super::metrics::UNKNOWN_ROUTE, 503, started);
             span.in_scope(|| tracing::warn!(status = 503, "request timed out"));
             return Err(ApiError::Timeout.into());
         }
@@ -115,6 +115,11 @@ pub async fn envelope(
         );
         headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("DENY"));
     }
+    // The route pattern (not the path: few distinct values) for the metrics and the log line; after
+    // routing this is a lookup of the resource the request matched, not a second match of the path.
+    let cached_route = response.request().extensions().get::<super::cache::RoutePattern>().map(|r| r.0.clone());
+    let route =
+        cached_route.or_else(|| response.request().match_pattern()).unwrap_or_else(|| super::metrics::UNMATCHED.into());
     let elapsed = finish_metrics(state.as_ref(), &method, &route, status.as_u16(), started);
     let status = response.status().as_u16();
     if status >= 500 || tracing::enabled!(tracing::Level::INFO) {
