@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod body;
+pub mod calendar;
 pub mod common;
 pub mod contact;
 pub mod contract;
