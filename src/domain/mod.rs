@@ -13,6 +13,7 @@ pub mod handlungsfeld;
 pub mod network;
 pub mod reference;
 pub mod validation;
+pub mod webhook;
 
 pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};
 pub use body::{Body, BodyFilter, BodyInput, BodyType};
