@@ -692,7 +692,8 @@ fn contact_privacy_per_reader(backend: Backend) {
                 }
                 // A mirror of a filtered list gets the tombstone whatever the filter: selecting tombstones by
                 // network or district would tell where the hidden contact is.
-                for filter in [format!("network={a}"), format!("network={b}"), "district=1".into(), "district=5".into()] {
+                for filter in [format!("network={a}"), format!("network={b}"), "district=1".into(), "district=5".into()]
+                {
                     let path = format!("/v1/contacts?{filter}&{since}&limit=500");
                     match entry(&client.get(&path).json(), &p.id) {
                         Some(tombstone) if tombstone["deleted"] == true && tombstone.get("name").is_none() => {}

@@ -15,7 +15,9 @@ use crate::domain::access::{Access, Scope};
 use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
 
 /// A condition on contacts, built up from the filters of a list.
-type Predicate = Box<dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>>;
+type Predicate = Box<
+    dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
+>;
 
 type Row = (
     String,
