@@ -10,9 +10,11 @@ use super::rows::{
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window};
-use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
+use crate::domain::{
+    Contact, ContactFilter, ContactInput, PrivateReach, Resource, ResourceKind, Timestamp, Visibility,
+};
 
 /// A condition on contacts, built up from the filters of a list.
 type Predicate = Box<
@@ -290,7 +292,11 @@ impl Table for Contact {
             return Ok(());
         }
         let Some(network) = input.network_id else { return Ok(()) };
+        // Keeps the body and the network where they are until this write commits (a body or network being
+        // moved meanwhile waits, then sees this contact).
+        lock_row(conn, ResourceKind::Networks, network, RowLock::KeyShare)?;
         if let Some(body) = input.body_id {
+            lock_row(conn, ResourceKind::Bodies, body, RowLock::KeyShare)?;
             let owner: Option<String> =
                 bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
             if owner.is_some_and(|owner| owner != network.to_string()) {
