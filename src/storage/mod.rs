@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::domain::{FieldError, Resource, ResourceKind, Timestamp, access::Scope};
 
-pub use audit::AuditFilter;
+pub use audit::{AUDITED_TYPES, AuditFilter};
 pub use changes::{Change, ChangeEntry};
 pub use dataset::{ImportError, ImportReport};
 pub use keys::NewKey;
