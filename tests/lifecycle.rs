@@ -458,6 +458,18 @@ fn umlauts_round_trip(backend: Backend) {
     assert_eq!(read["name"], name);
     assert_eq!(read["description"], "Zeile 1\nZeile 2");
     assert_eq!(admin.get("/v1/networks?q=g%C3%BCtersloh").json()["data"].as_array().unwrap().len(), 1);
+    // Search ignores the case of every letter, not only of ASCII ones, on both backends.
+    for q in ["%C3%BCberg%C3%A4nge", "%C3%9CBERG%C3%84NGE", "gr%C3%B6%C3%9Fe"] {
+        assert_eq!(admin.get(&format!("/v1/networks?q={q}")).json()["data"].as_array().unwrap().len(), 1, "{q}");
+    }
+    let hf = admin.create("handlungsfelder", &json!({"slug": "oeffentlichkeit", "name": "Öffentlichkeitsarbeit"}));
+    let found = admin.get("/v1/handlungsfelder?q=%C3%B6ffentlich").json();
+    assert_eq!(found["data"][0]["id"], hf["id"]);
+    let contact =
+        admin.create("contacts", &json!({"networkId": created["id"], "name": "Özlem Äbel", "function": "Ärztin"}));
+    for q in ["%C3%B6zlem", "%C3%A4rztin"] {
+        assert_eq!(admin.get(&format!("/v1/contacts?q={q}")).json()["data"][0]["id"], contact["id"], "{q}");
+    }
 }
 
 /// A contact belongs to its body's network and names its network's district: moving the body or the

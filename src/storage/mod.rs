@@ -223,6 +223,13 @@ impl ManageConnection for Manager {
                     self.wait.as_millis()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
+                // SQLite's own lower() folds only ASCII, so a search for "übergang" would miss "Übergang"
+                // (PostgreSQL folds every letter). This connection's lower() is Rust's, as the search
+                // term's is; no index or stored value depends on it.
+                rows::lower_opt_utils::register_impl(&mut conn, |text: Option<String>| {
+                    text.map(|text| text.to_lowercase())
+                })
+                .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
         }
