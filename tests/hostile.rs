@@ -14,6 +14,7 @@ backend_tests!(
     the_bearer_scheme_is_case_insensitive,
     an_overlong_url_is_answered,
     csv_cells_are_no_formulas_with_either_list_separator,
+    invisible_and_bidi_control_characters_are_refused_in_every_text,
 );
 
 struct Case {
@@ -554,4 +555,33 @@ fn the_read_cache_keeps_to_its_byte_budget() {
         assert_eq!(client.get("/v1/networks/kreis-mettmann").status, 200);
     }
     assert!(metric("rbn_read_cache_hits_total") >= hits + 2, "repeated reads are cache hits");
+}
+
+/// A zero-width space makes a name look empty; bidi overrides make a text or a URL display other than it
+/// reads ("Trojan Source"). Each is a 400 naming the field; joiners, which languages need, are kept.
+fn invisible_and_bidi_control_characters_are_refused_in_every_text(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let etag = admin.get(&path).etag();
+    for (field, value) in [
+        ("name", "\u{200b}"),
+        ("name", "Netz\u{202e}kreW"),
+        ("name", "\u{feff}"),
+        ("description", "Zeile\u{2066}1"),
+        ("website", "https://example.org/\u{202e}gnp.exe"),
+        ("website", "https://exa\u{200b}mple.org/"),
+    ] {
+        let reply = admin.patch(&path, &etag, &json!({ field: value }));
+        assert_eq!(reply.error_fields(), [field], "{field}: {value:?} → {}", reply.text());
+    }
+    let contact = admin.post(
+        "/v1/contacts",
+        &json!({"networkId": network["id"], "name": "A", "email": "a\u{202e}@example.org", "function": "\u{2069}"}),
+    );
+    assert_eq!(contact.error_fields(), ["function", "email"]);
+    // An emoji sequence with zero-width joiners and a Persian name with a non-joiner are text.
+    let kept = admin.patch(&path, &etag, &json!({"name": "Familie 👨\u{200d}👩\u{200d}👧 – می\u{200c}خواهم"}));
+    assert_eq!(kept.status, 200, "{}", kept.text());
 }
