@@ -15,6 +15,7 @@ backend_tests!(
     an_overlong_url_is_answered,
     csv_cells_are_no_formulas_with_either_list_separator,
     invisible_and_bidi_control_characters_are_refused_in_every_text,
+    a_record_has_one_url,
 );
 
 struct Case {
@@ -584,4 +585,27 @@ fn invisible_and_bidi_control_characters_are_refused_in_every_text(backend: Back
     // An emoji sequence with zero-width joiners and a Persian name with a non-joiner are text.
     let kept = admin.patch(&path, &etag, &json!({"name": "Familie 👨\u{200d}👩\u{200d}👧 – می\u{200c}خواهم"}));
     assert_eq!(kept.status, 200, "{}", kept.text());
+}
+
+/// Other spellings of an id (32 digits, braces, a URN) or of a district key ("01", "+1") name no record:
+/// each record has one URL, so caches hold it once and links compare equal.
+fn a_record_has_one_url(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let id = network["id"].as_str().unwrap();
+    assert_eq!(anon.get(&format!("/v1/networks/{id}")).status, 200);
+    let simple = id.replace('-', "");
+    for path in [
+        format!("/v1/networks/{simple}"),
+        format!("/v1/networks/urn:uuid:{id}"),
+        format!("/v1/networks/%7B{id}%7D"),
+        format!("/v1/networks/{simple}/contacts"),
+        "/v1/districts/01".to_string(),
+        "/v1/districts/+1".to_string(),
+    ] {
+        clean_problem(&anon.get(&path), 404, &path);
+    }
+    assert_eq!(anon.get("/v1/districts/1").status, 200);
 }

@@ -17,6 +17,7 @@ use super::conditional::{IfMatch, respond};
 use super::problem::ApiError;
 use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
+use crate::domain::validation::parse_uuid;
 use crate::domain::{Access, Resource, merge_patch};
 use crate::storage::{Change, Cursor, Table};
 
@@ -143,14 +144,15 @@ where
     list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
 
-/// A path id: a UUID, else 404 (a malformed id names no record).
+/// A path id: a UUID in its hyphenated form, else 404 (a malformed id names no record). Other spellings
+/// (braces, `urn:uuid:`, 32 digits) would give one record several URLs, each cached on its own.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
+    parse_uuid(text).ok_or_else(|| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
 }
 
 /// The id a path segment names: a UUID, or for networks also a slug.
 pub async fn resolve_id<R: Table>(state: &web::Data<AppState>, key: &str) -> Result<Uuid, ApiError> {
-    if let Ok(id) = Uuid::parse_str(key) {
+    if let Some(id) = parse_uuid(key) {
         return Ok(id);
     }
     if R::KIND != crate::domain::ResourceKind::Networks {
