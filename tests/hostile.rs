@@ -16,6 +16,7 @@ backend_tests!(
     csv_cells_are_no_formulas_with_either_list_separator,
     invisible_and_bidi_control_characters_are_refused_in_every_text,
     a_record_has_one_url,
+    json_is_read_as_utf_8_whatever_its_charset_parameter_says,
 );
 
 struct Case {
@@ -107,6 +108,8 @@ fn hostile_requests_are_clean_4xx_and_change_nothing(backend: Backend) {
         case("xml", "PUT", net.clone(), 415).header("Content-Type", "application/xml").header("If-Match", etag.clone()).body("<network/>"),
         case("merge-patch on POST", "POST", "/v1/networks", 415).header("Content-Type", "application/merge-patch+json").body(valid("neu", "05162").to_string()),
         case("multipart", "POST", "/v1/contacts", 415).header("Content-Type", "multipart/form-data; boundary=x").body("--x--"),
+        case("utf-16", "POST", "/v1/networks", 415).header("Content-Type", "application/json; charset=utf-16").body(valid("neu", "05162").to_string()),
+        case("latin-1", "POST", "/v1/networks", 415).header("Content-Type", "application/json;charset=\"ISO-8859-1\"").body(valid("neu", "05162").to_string()),
         case("JSON null body", "POST", "/v1/networks", 400).json("null"),
         case("JSON array body", "POST", "/v1/bodies", 400).json("[]"),
         case("JSON string body", "POST", "/v1/handlungsfelder", 400).json("\"text\""),
@@ -608,4 +611,18 @@ fn a_record_has_one_url(backend: Backend) {
         clean_problem(&anon.get(&path), 404, &path);
     }
     assert_eq!(anon.get("/v1/districts/1").status, 200);
+}
+
+/// JSON is UTF-8: a body labelled with another charset is a 415 (in the hostile cases above); one labelled
+/// UTF-8, in any spelling, is read.
+fn json_is_read_as_utf_8_whatever_its_charset_parameter_says(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    for (i, content_type) in
+        ["application/json; charset=utf-8", "application/json;charset=\"UTF-8\""].iter().enumerate()
+    {
+        let body = common::network_body(&format!("netz-{i}"), ["05158", "05162"][i]).to_string();
+        let reply = admin.send("POST", "/v1/networks", &[("Content-Type", content_type)], Some(body.as_bytes()));
+        assert_eq!(reply.status, 201, "{content_type}: {}", reply.text());
+    }
 }

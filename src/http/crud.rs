@@ -330,6 +330,14 @@ pub fn json_body(req: &HttpRequest, body: &Bytes, merge_patch: bool) -> Result<V
             "Send the body as application/json.".into()
         }));
     }
+    // JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset is not read as if it were.
+    let charset = content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+    });
+    if charset.is_some_and(|charset| charset != "utf-8" && charset != "utf8") {
+        return Err(ApiError::UnsupportedMediaType("Send JSON in UTF-8 (charset=utf-8, or no charset).".into()));
+    }
     if body.is_empty() {
         return Err(ApiError::BadRequest("The request body is empty; send a JSON object.".into()));
     }
