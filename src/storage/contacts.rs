@@ -118,6 +118,9 @@ impl Table for Contact {
                 .select(networks::id.nullable());
             selected.push(Box::new(contacts::network_id.eq_any(ids)));
         }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(contacts::network_id.eq_any(ids_to_text(networks)));
+        }
         if let Some(body) = filter.body {
             selected.push(Box::new(contacts::body_id.eq(body.to_string())));
         }
