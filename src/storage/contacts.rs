@@ -119,7 +119,7 @@ impl Table for Contact {
             selected.push(Box::new(contacts::network_id.eq_any(ids)));
         }
         if let Some(networks) = &filter.networks {
-            query = query.filter(contacts::network_id.eq_any(ids_to_text(networks)));
+            selected.push(Box::new(contacts::network_id.eq_any(ids_to_text(networks))));
         }
         if let Some(body) = filter.body {
             selected.push(Box::new(contacts::body_id.eq(body.to_string())));
