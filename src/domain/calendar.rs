@@ -353,7 +353,7 @@ mod tests {
 
     #[test]
     fn times_sort_by_their_first_instant_and_ends_are_checked() {
-        let mut times = vec![time("2027-03-15T09:00:00+01:00"), time("2027-03"), time("2027"), time("2027-03-15")];
+        let mut times = [time("2027-03-15T09:00:00+01:00"), time("2027-03"), time("2027"), time("2027-03-15")];
         times.sort();
         let sorted: Vec<String> = times.iter().map(ToString::to_string).collect();
         assert_eq!(sorted, ["2027", "2027-03", "2027-03-15", "2027-03-15T09:00:00+01:00"]);
