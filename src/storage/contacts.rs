@@ -9,7 +9,7 @@ use super::rows::{
     contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
-use super::table::{Table, Window, apply_window};
+use super::table::{Table, Window, apply_window, of_networks};
 use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
@@ -106,10 +106,8 @@ impl Table for Contact {
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
         let mut query = contacts::table.select(contacts::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
-            let ids = networks::table
-                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
-                .select(networks::id.nullable());
-            query = query.filter(contacts::network_id.eq_any(ids));
+            let ids = super::reference::networks_named(conn, network)?;
+            query = of_networks!(query, contacts::network_id, ids);
         }
         if let Some(body) = filter.body {
             query = query.filter(contacts::body_id.eq(body.to_string()));
