@@ -90,8 +90,8 @@ def writes(base, key, factor):
     resume = factor * ENTRIES_PER_FACTOR
     feed, _ = request("GET", f"{base}/v1/changes?cursor={resume}", key)
     assert len(feed["data"]) >= 4 and all(e["updatedAt"] >= mark for e in feed["data"]), feed
-    print(f"mark={mark}")
-    print(f"resume={resume}")
+    print(f"recent_mark={mark}")
+    print(f"recent_seq={resume}")
 
 
 def main():

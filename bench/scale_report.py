@@ -4,6 +4,7 @@ the ratio of the latencies (target: at most 1.5×), and the full export's size, 
 import datetime
 import os
 import platform
+import statistics
 import sys
 
 from report import parse
@@ -22,8 +23,14 @@ LABELS = {
 CHECKED = {"networks", "contacts", "contacts-key", "nested", "since", "changes-resume", "changes-start"}
 
 
+def median(rounds):
+    """The median of each measure over the rounds, and the errors of all of them."""
+    return (statistics.median(r[0] for r in rounds), statistics.median(r[1] for r in rounds),
+            statistics.median(r[2] for r in rounds), sum(r[3] for r in rounds))
+
+
 def main():
-    results, seconds, connections = sys.argv[1], sys.argv[2], sys.argv[3]
+    results, seconds, connections, rounds = sys.argv[1:5]
     runs, exports, loads = {}, {}, {}
     for line in open(results, encoding="utf-8"):
         backend, factor, name, value = line.rstrip("\n").split("\t")
@@ -34,22 +41,24 @@ def main():
         elif name == "load":
             loads[(backend, factor)] = int(value) / 1000
         else:
-            runs.setdefault(backend, {}).setdefault(name, {})[factor] = parse(value)
+            runs.setdefault(backend, {}).setdefault(name, {}).setdefault(factor, []).append(parse(value))
     cpu = next((l.split(":", 1)[1].strip() for l in open("/proc/cpuinfo") if l.startswith("model name")),
                platform.processor())
     print(f"Scale benchmark of {datetime.date.today().isoformat()} on {os.cpu_count()} cores ({cpu}), wrk over "
-          f"loopback, {connections} connections, {seconds} s per scenario, read cache off.\n")
+          f"loopback, {connections} connections, {seconds} s per scenario and factor, median of {rounds} rounds, read cache "
+          f"off.\n")
     failures = []
-    print("| backend | read | 1× req/s | 1× p50 ms | 1× p99 ms | 100× req/s | 100× p50 ms | 100× p99 ms "
-          "| p50 ratio | p99 ratio | target ≤1.5× |")
+    factors = sorted({factor for scenarios in runs.values() for by in scenarios.values() for factor in by})
+    small, large = factors[0], factors[-1]
+    print(f"| backend | read | {small}× req/s | {small}× p50 ms | {small}× p99 ms | {large}× req/s | {large}× p50 ms "
+          f"| {large}× p99 ms | p50 ratio | p99 ratio | target ≤{TARGET}× |")
     print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---|")
     for backend, scenarios in runs.items():
         for name, label in LABELS.items():
             by_factor = scenarios.get(name, {})
-            if len(by_factor) < 2:
+            if small not in by_factor or large not in by_factor:
                 continue
-            small, large = min(by_factor), max(by_factor)
-            (rps1, p50_1, p99_1, err1, _), (rps2, p50_2, p99_2, err2, _) = by_factor[small], by_factor[large]
+            (rps1, p50_1, p99_1, err1), (rps2, p50_2, p99_2, err2) = median(by_factor[small]), median(by_factor[large])
             r50, r99 = p50_2 / p50_1, p99_2 / p99_1
             verdict = ""
             if name in CHECKED:

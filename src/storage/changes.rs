@@ -103,18 +103,18 @@ pub fn feed(
     Ok(entries)
 }
 
-/// The most entries [`feed_of`] reads at a time.
-const MOST_AT_ONCE: i64 = 16_384;
+/// The most sequence numbers [`feed_of`] collects from the times at once.
+const MOST_FROM_TIMES: i64 = 65_536;
 
 /// The feed of one kind (or of all), after `after_seq`.
 ///
 /// With `since`, the entries are those changed at or after it, still in sequence order. Sequence and time
 /// agree across write transactions but not within one (an import keeps the times of its file), so no
-/// index answers that directly, and either one alone may read the whole feed: the sequence from the
-/// start when only the last changes are that recent, the times when most are. So the two take turns with
-/// a growing budget, and the one that needs fewer rows ends it: the next entries in sequence order keep
-/// those changed since `since`; or, when fewer than the budget changed since then after those, the times
-/// name all of them.
+/// index answers that directly, and either order alone may read the whole feed: the sequence when only
+/// the last changes are that recent, the times when most are. So the two take turns with growing
+/// budgets, and the one that needs fewer rows ends it: when fewer than the budget of entries after the
+/// start changed since `since`, the times name all of them; else the next stretch of the sequence is
+/// searched for them.
 fn feed_of(
     conn: &mut DbConnection,
     after_seq: i64,
@@ -122,29 +122,27 @@ fn feed_of(
     since: Option<Timestamp>,
     limit: i64,
 ) -> StoreResult<Vec<ChangeEntry>> {
-    let Some(since) = since else { return entries_after(conn, after_seq, of, limit) };
-    let wanted = usize::try_from(limit).unwrap_or(usize::MAX);
+    let Some(since) = since else { return entries_after(conn, after_seq, None, of, None, limit) };
+    let last: Option<i64> = changes.select(diesel::dsl::max(seq)).first(conn)?;
+    let last = last.unwrap_or_default();
     let mut found = Vec::new();
-    let mut from = after_seq;
-    let mut budget = (limit * 4).clamp(256, MOST_AT_ONCE);
-    loop {
-        let next = entries_after(conn, from, of, budget)?;
-        let end_of_feed = (next.len() as i64) < budget;
-        from = next.last().map_or(from, |entry| entry.seq);
-        found.extend(next.into_iter().filter(|entry| entry.updated_at >= since));
-        if found.len() >= wanted || end_of_feed {
-            found.truncate(wanted);
-            return Ok(found);
+    let (mut from, mut stretch, mut from_times) = (after_seq, limit.max(1) * 64, limit.max(1) * 16);
+    while from < last && (found.len() as i64) < limit {
+        if from_times <= MOST_FROM_TIMES {
+            let mut changed = seqs_changed_since(conn, from, of, since, from_times)?;
+            if (changed.len() as i64) < from_times {
+                changed.sort_unstable();
+                changed.truncate(usize::try_from(limit).unwrap_or(usize::MAX) - found.len());
+                found.extend(entries_numbered(conn, &changed)?);
+                break;
+            }
+            from_times *= 4;
         }
-        let mut changed = seqs_changed_since(conn, from, of, since, budget)?;
-        if (changed.len() as i64) < budget {
-            changed.sort_unstable();
-            changed.truncate(wanted - found.len());
-            found.extend(entries_numbered(conn, &changed)?);
-            return Ok(found);
-        }
-        budget = (budget * 2).min(MOST_AT_ONCE);
+        let until = from.saturating_add(stretch);
+        found.extend(entries_after(conn, from, Some(until), of, Some(since), limit - found.len() as i64)?);
+        (from, stretch) = (until, stretch.saturating_mul(2));
     }
+    Ok(found)
 }
 
 type FeedRow = (String, String, i64, chrono::NaiveDateTime, i32);
@@ -159,16 +157,24 @@ fn entry((text, kind_text, number, at, gone): FeedRow) -> StoreResult<ChangeEntr
     })
 }
 
-/// The next `limit` entries after `after_seq`, of one kind or all.
+/// The next `limit` entries after `after_seq` (up to `until`), of one kind or all, changed since `since`.
 fn entries_after(
     conn: &mut DbConnection,
     after_seq: i64,
+    until: Option<i64>,
     of: Option<ResourceKind>,
+    since: Option<Timestamp>,
     limit: i64,
 ) -> StoreResult<Vec<ChangeEntry>> {
     let mut query = changes.filter(seq.gt(after_seq)).into_boxed();
+    if let Some(until) = until {
+        query = query.filter(seq.le(until));
+    }
     if let Some(of) = of {
         query = query.filter(kind.eq(of.as_str()));
+    }
+    if let Some(since) = since {
+        query = query.filter(updated_at.ge(naive(since)));
     }
     let rows: Vec<FeedRow> =
         query.select((resource_id, kind, seq, updated_at, deleted)).order(seq.asc()).limit(limit).load(conn)?;

@@ -1,3 +1,5 @@
+DROP INDEX changes_updated_at;
+CREATE INDEX changes_updated_at ON changes (updated_at);
 DROP INDEX changes_kind_seq;
 DROP INDEX contracts_founded_on;
 DROP INDEX contracts_network;

@@ -10,5 +10,8 @@ DROP INDEX contracts_network;
 CREATE INDEX contracts_network ON contracts (network_id, id);
 -- A network's `foundedOn` derives from its contracts: the earliest date of a kind is one step in here.
 CREATE INDEX contracts_founded_on ON contracts (network_id, kind, signed_on);
--- The change feed of one type, in sequence order.
+-- The change feed of one type, in sequence order; and which entries changed since a time, without
+-- reading the rows (see `storage::changes::feed`).
 CREATE INDEX changes_kind_seq ON changes (kind, seq);
+DROP INDEX changes_updated_at;
+CREATE INDEX changes_updated_at ON changes (updated_at, seq);
