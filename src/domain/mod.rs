@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod body;
+pub mod calendar;
 pub mod common;
 pub mod contact;
 pub mod contract;
@@ -12,6 +13,7 @@ pub mod handlungsfeld;
 pub mod network;
 pub mod reference;
 pub mod validation;
+pub mod webhook;
 
 pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};
 pub use body::{Body, BodyFilter, BodyInput, BodyType};
@@ -20,7 +22,7 @@ pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReac
 pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
 pub use facts::Fact;
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
-pub use network::{Network, NetworkFilter, NetworkInput, NetworkStatus};
+pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
 pub use reference::{District, Region, RegionKind};
 pub use validation::{FieldError, ValidationErrors};
 

@@ -143,9 +143,16 @@ impl Paging {
             }
             parsed
         });
+        let asked_since = since;
         let after = params.parsed::<String>("cursor", "").and_then(|text| match decode_cursor(kind, &text) {
             Some((cursor, cursor_since)) => {
                 if kind == CursorKind::Records {
+                    // A cursor of the list without `modifiedSince` (or with another one) would silently
+                    // turn a mirror's poll into a list in another order, without its tombstones.
+                    if asked_since.is_some() && asked_since != cursor_since {
+                        params.error("cursor", "continues a list with another modifiedSince; use links.next as given");
+                        return None;
+                    }
                     since = cursor_since;
                 }
                 Some(cursor)
@@ -255,6 +262,7 @@ impl FromQuery for ContractFilter {
         ContractFilter {
             network: params.text("network"),
             kind: params.one_of("kind", crate::domain::ContractKind::ALL),
+            networks: None,
         }
     }
 
@@ -266,7 +274,11 @@ impl FromQuery for ContractFilter {
 
 impl FromQuery for BodyFilter {
     fn read(params: &mut QueryParams) -> Self {
-        BodyFilter { network: params.text("network"), body_type: params.one_of("type", crate::domain::BodyType::ALL) }
+        BodyFilter {
+            network: params.text("network"),
+            body_type: params.one_of("type", crate::domain::BodyType::ALL),
+            networks: None,
+        }
     }
 
     fn for_network(&mut self, network: Uuid) -> Option<()> {
@@ -294,6 +306,7 @@ impl FromQuery for ContactFilter {
             district: params.district("district"),
             q: params.text("q"),
             reach: Default::default(),
+            networks: None,
         }
     }
 

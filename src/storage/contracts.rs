@@ -107,6 +107,9 @@ impl Table for Contract {
             let ids = super::reference::networks_named(conn, network)?;
             query = of_networks!(query, contracts::network_id, ids);
         }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(contracts::network_id.eq_any(ids_to_text(networks)));
+        }
         if let Some(kind) = filter.kind {
             query = query.filter(contracts::kind.eq(kind.as_str()));
         }

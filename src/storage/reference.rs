@@ -128,7 +128,7 @@ pub fn networks_named(conn: &mut DbConnection, key: &str) -> StoreResult<Vec<Str
 
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if Uuid::parse_str(key).is_ok() {
+    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
         networks::table.find(key.to_lowercase()).select(networks::id).first(conn).optional()?
     } else if !crate::domain::validation::is_slug(key) {
         // Not a slug (a NUL byte, an umlaut, a path): no network has it.
@@ -141,7 +141,7 @@ pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Opti
 
 /// Resolves a Handlungsfeld given by UUID or slug.
 pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if Uuid::parse_str(key).is_ok() {
+    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
         handlungsfelder::table.find(key.to_lowercase()).select(handlungsfelder::id).first(conn).optional()?
     } else if !crate::domain::validation::is_slug(key) {
         None
