@@ -294,11 +294,11 @@ fn export(config: &Config, format: &str, resource: Option<String>, separator: Op
             crate::domain::dataset::to_csv(columns, &records, separator)
         }
         _ => {
+            // Written as it is read, page by page: the file may be larger than the memory.
             let db = open(config)?;
-            let document = db.export(&everything).map_err(failed)?;
-            let mut text = serde_json::to_string_pretty(&document).unwrap_or_default();
-            text.push('\n');
-            text
+            let stdout = std::io::stdout().lock();
+            let out = db.export(&everything, |_| Some(std::io::BufWriter::new(stdout))).map_err(failed)?;
+            return out.map_or(Ok(()), |mut out| out.flush().map_err(failed));
         }
     };
     std::io::stdout().write_all(output.as_bytes()).map_err(failed)

@@ -4,6 +4,8 @@
 //! Records carry their `id` (so a second import of the same file changes nothing) and may refer to
 //! networks and Handlungsfelder by slug instead of UUID, which keeps hand-written files readable.
 
+mod writer;
+
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
@@ -14,6 +16,8 @@ use super::{
     Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Fact, Handlungsfeld, HandlungsfeldInput, Network,
     NetworkInput, Resource, ResourceKind, Timestamp,
 };
+
+pub use writer::DatasetWriter;
 
 pub const FORMAT: &str = "rbn-registry-dataset";
 pub const FORMAT_VERSION: i64 = 1;

@@ -14,7 +14,7 @@ use std::sync::{Arc, RwLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use actix_web::body::{BoxBody, MessageBody, to_bytes};
+use actix_web::body::{BodySize, BoxBody, MessageBody, to_bytes};
 use actix_web::dev::{ServiceRequest, ServiceResponse};
 use actix_web::http::header::{self, HeaderMap};
 use actix_web::http::{Method, StatusCode};
@@ -51,6 +51,11 @@ struct Entry {
     /// The route pattern the answer came from: a hit is answered before routing (see [`RoutePattern`]).
     route: Option<RoutePattern>,
 }
+
+/// The `If-None-Match` of a request the cache took off to fill itself: a handler that streams its answer
+/// (which the cache does not keep) answers the revalidation itself (see `conditional::if_none_match`).
+#[derive(Debug, Clone)]
+pub struct Revalidation(pub String);
 
 /// The route pattern of a request answered from the cache, for the metrics and the log line.
 #[derive(Debug, Clone)]
@@ -253,7 +258,7 @@ fn cacheable(req: &ServiceRequest) -> bool {
 }
 
 /// The `If-None-Match` of a request, all its header lines in one list.
-fn if_none_match(headers: &HeaderMap) -> Option<String> {
+pub(super) fn if_none_match(headers: &HeaderMap) -> Option<String> {
     let tags: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
     (!tags.is_empty()).then(|| tags.join(", "))
 }
@@ -301,9 +306,16 @@ pub async fn serve(
     }
     let key = key.to_string();
     // The handler renders the whole answer, so that it can be cached even when a client revalidates;
-    // the revalidation is answered here.
+    // the revalidation is answered here. Handlers that stream find it in the request's extensions.
     req.headers_mut().remove(header::IF_NONE_MATCH);
+    if let Some(tags) = &revalidating {
+        req.extensions_mut().insert(Revalidation(tags.clone()));
+    }
     let response = next.call(req).await?.map_into_boxed_body();
+    // A streamed answer (the dataset export) is sent as it is read: never buffered, so never kept.
+    if matches!(response.response().body().size(), BodySize::Stream) {
+        return Ok(response);
+    }
     let etag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
     let (Some(etag), StatusCode::OK) = (etag, response.status()) else { return Ok(response) };
     let route = response.request().match_pattern().map(RoutePattern);

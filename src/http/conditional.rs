@@ -27,6 +27,14 @@ pub fn etag_of_value<T: Serialize>(value: &T) -> String {
     etag_of(&serde_json::to_vec(value).unwrap_or_default())
 }
 
+/// The `If-None-Match` of a request, all its header lines in one list; also when the read cache took it
+/// off the request (see `cache::Revalidation`).
+pub(super) fn if_none_match(req: &HttpRequest) -> Option<String> {
+    use actix_web::HttpMessage;
+    let taken = req.extensions().get::<super::cache::Revalidation>().map(|taken| taken.0.clone());
+    taken.or_else(|| super::cache::if_none_match(req.headers()))
+}
+
 /// Whether an `If-None-Match` list matches `etag` (weak comparison, as RFC 9110 asks for GET).
 pub(super) fn none_match_hits(header: &str, etag: &str) -> bool {
     let bare = etag.trim_start_matches("W/");
@@ -80,7 +88,7 @@ pub fn respond_bytes(
 }
 
 /// Anonymous reads may be cached by anyone for the configured time; authorised ones only privately.
-fn cache_control(req: &HttpRequest, access: &Access) -> String {
+pub(super) fn cache_control(req: &HttpRequest, access: &Access) -> String {
     match access {
         Access::Anonymous => {
             let max_age = req.app_data::<actix_web::web::Data<AppState>>().map_or(60, |s| s.config.cache_max_age);

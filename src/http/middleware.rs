@@ -21,6 +21,10 @@ use crate::storage::CommitGate;
 #[derive(Debug, Clone)]
 pub struct RequestId(pub String);
 
+/// Marks a HEAD request, which is routed as GET: a handler that streams its body need not produce it.
+#[derive(Debug, Clone, Copy)]
+pub struct HeadRequest;
+
 pub const X_REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub const API_VERSION_HEADER: HeaderName = HeaderName::from_static("api-version");
 
@@ -43,6 +47,7 @@ pub async fn envelope(
     // sends no body to a HEAD request, but keeps the headers, Content-Length included.
     if req.method() == Method::HEAD {
         req.head_mut().method = Method::GET;
+        req.extensions_mut().insert(HeadRequest);
     }
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let span = tracing::info_span!("request", method = %req.method(), path = %req.path(), request_id = %id);

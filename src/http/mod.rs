@@ -10,6 +10,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod openapi;
 pub mod pages;
+pub mod pipe;
 pub mod problem;
 pub mod query;
 pub mod routes;

@@ -1438,7 +1438,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     ))
     .build();
     let dataset_export = with_problems(
-        operation("export_dataset", "exports", "The public dataset", "The whole public registry in the dataset format that `rbn import` reads (internal contacts and unconsented persons' channels left out), with the data licence.")
+        operation("export_dataset", "exports", "The public dataset", "The whole public registry in the dataset format that `rbn import` reads (internal contacts and unconsented persons' channels left out), with the data licence. Streamed while it is read from one consistent snapshot, so it has no `Content-Length`; a download that breaks off ends without the last chunk, never as a shorter document. The ETag derives from the snapshot's version: a revalidation (304) reads no records. A service streams a few downloads at once (503 with `Retry-After` beyond), and gives up one whose client reads nothing for the request time-out.")
             .parameter(if_none_match())
             .response("200", json_response("The dataset.", ObjectBuilder::new().property("format", ObjectBuilder::new().schema_type(Type::String)).property("formatVersion", ObjectBuilder::new().schema_type(Type::Integer)).property("licence", ObjectBuilder::new()).into(), None, true))
             .response_with(not_modified()),

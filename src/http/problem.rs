@@ -64,6 +64,9 @@ pub enum ApiError {
     TooManyRequests { retry_after_secs: u64 },
     #[error("service unavailable: {0}")]
     Unavailable(String),
+    /// A 503 that is not the database's fault: the service does as much of this at once as it may.
+    #[error("busy: {0}")]
+    Busy(String),
     #[error("storage full: {0}")]
     StorageFull(String),
     #[error("request timed out")]
@@ -152,6 +155,7 @@ impl ApiError {
                 "Service unavailable",
                 "The database is unavailable; retry shortly.".into(),
             ),
+            ApiError::Busy(detail) => ("busy", "Service unavailable", detail.clone()),
             ApiError::StorageFull(_) => (
                 "storage-full",
                 "Service unavailable",
@@ -202,7 +206,9 @@ impl ResponseError for ApiError {
             ApiError::UnsupportedMediaType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             ApiError::NotAcceptable => StatusCode::NOT_ACCEPTABLE,
             ApiError::TooManyRequests { .. } => StatusCode::TOO_MANY_REQUESTS,
-            ApiError::Unavailable(_) | ApiError::StorageFull(_) | ApiError::Timeout => StatusCode::SERVICE_UNAVAILABLE,
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::StorageFull(_) | ApiError::Timeout => {
+                StatusCode::SERVICE_UNAVAILABLE
+            }
             ApiError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
@@ -228,7 +234,7 @@ impl ResponseError for ApiError {
             ApiError::TooManyRequests { retry_after_secs } => {
                 response.insert_header((header::RETRY_AFTER, retry_after_secs.to_string()));
             }
-            ApiError::Unavailable(_) | ApiError::Timeout => {
+            ApiError::Unavailable(_) | ApiError::Busy(_) | ApiError::Timeout => {
                 response.insert_header((header::RETRY_AFTER, "5"));
             }
             ApiError::StorageFull(_) => {

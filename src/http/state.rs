@@ -52,6 +52,8 @@ pub struct AppState {
     pub config: HttpConfig,
     pub metrics: Metrics,
     pub auth_failures: AuthFailures,
+    /// Streamed exports in progress (at most `exports::CONCURRENT_EXPORTS`).
+    pub exports: Arc<tokio::sync::Semaphore>,
 }
 
 impl AppState {
@@ -59,7 +61,16 @@ impl AppState {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
         let read_cache =
             config.read_cache.then(|| (ReadCache::new(config.read_cache_bytes), Freshness::start(db.clone())));
-        AppState { db, shutdown: Arc::default(), read_cache, config, metrics: Metrics::default(), auth_failures }
+        let exports = Arc::new(tokio::sync::Semaphore::new(super::exports::CONCURRENT_EXPORTS));
+        AppState {
+            db,
+            shutdown: Arc::default(),
+            read_cache,
+            config,
+            metrics: Metrics::default(),
+            auth_failures,
+            exports,
+        }
     }
 }
 

@@ -4,8 +4,8 @@ use uuid::Uuid;
 
 use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
-use super::schema::{bodies, contacts, networks};
-use super::table::{Table, Window, apply_window};
+use super::schema::{bodies, contacts};
+use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
 use crate::domain::{Address, Body, BodyFilter, BodyInput, ResourceKind, Timestamp};
@@ -85,10 +85,8 @@ impl Table for Body {
     fn list(conn: &mut DbConnection, filter: &BodyFilter, window: &Window) -> StoreResult<Vec<Body>> {
         let mut query = bodies::table.select(bodies::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
-            let ids = networks::table
-                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
-                .select(networks::id);
-            query = query.filter(bodies::network_id.eq_any(ids));
+            let ids = super::reference::networks_named(conn, network)?;
+            query = of_networks!(query, bodies::network_id, ids);
         }
         if let Some(networks) = &filter.networks {
             query = query.filter(bodies::network_id.eq_any(ids_to_text(networks)));

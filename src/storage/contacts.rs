@@ -113,10 +113,12 @@ impl Table for Contact {
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
         let mut selected: Vec<Predicate> = Vec::new();
         if let Some(network) = &filter.network {
-            let ids = networks::table
-                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
-                .select(networks::id.nullable());
-            selected.push(Box::new(contacts::network_id.eq_any(ids)));
+            // Resolved first: one network is an equality, which the index (network_id, id) answers in order.
+            let ids = super::reference::networks_named(conn, network)?;
+            selected.push(match ids.as_slice() {
+                [one] => Box::new(contacts::network_id.eq(one.clone())),
+                many => Box::new(contacts::network_id.eq_any(many.to_vec())),
+            });
         }
         if let Some(networks) = &filter.networks {
             selected.push(Box::new(contacts::network_id.eq_any(ids_to_text(networks))));

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder as links, contracts, networks};
-use super::table::{Table, Window, apply_window};
+use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, StoreResult, prepared};
 use crate::domain::access::Scope;
 use crate::domain::{Contract, ContractFilter, ContractInput, Resource, ResourceKind, Timestamp};
@@ -104,10 +104,8 @@ impl Table for Contract {
     fn list(conn: &mut DbConnection, filter: &ContractFilter, window: &Window) -> StoreResult<Vec<Contract>> {
         let mut query = contracts::table.select(contracts::all_columns).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
-            let ids = networks::table
-                .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
-                .select(networks::id);
-            query = query.filter(contracts::network_id.eq_any(ids));
+            let ids = super::reference::networks_named(conn, network)?;
+            query = of_networks!(query, contracts::network_id, ids);
         }
         if let Some(networks) = &filter.networks {
             query = query.filter(contracts::network_id.eq_any(ids_to_text(networks)));

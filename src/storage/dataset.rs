@@ -2,17 +2,19 @@
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
-use serde_json::{Value, json};
+use std::io::Write;
+
+use serde_json::Value;
 use uuid::Uuid;
 
 use super::rows::naive;
 use super::rows::{from_json, to_json};
 use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, networks};
-use super::table::{Table, Window};
+use super::table::{Cursor, Table, Window};
 use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
-use crate::domain::dataset::{self, Existing, Record};
+use crate::domain::dataset::{self, DatasetWriter, Existing, Record};
 use crate::domain::{
-    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Network, ResourceKind, Timestamp,
+    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Network, Resource, ResourceKind, Timestamp,
 };
 
 /// The number of networks, the stored facts and the Regierungsbezirke's names by key (see [`Db::facts`]).
@@ -68,10 +70,11 @@ impl Db {
     /// The check is part of the import's transaction, so of several instances starting together on one
     /// empty database exactly one loads it.
     pub fn seed_if_empty(&self, file: &Value) -> Result<bool, ImportError> {
+        // Whether a row exists, not how many: the change feed of a registry in use holds millions.
         fn written(conn: &mut DbConnection) -> StoreResult<bool> {
-            let ever_written: i64 = changes::table.select(count_star()).first(conn)?;
-            let networks_present: i64 = networks::table.select(count_star()).first(conn)?;
-            Ok(ever_written > 0 || networks_present > 0)
+            let ever_written: Option<i64> = changes::table.select(changes::seq).first(conn).optional()?;
+            let network: Option<String> = networks::table.select(networks::id).first(conn).optional()?;
+            Ok(ever_written.is_some() || network.is_some())
         }
         // Usually the database holds data already: then no instance needs to lock anything.
         if self.read(written)? {
@@ -86,22 +89,21 @@ impl Db {
         })
     }
 
-    /// The whole registry as a dataset file, as `access` may see it; `export → import → export` is identical.
-    pub fn export(&self, access: &Access) -> StoreResult<Value> {
-        self.read(|conn| {
-            let everything = Window { limit: i64::MAX, after: None, since: None };
-            Ok(json!({
-                "format": dataset::FORMAT,
-                "formatVersion": dataset::FORMAT_VERSION,
-                "licence": dataset::licence(),
-                "handlungsfelder": section::<Handlungsfeld>(conn, &Default::default(), &everything, access)?,
-                "networks": section::<Network>(conn, &Default::default(), &everything, access)?,
-                "bodies": section::<Body>(conn, &Default::default(), &everything, access)?,
-                "contracts": section::<Contract>(conn, &Default::default(), &everything, access)?,
-                "contacts": section::<Contact>(conn, &crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() }, &everything, access)?,
-                "facts": stored_facts(conn)?,
-            }))
-        })
+    /// Writes the whole registry as a dataset file, as `access` may see it, from one snapshot read in pages
+    /// of [`EXPORT_PAGE`] records: memory stays flat whatever the registry's size. `export → import →
+    /// export` is identical.
+    ///
+    /// The export reads on a connection of its own, not one of the pool: a client that downloads slowly
+    /// holds it for as long as it takes, and the pool's connections stay for the short reads. `begin` is
+    /// told the snapshot's version first and returns where to write, or `None` to write nothing (the
+    /// client has the version already). Returns the output, or `None` when `begin` declined.
+    pub fn export<W: Write>(
+        &self,
+        access: &Access,
+        begin: impl FnOnce(&SnapshotVersion) -> Option<W>,
+    ) -> Result<Option<W>, ExportError> {
+        let mut conn = self.dedicated_connection()?;
+        super::read_on(&mut conn, |conn| Ok(export_in(conn, access, begin)))?
     }
 
     /// The number of networks the registry holds and the stored facts (what the documents state about the
@@ -159,11 +161,11 @@ fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<Imp
     // holds for a file loaded into an empty database; otherwise mirrors would pass it.
     let floor = super::changes::last_change(conn)?;
     let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
-    write_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
-    write_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
-    write_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
-    write_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
-    write_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
+    import_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
+    import_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
+    import_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
+    import_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
+    import_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
     if let Some(wanted) = &dataset.facts
         && stored_facts(conn)? != *wanted
     {
@@ -177,20 +179,70 @@ fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<Imp
     Ok(report)
 }
 
-fn section<R: Table>(
+/// Rows an export reads per query.
+pub const EXPORT_PAGE: i64 = 500;
+
+/// What identifies the state a snapshot shows: the number of write transactions committed before it (the
+/// data version, see `Db::data_version`) and the time of the latest change. Every write that changes
+/// what an export holds commits a write transaction, so a different state has a different version.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SnapshotVersion {
+    pub writes: i64,
+    pub last_change: Option<Timestamp>,
+}
+
+/// Why an export stopped.
+#[derive(Debug, thiserror::Error)]
+pub enum ExportError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    /// The output refused the bytes (a client that went away or stopped reading).
+    #[error("the export could not be written: {0}")]
+    Write(#[from] std::io::Error),
+}
+
+/// The export's work, inside its snapshot (see [`Db::export`]).
+fn export_in<W: Write>(
     conn: &mut DbConnection,
-    filter: &R::Filter,
-    window: &Window,
     access: &Access,
-) -> StoreResult<Vec<Value>> {
-    let records = R::list(conn, filter, window)?;
-    Ok(R::present(conn, records, access)?
-        .into_iter()
-        .filter_map(|c| match c {
-            Change::Live(r) => Some(serde_json::to_value(r).unwrap_or_default()),
-            Change::Deleted { .. } => None,
-        })
-        .collect())
+    begin: impl FnOnce(&SnapshotVersion) -> Option<W>,
+) -> Result<Option<W>, ExportError> {
+    let version =
+        SnapshotVersion { writes: super::data_version(conn)?, last_change: super::changes::last_change(conn)? };
+    let Some(out) = begin(&version) else { return Ok(None) };
+    let mut writer = DatasetWriter::start(out)?;
+    write_section::<Handlungsfeld>(conn, &mut writer, &Default::default(), access)?;
+    write_section::<Network>(conn, &mut writer, &Default::default(), access)?;
+    write_section::<Body>(conn, &mut writer, &Default::default(), access)?;
+    write_section::<Contract>(conn, &mut writer, &Default::default(), access)?;
+    let contacts = crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() };
+    write_section::<Contact>(conn, &mut writer, &contacts, access)?;
+    Ok(Some(writer.finish(&stored_facts(conn)?)?))
+}
+
+/// One section of an export, in id order, a page at a time.
+fn write_section<R: Table>(
+    conn: &mut DbConnection,
+    writer: &mut DatasetWriter<impl Write>,
+    filter: &R::Filter,
+    access: &Access,
+) -> Result<(), ExportError> {
+    writer.section(R::KIND.as_str())?;
+    let mut after = None;
+    loop {
+        let window = Window { limit: EXPORT_PAGE, after: after.map(Cursor::Id), since: None };
+        let records = R::list(conn, filter, &window)?;
+        let full = records.len() as i64 == EXPORT_PAGE;
+        after = records.last().map(Resource::id);
+        for change in R::present(conn, records, access)? {
+            if let Change::Live(record) = change {
+                writer.record(&record)?;
+            }
+        }
+        if !full {
+            return Ok(());
+        }
+    }
 }
 
 /// The times an import writes with: `now`, after `floor` (the latest change committed before it).
@@ -200,7 +252,7 @@ struct Versions {
     now: Timestamp,
 }
 
-fn write_section<R: Table>(
+fn import_section<R: Table>(
     conn: &mut DbConnection,
     records: &[Record<R::Input>],
     actor: &Actor,

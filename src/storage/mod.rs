@@ -36,7 +36,7 @@ use crate::domain::{FieldError, Resource, ResourceKind, Timestamp, access::Scope
 
 pub use audit::{AUDITED_TYPES, AuditFilter};
 pub use changes::{Change, ChangeEntry};
-pub use dataset::{ImportError, ImportReport};
+pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
 pub use reads::Related;
 pub use table::{Cursor, Table, Window};
@@ -485,25 +485,8 @@ impl Db {
     /// states, and a mirror that stored the largest `updatedAt` of the page could pass a record that
     /// committed between them. SQLite reads one snapshot per transaction anyway.
     pub fn read<T>(&self, work: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
-        use diesel::connection::{AnsiTransactionManager, TransactionManager};
         let mut conn = self.conn()?;
-        let DbConnection::Postgres(pg) = &mut *conn else {
-            return conn.transaction(|conn| work(conn));
-        };
-        AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
-        // The multi-connection's transaction manager hands these to the PostgreSQL connection's.
-        type Transactions = <DbConnection as Connection>::TransactionManager;
-        match work(&mut conn) {
-            Ok(value) => {
-                Transactions::commit_transaction(&mut conn)?;
-                Ok(value)
-            }
-            Err(error) => {
-                // A failed rollback leaves the connection broken; the pool drops it (`has_broken`).
-                let _ = Transactions::rollback_transaction(&mut conn);
-                Err(error)
-            }
-        }
+        read_on(&mut conn, work)
     }
 
     /// Runs the write of one record: `work` changes it (and what derives from it) and says what to put
@@ -805,6 +788,28 @@ impl Db {
     /// A connection of its own, outside the pool, for a long-running task (the read cache's version checks).
     pub fn dedicated_connection(&self) -> StoreResult<DbConnection> {
         self.manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))
+    }
+}
+
+/// Runs read-only `work` on one consistent snapshot of `conn` (see [`Db::read`]).
+fn read_on<T>(conn: &mut DbConnection, work: impl FnOnce(&mut DbConnection) -> StoreResult<T>) -> StoreResult<T> {
+    use diesel::connection::{AnsiTransactionManager, TransactionManager};
+    let DbConnection::Postgres(pg) = conn else {
+        return conn.transaction(|conn| work(conn));
+    };
+    AnsiTransactionManager::begin_transaction_sql(pg, "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")?;
+    // The multi-connection's transaction manager hands these to the PostgreSQL connection's.
+    type Transactions = <DbConnection as Connection>::TransactionManager;
+    match work(conn) {
+        Ok(value) => {
+            Transactions::commit_transaction(conn)?;
+            Ok(value)
+        }
+        Err(error) => {
+            // A failed rollback leaves the connection broken; the pool drops it (`has_broken`).
+            let _ = Transactions::rollback_transaction(conn);
+            Err(error)
+        }
     }
 }
 

@@ -28,9 +28,62 @@ type Row = (
     chrono::NaiveDateTime,
 );
 
-/// Builds networks from rows, loading their links and contracts in two queries for the whole batch.
-fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>> {
-    let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
+/// The earliest known `signedOn` of the network's contracts of one kind, as a column of a query of
+/// networks: one step in the index `contracts_founded_on`, however many contracts the network has.
+macro_rules! earliest_signed {
+    ($kind:expr) => {
+        contracts::table
+            .filter(contracts::network_id.eq(networks::id))
+            .filter(contracts::kind.eq($kind.as_str()))
+            .select(diesel::dsl::min(contracts::signed_on))
+            .single_value()
+    };
+}
+
+/// What a query of networks selects: the columns, and what `foundedOn` derives from (see [`founded_on`]).
+macro_rules! network_columns {
+    () => {
+        (
+            networks::all_columns,
+            contracts::table
+                .filter(contracts::network_id.eq(networks::id))
+                .filter(contracts::kind.eq(ContractKind::Founding.as_str()))
+                .select(contracts::kind)
+                .limit(1)
+                .single_value(),
+            earliest_signed!(ContractKind::Founding),
+            earliest_signed!(ContractKind::Resumption),
+            earliest_signed!(ContractKind::Renewal),
+            earliest_signed!(ContractKind::Amendment),
+        )
+    };
+}
+
+/// A network's row with what its `foundedOn` derives from: whether it has a founding contract, and the
+/// earliest known date of each kind of contract (founding, resumption, renewal, amendment).
+type Selected = (Row, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+
+/// `foundedOn` from the earliest dates per kind: what `derive_founded_on` gives for all the contracts,
+/// since the earliest date of all is the earliest of the earliest per kind.
+fn founded_on(selected: &Selected) -> StoreResult<Option<PartialDate>> {
+    let (_, has_founding, founding, resumption, renewal, amendment) = selected;
+    let mut earliest = Vec::new();
+    if has_founding.is_some() {
+        earliest.push((ContractKind::Founding, founding.as_deref().map(|d| parse(d, "date")).transpose()?));
+    }
+    for (kind, date) in
+        [(ContractKind::Resumption, resumption), (ContractKind::Renewal, renewal), (ContractKind::Amendment, amendment)]
+    {
+        if let Some(date) = date {
+            earliest.push((kind, Some(parse(date, "date")?)));
+        }
+    }
+    Ok(derive_founded_on(&earliest))
+}
+
+/// Builds networks from rows, loading the links to their Handlungsfelder in one query for the whole batch.
+fn assemble(conn: &mut DbConnection, rows: Vec<Selected>) -> StoreResult<Vec<Network>> {
+    let ids: Vec<String> = rows.iter().map(|row| row.0.0.clone()).collect();
     let mut linked: HashMap<String, Vec<Uuid>> = HashMap::new();
     let link_rows: Vec<(String, String)> = links::table
         .filter(links::network_id.eq_any(&ids))
@@ -40,21 +93,15 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Network>
     for (network, handlungsfeld) in link_rows {
         linked.entry(network).or_default().push(uuid(&handlungsfeld)?);
     }
-    let mut dates: HashMap<String, Vec<(ContractKind, Option<PartialDate>)>> = HashMap::new();
-    let contract_rows: Vec<(String, String, Option<String>)> = contracts::table
-        .filter(contracts::network_id.eq_any(&ids))
-        .select((contracts::network_id, contracts::kind, contracts::signed_on))
-        .load(conn)?;
-    for (network, kind, signed_on) in contract_rows {
-        let signed_on = signed_on.as_deref().map(|d| parse(d, "date")).transpose()?;
-        dates.entry(network).or_default().push((parse(&kind, "contract kind")?, signed_on));
-    }
     rows.into_iter()
-        .map(|(id, slug, name, region_key, status, website, description, sources, created_at, updated_at)| {
+        .map(|selected| {
+            let founded_on = founded_on(&selected)?;
+            let (id, slug, name, region_key, status, website, description, sources, created_at, updated_at) =
+                selected.0;
             Ok(Network {
                 id: uuid(&id)?,
                 handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
-                founded_on: derive_founded_on(dates.get(&id).map(Vec::as_slice).unwrap_or_default()),
+                founded_on,
                 slug,
                 name,
                 region_key,
@@ -91,16 +138,16 @@ impl Table for Network {
     }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Network>> {
-        let rows: Vec<Row> = networks::table
+        let rows: Vec<Selected> = networks::table
             .filter(networks::id.eq_any(ids_to_text(ids)))
-            .select(networks::all_columns)
+            .select(network_columns!())
             .order(networks::id)
             .load(conn)?;
         assemble(conn, rows)
     }
 
     fn list(conn: &mut DbConnection, filter: &NetworkFilter, window: &Window) -> StoreResult<Vec<Network>> {
-        let mut query = networks::table.select(networks::all_columns).into_boxed::<MultiBackend>();
+        let mut query = networks::table.select(network_columns!()).into_boxed::<MultiBackend>();
         if let Some(district) = filter.district {
             query = query.filter(
                 networks::region_key
@@ -128,7 +175,7 @@ impl Table for Network {
                 lower(networks::name).like(pattern.clone()).escape('\\').or(networks::slug.like(pattern).escape('\\')),
             );
         }
-        let rows: Vec<Row> = apply_window!(query, networks, window).load(conn)?;
+        let rows: Vec<Selected> = apply_window!(query, networks, window).load(conn)?;
         assemble(conn, rows)
     }
 

@@ -116,6 +116,16 @@ pub fn network_scope(conn: &mut DbConnection, network_id: Uuid) -> StoreResult<S
     Ok(Scope { network_id: Some(network_id), district_key })
 }
 
+/// The ids of the networks a list's `network` filter names: the one with this slug, and the one with this
+/// id (both, for a UUID that is another network's slug).
+pub fn networks_named(conn: &mut DbConnection, key: &str) -> StoreResult<Vec<String>> {
+    Ok(networks::table
+        .filter(networks::slug.eq(key).or(networks::id.eq(key.to_lowercase())))
+        .select(networks::id)
+        .order(networks::id)
+        .load(conn)?)
+}
+
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {

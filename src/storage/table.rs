@@ -130,3 +130,16 @@ macro_rules! apply_window {
     }};
 }
 pub(crate) use apply_window;
+
+/// Restricts a boxed query to the records of the networks `$ids` (see `reference::networks_named`). One
+/// network, the usual case, is an equality: the index on (network_id, id) then yields a page in id order
+/// without reading the network's other records.
+macro_rules! of_networks {
+    ($query:expr, $column:expr, $ids:expr) => {
+        match $ids.as_slice() {
+            [one] => $query.filter($column.eq(one.clone())),
+            many => $query.filter($column.eq_any(many.to_vec())),
+        }
+    };
+}
+pub(crate) use of_networks;
