@@ -85,8 +85,10 @@ impl Cached {
     pub async fn encoded(&self, coding: Coding, state: &AppState) -> Option<Bytes> {
         let entry = &self.0;
         let cell = &entry.encoded[coding.index()];
+        let made_here = std::cell::Cell::new(false);
         let encoded = cell
             .get_or_init(|| async {
+                made_here.set(true);
                 let body = entry.body.clone();
                 let encoded = if body.len() <= COMPRESS_INLINE {
                     compress(coding, Effort::Cached, &body).ok()
@@ -100,7 +102,9 @@ impl Cached {
             })
             .await
             .clone();
-        if let Some((cache, _)) = &state.read_cache {
+        if made_here.get()
+            && let Some((cache, _)) = &state.read_cache
+        {
             cache.recount(entry);
         }
         encoded
