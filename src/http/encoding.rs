@@ -151,17 +151,17 @@ pub fn negotiate(headers: &HeaderMap) -> Option<Coding> {
 /// Whether bodies of this media type are worth compressing: text, JSON, XML and SVG; not images,
 /// archives or event streams (which must not wait for a compressor's buffer).
 pub fn compressible(content_type: &str) -> bool {
-    let essence = content_type.split(';').next().unwrap_or_default().trim().to_ascii_lowercase();
+    let essence = content_type.split(';').next().unwrap_or_default().trim();
     let Some((kind, subtype)) = essence.split_once('/') else { return false };
-    match kind {
-        "text" => subtype != "event-stream",
-        "application" => {
-            matches!(subtype, "json" | "javascript" | "xml" | "x-ndjson" | "geo+json" | "wasm")
-                || subtype.ends_with("+json")
-                || subtype.ends_with("+xml")
-        }
-        "image" => subtype == "svg+xml",
-        _ => false,
+    let is = |name: &str| subtype.eq_ignore_ascii_case(name);
+    let suffix =
+        |name: &str| subtype.len() >= name.len() && subtype[subtype.len() - name.len()..].eq_ignore_ascii_case(name);
+    if kind.eq_ignore_ascii_case("text") {
+        !is("event-stream")
+    } else if kind.eq_ignore_ascii_case("application") {
+        ["json", "javascript", "xml", "x-ndjson", "wasm"].into_iter().any(is) || suffix("+json") || suffix("+xml")
+    } else {
+        kind.eq_ignore_ascii_case("image") && is("svg+xml")
     }
 }
 
@@ -293,17 +293,19 @@ impl MessageBody for EncodedStream {
 
 /// Adds `Accept-Encoding` to the response's `Vary`, keeping what is there (`Authorization`, `Origin`).
 fn vary_on_accept_encoding(headers: &mut HeaderMap) {
-    let present: Vec<&str> = headers.get_all(header::VARY).filter_map(|v| v.to_str().ok()).collect();
-    let names = || present.iter().flat_map(|line| line.split(',')).map(str::trim);
-    if names().any(|name| name == "*" || name.eq_ignore_ascii_case("accept-encoding")) {
-        return;
-    }
-    let mut value = present.join(", ");
-    if !value.is_empty() {
+    const NAME: &str = "Accept-Encoding";
+    let mut value = String::new();
+    for line in headers.get_all(header::VARY).filter_map(|v| v.to_str().ok()) {
+        if line.split(',').map(str::trim).any(|name| name == "*" || name.eq_ignore_ascii_case(NAME)) {
+            return;
+        }
+        value.reserve(line.len() + NAME.len() + 4);
+        value.push_str(line);
         value.push_str(", ");
     }
-    value.push_str("Accept-Encoding");
-    if let Ok(value) = HeaderValue::from_str(&value) {
+    if value.is_empty() {
+        headers.insert(header::VARY, HeaderValue::from_static(NAME));
+    } else if let Ok(value) = HeaderValue::from_str(&(value + NAME)) {
         headers.insert(header::VARY, value);
     }
 }
