@@ -17,6 +17,7 @@ backend_tests!(
     hostile_accept_encoding_is_never_an_error,
     pages_exports_and_assets_are_compressed_and_head_agrees,
     a_cached_answer_is_compressed_once_per_coding,
+    the_docs_are_compressed_once,
 );
 
 /// The body as the client reads it: decoded by its `Content-Encoding`.
@@ -357,4 +358,25 @@ fn a_cached_answer_is_compressed_once_per_coding(backend: Backend) {
 fn cache_bytes(client: &Client) -> u64 {
     let metrics = client.get("/metrics").text();
     metrics.lines().find_map(|l| l.strip_prefix("rbn_read_cache_bytes ")).unwrap().trim().parse().unwrap()
+}
+
+/// Swagger UI's 1.5 MB of JavaScript: compressed once for the read cache, not on every view of the docs.
+fn the_docs_are_compressed_once(backend: Backend) {
+    let app = spawn_app(&backend);
+    let anonymous = app.anonymous();
+    let path = "/docs/swagger-ui-bundle.js";
+    let identity = anonymous.get(path);
+    assert_eq!(identity.status, 200);
+    assert!(identity.header("content-type").unwrap().contains("javascript"));
+    let first = anonymous.get_with(path, &[("Accept-Encoding", "br")]);
+    assert_eq!(first.header("content-encoding"), Some("br"));
+    assert_eq!(decoded(&first), identity.body);
+    assert!(first.body.len() * 3 < identity.body.len());
+    for _ in 0..3 {
+        assert_eq!(anonymous.get_with(path, &[("Accept-Encoding", "br")]).body, first.body);
+    }
+    assert_eq!(compressions(&anonymous, "br", "cached"), 1);
+    assert_eq!(compressions(&anonymous, "br", "on_the_fly"), 0);
+    let revalidated = anonymous.get_with(path, &[("Accept-Encoding", "br"), ("If-None-Match", &first.etag())]);
+    assert_eq!(revalidated.status, 304);
 }

@@ -23,6 +23,7 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use bytes::Bytes;
 use tokio::sync::{OnceCell, watch};
 
+use super::conditional::etag_of;
 use super::encoding::{Coding, Effort, compress};
 use super::state::AppState;
 use crate::storage::{COMMIT_WAIT, Db};
@@ -318,8 +319,14 @@ fn reusable(name: &header::HeaderName) -> bool {
 
 fn cacheable(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
-        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()))
+        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()) || is_docs_asset(req.path()))
         && !req.headers().contains_key(header::AUTHORIZATION)
+}
+
+/// The files of Swagger UI (`/docs/…`, 1.5 MB of JavaScript): they come without an ETag, so the cache
+/// gives them one; kept, they are compressed once rather than on every page view of the docs.
+fn is_docs_asset(path: &str) -> bool {
+    path.starts_with("/docs/")
 }
 
 impl Entry {
@@ -363,7 +370,8 @@ pub async fn serve(
     }
     let key = key.to_string();
     let response = next.call(req).await?.map_into_boxed_body();
-    if response.status() != StatusCode::OK || !response.headers().contains_key(header::ETAG) {
+    let tagged = response.headers().contains_key(header::ETAG);
+    if response.status() != StatusCode::OK || !(tagged || is_docs_asset(response.request().path())) {
         return Ok(response);
     }
     let route = response.request().match_pattern().map(RoutePattern);
@@ -375,6 +383,9 @@ pub async fn serve(
     let mut headers = HeaderMap::new();
     for (name, value) in head.headers().iter().filter(|(name, _)| reusable(name)) {
         headers.append(name.clone(), value.clone());
+    }
+    if !tagged && let Ok(etag) = header::HeaderValue::from_str(&etag_of(&body)) {
+        headers.insert(header::ETAG, etag);
     }
     let entry = Arc::new(Entry {
         key,
