@@ -310,16 +310,16 @@ fn vary_on_accept_encoding(headers: &mut HeaderMap) {
     }
 }
 
-/// The answer to a read whose conditions hold: the headers of the 200, without its body and content
-/// headers (RFC 9110 §15.4.5).
-fn not_modified_response(full: &HttpResponse) -> HttpResponse {
-    let mut response = HttpResponse::build(StatusCode::NOT_MODIFIED).finish();
-    for (name, value) in full.headers().iter() {
-        if !matches!(*name, header::CONTENT_TYPE | header::CONTENT_LENGTH | header::CONTENT_DISPOSITION) {
-            response.headers_mut().append(name.clone(), value.clone());
-        }
+/// Turns the 200 of a read whose conditions hold into its 304: the same headers, without the body and
+/// the content headers (RFC 9110 §15.4.5). In place: a revalidation costs no copy of the headers.
+fn into_not_modified(full: HttpResponse) -> HttpResponse {
+    let (mut response, _body) = full.into_parts();
+    *response.status_mut() = StatusCode::NOT_MODIFIED;
+    let headers = response.headers_mut();
+    for name in [header::CONTENT_TYPE, header::CONTENT_LENGTH, header::CONTENT_DISPOSITION] {
+        headers.remove(name);
     }
-    response
+    response.set_body(BoxBody::new(()))
 }
 
 /// The middleware: negotiates the coding, answers conditional reads, compresses.
@@ -358,7 +358,7 @@ pub async fn serve(
         && response.status() == StatusCode::OK
         && not_modified(&conditions, response.headers())
     {
-        return Ok(ServiceResponse::new(request, not_modified_response(&response)));
+        return Ok(ServiceResponse::new(request, into_not_modified(response)));
     }
     let Some(coding) = coding else { return Ok(ServiceResponse::new(request, response)) };
     let cached = response.extensions().get::<Cached>().cloned();
