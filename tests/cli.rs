@@ -159,4 +159,22 @@ fn the_health_check_asks_the_running_service(backend: Backend) {
     assert_eq!(gone.code, Some(1), "{}", gone.stderr);
 }
 
-backend_tests!(a_first_editor_key_works_on_a_fresh_database, the_health_check_asks_the_running_service);
+backend_tests!(
+    a_first_editor_key_works_on_a_fresh_database,
+    the_health_check_asks_the_running_service,
+    a_command_that_fails_at_once_exits_with_its_code,
+);
+
+/// A command that fails right after opening the database exits with its code, never a crash: on
+/// PostgreSQL, OpenSSL's clean-up at exit used to free what a pool thread was still using to connect
+/// (a segfault in about one run of six).
+fn a_command_that_fails_at_once_exits_with_its_code(backend: Backend) {
+    let empty = TestDatabase::new(&backend);
+    for run in 0..30 {
+        let refused = rbn(
+            &["keys", "create", "--role", "editor", "--network", "kreis-mettmann"],
+            &[("DATABASE_URL", empty.url.as_str()), ("RBN_SEED", "false")],
+        );
+        assert_eq!(refused.code, Some(1), "run {run}: {}", refused.stderr);
+    }
+}

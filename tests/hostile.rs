@@ -14,6 +14,9 @@ backend_tests!(
     the_bearer_scheme_is_case_insensitive,
     an_overlong_url_is_answered,
     csv_cells_are_no_formulas_with_either_list_separator,
+    invisible_and_bidi_control_characters_are_refused_in_every_text,
+    a_record_has_one_url,
+    json_is_read_as_utf_8_whatever_its_charset_parameter_says,
 );
 
 struct Case {
@@ -105,6 +108,8 @@ fn hostile_requests_are_clean_4xx_and_change_nothing(backend: Backend) {
         case("xml", "PUT", net.clone(), 415).header("Content-Type", "application/xml").header("If-Match", etag.clone()).body("<network/>"),
         case("merge-patch on POST", "POST", "/v1/networks", 415).header("Content-Type", "application/merge-patch+json").body(valid("neu", "05162").to_string()),
         case("multipart", "POST", "/v1/contacts", 415).header("Content-Type", "multipart/form-data; boundary=x").body("--x--"),
+        case("utf-16", "POST", "/v1/networks", 415).header("Content-Type", "application/json; charset=utf-16").body(valid("neu", "05162").to_string()),
+        case("latin-1", "POST", "/v1/networks", 415).header("Content-Type", "application/json;charset=\"ISO-8859-1\"").body(valid("neu", "05162").to_string()),
         case("JSON null body", "POST", "/v1/networks", 400).json("null"),
         case("JSON array body", "POST", "/v1/bodies", 400).json("[]"),
         case("JSON string body", "POST", "/v1/handlungsfelder", 400).json("\"text\""),
@@ -558,4 +563,70 @@ fn the_read_cache_keeps_to_its_byte_budget() {
         assert_eq!(client.get("/v1/networks/kreis-mettmann").status, 200);
     }
     assert!(metric("rbn_read_cache_hits_total") >= hits + 2, "repeated reads are cache hits");
+}
+
+/// A zero-width space makes a name look empty; bidi overrides make a text or a URL display other than it
+/// reads ("Trojan Source"). Each is a 400 naming the field; joiners, which languages need, are kept.
+fn invisible_and_bidi_control_characters_are_refused_in_every_text(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let etag = admin.get(&path).etag();
+    for (field, value) in [
+        ("name", "\u{200b}"),
+        ("name", "Netz\u{202e}kreW"),
+        ("name", "\u{feff}"),
+        ("description", "Zeile\u{2066}1"),
+        ("website", "https://example.org/\u{202e}gnp.exe"),
+        ("website", "https://exa\u{200b}mple.org/"),
+    ] {
+        let reply = admin.patch(&path, &etag, &json!({ field: value }));
+        assert_eq!(reply.error_fields(), [field], "{field}: {value:?} → {}", reply.text());
+    }
+    let contact = admin.post(
+        "/v1/contacts",
+        &json!({"networkId": network["id"], "name": "A", "email": "a\u{202e}@example.org", "function": "\u{2069}"}),
+    );
+    assert_eq!(contact.error_fields(), ["function", "email"]);
+    // An emoji sequence with zero-width joiners and a Persian name with a non-joiner are text.
+    let kept = admin.patch(&path, &etag, &json!({"name": "Familie 👨\u{200d}👩\u{200d}👧 – می\u{200c}خواهم"}));
+    assert_eq!(kept.status, 200, "{}", kept.text());
+}
+
+/// Other spellings of an id (32 digits, braces, a URN) or of a district key ("01", "+1") name no record:
+/// each record has one URL, so caches hold it once and links compare equal.
+fn a_record_has_one_url(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    let network = admin.create("networks", &common::network_body("kreis-mettmann", "05158"));
+    let id = network["id"].as_str().unwrap();
+    assert_eq!(anon.get(&format!("/v1/networks/{id}")).status, 200);
+    let simple = id.replace('-', "");
+    for path in [
+        format!("/v1/networks/{simple}"),
+        format!("/v1/networks/urn:uuid:{id}"),
+        format!("/v1/networks/%7B{id}%7D"),
+        format!("/v1/networks/{simple}/contacts"),
+        "/v1/districts/01".to_string(),
+        "/v1/districts/+1".to_string(),
+    ] {
+        clean_problem(&anon.get(&path), 404, &path);
+    }
+    assert_eq!(anon.get("/v1/districts/1").status, 200);
+}
+
+/// JSON is UTF-8: a body labelled with another charset is a 415 (in the hostile cases above); one labelled
+/// UTF-8, in any spelling, is read.
+fn json_is_read_as_utf_8_whatever_its_charset_parameter_says(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    for (i, content_type) in
+        ["application/json; charset=utf-8", "application/json;charset=\"UTF-8\""].iter().enumerate()
+    {
+        let body = common::network_body(&format!("netz-{i}"), ["05158", "05162"][i]).to_string();
+        let reply = admin.send("POST", "/v1/networks", &[("Content-Type", content_type)], Some(body.as_bytes()));
+        assert_eq!(reply.status, 201, "{content_type}: {}", reply.text());
+    }
 }

@@ -16,6 +16,7 @@ backend_tests!(
     body_life_cycle,
     handlungsfeld_life_cycle,
     contact_life_cycle,
+    moving_a_body_or_network_keeps_its_contacts_consistent,
     lists_page_filter_and_refuse_unknown_parameters,
     expand_embeds_related_records,
     expand_on_the_network_list_embeds_each_networks_records,
@@ -600,4 +601,50 @@ fn umlauts_round_trip(backend: Backend) {
     assert_eq!(read["name"], name);
     assert_eq!(read["description"], "Zeile 1\nZeile 2");
     assert_eq!(admin.get("/v1/networks?q=g%C3%BCtersloh").json()["data"].as_array().unwrap().len(), 1);
+    // Search ignores the case of every letter, not only of ASCII ones, on both backends.
+    for q in ["%C3%BCberg%C3%A4nge", "%C3%9CBERG%C3%84NGE", "gr%C3%B6%C3%9Fe"] {
+        assert_eq!(admin.get(&format!("/v1/networks?q={q}")).json()["data"].as_array().unwrap().len(), 1, "{q}");
+    }
+    let hf = admin.create("handlungsfelder", &json!({"slug": "oeffentlichkeit", "name": "Öffentlichkeitsarbeit"}));
+    let found = admin.get("/v1/handlungsfelder?q=%C3%B6ffentlich").json();
+    assert_eq!(found["data"][0]["id"], hf["id"]);
+    let contact =
+        admin.create("contacts", &json!({"networkId": created["id"], "name": "Özlem Äbel", "function": "Ärztin"}));
+    for q in ["%C3%B6zlem", "%C3%A4rztin"] {
+        assert_eq!(admin.get(&format!("/v1/contacts?q={q}")).json()["data"][0]["id"], contact["id"], "{q}");
+    }
+}
+
+/// A contact belongs to its body's network and names its network's district: moving the body or the
+/// network under it would split them (and hand internal contacts to other editors), so it is refused.
+fn moving_a_body_or_network_keeps_its_contacts_consistent(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let network = create_network(&admin, "kreis-mettmann", "05158");
+    let other = create_network(&admin, "kreis-kleve", "05154");
+    let body = admin.create("bodies", &json!({"networkId": network["id"], "type": "arbeitsgruppe", "name": "AG"}));
+    let body_path = format!("/v1/bodies/{}", body["id"].as_str().unwrap());
+    let member = admin.create("contacts", &json!({"bodyId": body["id"], "name": "X", "visibility": "internal"}));
+    let member_path = format!("/v1/contacts/{}", member["id"].as_str().unwrap());
+    let moved = admin.patch(&body_path, &admin.get(&body_path).etag(), &json!({"networkId": other["id"]}));
+    assert!(moved.problem(409)["detail"].as_str().unwrap().starts_with("networkId"), "{}", moved.text());
+    assert_eq!(admin.get(&member_path).json()["networkId"], network["id"]);
+    assert_eq!(admin.delete(&member_path, &admin.get(&member_path).etag()).status, 204);
+    let moved = admin.patch(&body_path, &admin.get(&body_path).etag(), &json!({"networkId": other["id"]}));
+    assert_eq!(moved.status, 200, "{}", moved.text());
+
+    let network_path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let keyed = admin.create("contacts", &json!({"networkId": network["id"], "districtKey": 1, "name": "Y"}));
+    let keyed_path = format!("/v1/contacts/{}", keyed["id"].as_str().unwrap());
+    // Within the Regierungsbezirk (Düsseldorf, district 1): fine.
+    let within = admin.patch(&network_path, &admin.get(&network_path).etag(), &json!({"regionKey": "05111"}));
+    assert_eq!(within.status, 200, "{}", within.text());
+    // Into Münster (district 5): the contact would name the wrong district.
+    let across = admin.patch(&network_path, &admin.get(&network_path).etag(), &json!({"regionKey": "05515"}));
+    assert!(across.problem(409)["detail"].as_str().unwrap().starts_with("regionKey"), "{}", across.text());
+    assert_eq!(admin.get(&network_path).json()["regionKey"], "05111");
+    let cleared = admin.patch(&keyed_path, &admin.get(&keyed_path).etag(), &json!({"districtKey": null}));
+    assert_eq!(cleared.status, 200, "{}", cleared.text());
+    let across = admin.patch(&network_path, &admin.get(&network_path).etag(), &json!({"regionKey": "05515"}));
+    assert_eq!(across.status, 200, "{}", across.text());
 }

@@ -69,6 +69,16 @@ fn metrics_parse_and_say_what_happened(backend: Backend) {
         assert_eq!(reply.header("content-encoding"), Some("gzip"));
     }
 
+    // Made-up methods: answered 405, and counted under one label however many there are.
+    for i in 0..20 {
+        use std::io::{Read, Write};
+        let mut stream = std::net::TcpStream::connect(app.address.trim_start_matches("http://")).unwrap();
+        write!(stream, "MADEUP{i} /v1/networks HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n").unwrap();
+        let mut answer = String::new();
+        stream.read_to_string(&mut answer).unwrap();
+        assert!(answer.starts_with("HTTP/1.1 405"), "{answer}");
+    }
+
     let reply = anon.get("/metrics");
     assert_eq!(reply.status, 200);
     assert_eq!(reply.header("content-type"), Some("text/plain; version=0.0.4; charset=utf-8"));
@@ -87,6 +97,9 @@ fn metrics_parse_and_say_what_happened(backend: Backend) {
     assert_eq!(sample(&families, "rbn_http_requests", "rbn_http_requests_total", &missing), Some(1.0));
     let unmatched = json!({"route": "(unmatched)", "status": "404"});
     assert_eq!(sample(&families, "rbn_http_requests", "rbn_http_requests_total", &unmatched), Some(1.0));
+    assert!(!text.contains("MADEUP"), "{text}");
+    let other = json!({"method": "OTHER", "route": "/v1/networks", "status": "405"});
+    assert_eq!(sample(&families, "rbn_http_requests", "rbn_http_requests_total", &other), Some(20.0));
     let patched = json!({"method": "PATCH", "route": "/v1/networks/{id}", "status": "200"});
     assert_eq!(sample(&families, "rbn_http_requests", "rbn_http_requests_total", &patched), Some(1.0));
     // A histogram per route: 5 GETs of a network (4 answered, 1 not found), every one in the +Inf bucket.

@@ -59,6 +59,29 @@ impl FromStr for PartialDate {
     }
 }
 
+impl PartialDate {
+    /// The first day of the period the date names.
+    pub fn first_day(&self) -> NaiveDate {
+        let (month, day) = (self.month.unwrap_or(1), self.day.unwrap_or(1));
+        NaiveDate::from_ymd_opt(self.year.into(), month.into(), day.into()).expect("validated on parsing")
+    }
+
+    /// The day after the last day of the period: a year's, a month's or the day's end.
+    pub fn after_last_day(&self) -> NaiveDate {
+        let first = self.first_day();
+        match (self.month, self.day) {
+            (_, Some(_)) => first + chrono::TimeDelta::days(1),
+            (Some(_), None) => first.checked_add_months(chrono::Months::new(1)).unwrap_or(NaiveDate::MAX),
+            (None, None) => first.checked_add_months(chrono::Months::new(12)).unwrap_or(NaiveDate::MAX),
+        }
+    }
+
+    /// The day, if the date is known to the day.
+    pub fn day(&self) -> Option<NaiveDate> {
+        self.day.map(|_| self.first_day())
+    }
+}
+
 impl fmt::Display for PartialDate {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         write!(f, "{:04}", self.year)?;

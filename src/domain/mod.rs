@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod body;
+pub mod calendar;
 pub mod common;
 pub mod contact;
 pub mod contract;
@@ -12,6 +13,7 @@ pub mod handlungsfeld;
 pub mod network;
 pub mod reference;
 pub mod validation;
+pub mod webhook;
 
 pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};
 pub use body::{Body, BodyFilter, BodyInput, BodyType};

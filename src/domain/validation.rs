@@ -367,16 +367,41 @@ pub fn text_problem(text: &str, max_chars: usize, newlines: bool) -> Option<Stri
 /// The JSON Schema patterns of the field kinds, stated in the OpenAPI document. The checks in this module
 /// accept exactly what they match (the contract tests generate values from them).
 pub mod patterns {
+    /// What no text may hold, as the inside of a character class: C0 and C1 controls and the deceptive
+    /// characters of `is_deceptive`.
+    macro_rules! deceptive {
+        () => {
+            r"\u200b\u202a-\u202e\u2060\u2066-\u2069\ufeff"
+        };
+    }
+    macro_rules! unprintable {
+        () => {
+            concat!(r"\x00-\x1f\x7f-\x9f", deceptive!())
+        };
+    }
     /// A one-line text with at least one visible character.
-    pub const TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*[^\s\x00-\x1f\x7f-\x9f][^\x00-\x1f\x7f-\x9f]*$";
+    pub const TEXT: &str = concat!("^[^", unprintable!(), "]*[^\\s", unprintable!(), "][^", unprintable!(), "]*$");
     /// An optional one-line text (blank means none).
-    pub const OPTIONAL_TEXT: &str = r"^[^\x00-\x1f\x7f-\x9f]*$";
+    pub const OPTIONAL_TEXT: &str = concat!("^[^", unprintable!(), "]*$");
     /// An optional multi-line text: tabs and line breaks allowed.
-    pub const MULTI_LINE_TEXT: &str = r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]*$";
+    pub const MULTI_LINE_TEXT: &str = concat!(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f", deceptive!(), "]*$");
     pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
-    pub const URL: &str =
-        r#"^https?://[^\s\x00-\x1f\x7f-\x9f"<>/?#:@\\\[\]]+(:[0-9]{1,5})?([/?#][^\s\x00-\x1f\x7f-\x9f"<>\\]*)?$"#;
-    pub const EMAIL: &str = r#"^[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:"]+@[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+(\.[^\s\x00-\x1f\x7f-\x9f@<>()\[\]\\,;:".]+)+$"#;
+    pub const URL: &str = concat!(
+        r"^https?://[^\s",
+        unprintable!(),
+        r#""<>/?#:@\\\[\]]+(:[0-9]{1,5})?([/?#][^\s"#,
+        unprintable!(),
+        r#""<>\\]*)?$"#
+    );
+    pub const EMAIL: &str = concat!(
+        r"^[^\s",
+        unprintable!(),
+        r#"@<>()\[\]\\,;:"]+@[^\s"#,
+        unprintable!(),
+        r#"@<>()\[\]\\,;:".]+(\.[^\s"#,
+        unprintable!(),
+        r#"@<>()\[\]\\,;:".]+)+$"#
+    );
     pub const PHONE: &str = r"^[ +()/.-]*[0-9][ +()/.-]*[0-9][ +()/.-]*[0-9][0-9 +()/.-]*$";
     pub const POSTAL_CODE: &str = r"^[0-9]{5}$";
     /// Year, year-month or a real calendar date (leap years included), years 1000 to 9999.
@@ -405,7 +430,15 @@ pub fn parse_uuid(text: &str) -> Option<Uuid> {
 
 /// Characters no text field may hold (C0 and C1 controls), except line breaks and tabs where allowed.
 fn forbidden(c: char, newlines: bool) -> bool {
-    c.is_control() && !(newlines && matches!(c, '\t' | '\n' | '\r'))
+    (c.is_control() && !(newlines && matches!(c, '\t' | '\n' | '\r'))) || is_deceptive(c)
+}
+
+/// Invisible and direction-changing characters that have no place in the registry's texts: a zero-width
+/// space makes a name look empty, and bidi overrides and isolates make text (and URLs) display other than
+/// they read ("Trojan Source"). Joiners and the left-to-right and right-to-left marks stay: languages need
+/// them. The patterns of [`patterns`] state the same set for the OpenAPI document.
+fn is_deceptive(c: char) -> bool {
+    matches!(c, '\u{200b}' | '\u{202a}'..='\u{202e}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// An absolute http or https URL: a host without white space or delimiters, an optional port, then an
@@ -415,8 +448,8 @@ pub fn is_web_url(url: &str) -> bool {
     let Some(rest) = rest else { return false };
     let host_end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
     let (host, mut rest) = rest.split_at(host_end);
-    let host_ok =
-        !host.is_empty() && host.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>/?#:@\\[]".contains(c));
+    let host_ok = !host.is_empty()
+        && host.chars().all(|c| !c.is_whitespace() && !forbidden(c, false) && !"\"<>/?#:@\\[]".contains(c));
     if !host_ok {
         return false;
     }
@@ -429,13 +462,13 @@ pub fn is_web_url(url: &str) -> bool {
     }
     rest.is_empty()
         || (rest.starts_with(['/', '?', '#'])
-            && rest.chars().all(|c| !c.is_whitespace() && !c.is_control() && !"\"<>\\".contains(c)))
+            && rest.chars().all(|c| !c.is_whitespace() && !forbidden(c, false) && !"\"<>\\".contains(c)))
 }
 
 /// An e-mail address: a local part, `@`, and a domain of at least two dot-separated labels, without white
 /// space or the delimiters `<>()[]\,;:"`.
 pub fn is_email(email: &str) -> bool {
-    let allowed = |c: char| !c.is_whitespace() && !c.is_control() && !"@<>()[]\\,;:\"".contains(c);
+    let allowed = |c: char| !c.is_whitespace() && !forbidden(c, false) && !"@<>()[]\\,;:\"".contains(c);
     let Some((local, domain)) = email.split_once('@') else { return false };
     let labels: Vec<&str> = domain.split('.').collect();
     !local.is_empty()

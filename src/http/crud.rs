@@ -17,6 +17,7 @@ use super::conditional::{IfMatch, respond};
 use super::problem::ApiError;
 use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
+use crate::domain::validation::parse_uuid;
 use crate::domain::{Access, Resource, merge_patch};
 use crate::storage::{Change, Cursor, Table};
 
@@ -151,14 +152,15 @@ where
     list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
 
-/// A path id: a UUID, else 404 (a malformed id names no record).
+/// A path id: a UUID in its hyphenated form, else 404 (a malformed id names no record). Other spellings
+/// (braces, `urn:uuid:`, 32 digits) would give one record several URLs, each cached on its own.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
-    Uuid::parse_str(text).map_err(|_| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
+    parse_uuid(text).ok_or_else(|| ApiError::NotFound("No record has this id; ids are UUIDs.".into()))
 }
 
 /// The id a path segment names: a UUID, or for networks also a slug.
 pub async fn resolve_id<R: Table>(state: &web::Data<AppState>, key: &str) -> Result<Uuid, ApiError> {
-    if let Ok(id) = Uuid::parse_str(key) {
+    if let Some(id) = parse_uuid(key) {
         return Ok(id);
     }
     if R::KIND != crate::domain::ResourceKind::Networks {
@@ -335,6 +337,14 @@ pub fn json_body(req: &HttpRequest, body: &Bytes, merge_patch: bool) -> Result<V
         } else {
             "Send the body as application/json.".into()
         }));
+    }
+    // JSON is UTF-8 (RFC 8259 §8.1); a body declared in another charset is not read as if it were.
+    let charset = content_type.split(';').skip(1).find_map(|param| {
+        let (name, value) = param.split_once('=')?;
+        name.trim().eq_ignore_ascii_case("charset").then(|| value.trim().trim_matches('"').to_ascii_lowercase())
+    });
+    if charset.is_some_and(|charset| charset != "utf-8" && charset != "utf8") {
+        return Err(ApiError::UnsupportedMediaType("Send JSON in UTF-8 (charset=utf-8, or no charset).".into()));
     }
     if body.is_empty() {
         return Err(ApiError::BadRequest("The request body is empty; send a JSON object.".into()));

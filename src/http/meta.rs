@@ -17,7 +17,7 @@ use super::query::{CursorKind, Paging, QueryParams};
 use super::state::AppState;
 use crate::domain::validation::{Fields, MAX_SHORT};
 use crate::domain::{ApiKey, ApiKeyInput, ResourceKind, Role, Timestamp};
-use crate::storage::{AuditFilter, Cursor};
+use crate::storage::{AUDITED_TYPES, AuditFilter, Cursor};
 
 pub const API_VERSION: &str = "1";
 
@@ -235,11 +235,19 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
     let mut params = QueryParams::parse(req.query_string())?;
     let filter = AuditFilter {
         resource_id: params.parsed("resourceId", "a UUID"),
-        resource_type: params.one_of("resourceType", ResourceKind::ALL),
+        resource_type: params.text("resourceType").filter(|kind| {
+            let known = AUDITED_TYPES.contains(&kind.as_str());
+            if !known {
+                params.error("resourceType", format!("must be one of: {}", AUDITED_TYPES.join(", ")));
+            }
+            known
+        }),
         key_id: params.parsed("keyId", "a UUID"),
         action: params.text("action"),
+        since: None,
     };
     let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Sequence);
+    let filter = AuditFilter { since: paging.since, ..filter };
     let after = sequence(&paging);
     params.finish()?;
     let db = state.db.clone();

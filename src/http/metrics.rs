@@ -90,7 +90,10 @@ impl Default for Metrics {
 impl Metrics {
     /// Counts an answered request of `route` (its pattern, or [`UNMATCHED`]).
     pub fn record(&self, method: &Method, route: &str, status: u16, elapsed: Duration) {
-        let method = method.as_str().to_string();
+        // Any token is a method to HTTP: unknown ones share one label, or each would add series forever.
+        let known =
+            [Method::GET, Method::HEAD, Method::POST, Method::PUT, Method::PATCH, Method::DELETE, Method::OPTIONS];
+        let method = if known.contains(method) { method.as_str() } else { "OTHER" }.to_string();
         let route = route.to_string();
         let labels = RouteLabels { method, route };
         self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());

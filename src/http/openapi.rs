@@ -20,6 +20,7 @@ use super::problem::Problem;
 use super::query::CursorKind;
 use super::routes::ExpandedNetwork;
 use crate::domain::*;
+use crate::storage::AUDITED_TYPES;
 
 #[derive(OpenApi)]
 #[openapi(
@@ -1388,7 +1389,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         query_param(
             "resourceType",
             "Only entries of this type.",
-            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(ResourceKind::ALL.iter().copied())),
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(AUDITED_TYPES.iter().copied())),
             json!("networks"),
         ),
         query_param(

@@ -305,8 +305,11 @@ async fn district(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
-    let key: i32 =
-        path.parse().map_err(|_| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
+    // One spelling per district ("5", not "05" or "+5"): one URL per record, one cache entry.
+    let key: i32 = Some(path.as_str())
+        .filter(|text| text.len() == 1)
+        .and_then(|text| text.parse().ok())
+        .ok_or_else(|| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
     let db = state.db.clone();
     let district = web::block(move || db.district(key))
         .await??

@@ -7,13 +7,22 @@ use super::prepared::Handwritten;
 use super::rows::{from_json, naive, opt_uuid, timestamp, to_json, uuid};
 use super::schema::audit_log::dsl as a;
 use super::{Actor, DbConnection, StoreResult};
-use crate::domain::{AuditEntry, ResourceKind, Timestamp};
+use crate::domain::{AuditEntry, Timestamp};
+
+/// The types of records the audit log has entries of: the editable kinds and the API keys.
+pub const AUDITED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts", API_KEYS];
+
+/// The audit log's name for API keys, which are no resource kind of the registry's data.
+pub const API_KEYS: &str = "api-keys";
 
 /// Filters of the audit log.
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub resource_id: Option<Uuid>,
-    pub resource_type: Option<ResourceKind>,
+    /// One of [`AUDITED_TYPES`].
+    pub resource_type: Option<String>,
+    /// Entries written at or after this time.
+    pub since: Option<Timestamp>,
     pub key_id: Option<Uuid>,
     pub action: Option<String>,
 }
@@ -74,8 +83,11 @@ pub fn list(
     if let Some(id) = filter.resource_id {
         query = query.filter(a::resource_id.eq(id.to_string()));
     }
-    if let Some(kind) = filter.resource_type {
-        query = query.filter(a::kind.eq(kind.as_str()));
+    if let Some(kind) = &filter.resource_type {
+        query = query.filter(a::kind.eq(kind.clone()));
+    }
+    if let Some(since) = filter.since {
+        query = query.filter(a::at.ge(naive(since)));
     }
     if let Some(id) = filter.key_id {
         query = query.filter(a::key_id.eq(id.to_string()));

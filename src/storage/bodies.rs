@@ -6,9 +6,9 @@ use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
 use super::schema::{bodies, contacts, networks};
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Address, Body, BodyFilter, BodyInput, Timestamp};
+use crate::domain::{Address, Body, BodyFilter, BodyInput, ResourceKind, Timestamp};
 
 type Row = (
     String,
@@ -160,6 +160,29 @@ impl Table for Body {
 
     fn scope_of_record(conn: &mut DbConnection, record: &Body) -> StoreResult<Scope> {
         network_scope(conn, record.network_id)
+    }
+
+    /// A body with contacts stays in its network: they belong to that network too, and moving the body
+    /// alone would leave them split between two networks (and two sets of editors).
+    fn check_conflicts(
+        conn: &mut DbConnection,
+        id: Option<Uuid>,
+        input: &BodyInput,
+        before: Option<&BodyInput>,
+    ) -> StoreResult<()> {
+        let (Some(id), Some(before)) = (id, before) else { return Ok(()) };
+        if before.network_id == input.network_id {
+            return Ok(());
+        }
+        lock_row(conn, ResourceKind::Bodies, id, RowLock::Update)?;
+        let contacts: i64 =
+            contacts::table.filter(contacts::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        if contacts > 0 {
+            return Err(StoreError::Conflict(format!(
+                "networkId: {contacts} contact(s) belong to this body and its network; move them or remove their bodyId first"
+            )));
+        }
+        Ok(())
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {

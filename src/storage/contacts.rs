@@ -10,9 +10,16 @@ use super::rows::{
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window};
-use super::{Change, DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{Contact, ContactFilter, ContactInput, PrivateReach, Resource, Timestamp, Visibility};
+use crate::domain::{
+    Contact, ContactFilter, ContactInput, PrivateReach, Resource, ResourceKind, Timestamp, Visibility,
+};
+
+/// A condition on contacts, built up from the filters of a list.
+type Predicate = Box<
+    dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
+>;
 
 type Row = (
     String,
@@ -104,56 +111,86 @@ impl Table for Contact {
     }
 
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
-        let mut query = contacts::table.select(contacts::all_columns).into_boxed::<MultiBackend>();
+        let mut selected: Vec<Predicate> = Vec::new();
         if let Some(network) = &filter.network {
             let ids = networks::table
                 .filter(networks::slug.eq(network.clone()).or(networks::id.eq(network.to_lowercase())))
                 .select(networks::id.nullable());
-            query = query.filter(contacts::network_id.eq_any(ids));
+            selected.push(Box::new(contacts::network_id.eq_any(ids)));
         }
         if let Some(networks) = &filter.networks {
-            query = query.filter(contacts::network_id.eq_any(ids_to_text(networks)));
+            selected.push(Box::new(contacts::network_id.eq_any(ids_to_text(networks))));
         }
         if let Some(body) = filter.body {
-            query = query.filter(contacts::body_id.eq(body.to_string()));
+            selected.push(Box::new(contacts::body_id.eq(body.to_string())));
         }
         if let Some(district) = filter.district {
             let in_district = networks::table
                 .inner_join(regions::table)
                 .filter(regions::district_key.eq(district))
                 .select(networks::id.nullable());
-            query = query.filter(contacts::district_key.eq(district).or(contacts::network_id.eq_any(in_district)));
+            selected.push(Box::new(contacts::district_key.eq(district).or(contacts::network_id.eq_any(in_district))));
         }
         if let Some(q) = &filter.q {
             let pattern = contains_pattern(q);
-            query = query.filter(
+            selected.push(Box::new(
                 lower(contacts::name)
                     .like(pattern.clone())
                     .escape('\\')
                     .or(lower_opt(contacts::function).like(pattern.clone()).escape('\\'))
                     .or(lower_opt(contacts::organisation).like(pattern).escape('\\')),
-            );
+            ));
         }
-        // Plain lists leave out what the reader may not see. With `modifiedSince` hidden contacts are kept
-        // so that `present` turns them into tombstones and mirrors drop them, unless a text search asks:
-        // a tombstone matching `q` would tell what a hidden contact is called.
-        if window.since.is_none() || filter.q.is_some() {
-            let public = contacts::visibility.eq(Visibility::Public.as_str());
-            query = match &filter.reach {
-                PrivateReach::Everything => query,
-                PrivateReach::Nothing => query.filter(public),
-                PrivateReach::Networks(ids) => query.filter(public.or(contacts::network_id.eq_any(ids_to_text(ids)))),
-                PrivateReach::District(district) => {
-                    let in_district = networks::table
-                        .inner_join(regions::table)
-                        .filter(regions::district_key.eq(*district))
-                        .select(networks::id.nullable());
-                    query.filter(
-                        public.or(contacts::district_key.eq(*district)).or(contacts::network_id.eq_any(in_district)),
-                    )
-                }
-            };
-        }
+        // What the reader may see, and (null-safe, as its exact complement) what it may not.
+        let public = || contacts::visibility.eq(Visibility::Public.as_str()).nullable();
+        let hidden = || contacts::visibility.ne(Visibility::Public.as_str()).nullable();
+        let networks_in = |district: i32| {
+            networks::table
+                .inner_join(regions::table)
+                .filter(regions::district_key.eq(district))
+                .select(networks::id.nullable())
+        };
+        let (visible, invisible): (Option<Predicate>, Option<Predicate>) = match &filter.reach {
+            PrivateReach::Everything => (None, None),
+            PrivateReach::Nothing => (Some(Box::new(public())), Some(Box::new(hidden()))),
+            PrivateReach::Networks(ids) => (
+                Some(Box::new(public().or(contacts::network_id.eq_any(ids_to_text(ids))))),
+                Some(Box::new(
+                    hidden().and(contacts::network_id.is_null().or(contacts::network_id.ne_all(ids_to_text(ids)))),
+                )),
+            ),
+            PrivateReach::District(district) => (
+                Some(Box::new(
+                    public()
+                        .or(contacts::district_key.eq(*district))
+                        .or(contacts::network_id.eq_any(networks_in(*district))),
+                )),
+                Some(Box::new(
+                    hidden()
+                        .and(contacts::district_key.is_null().or(contacts::district_key.ne(*district)))
+                        .and(contacts::network_id.is_null().or(contacts::network_id.ne_all(networks_in(*district)))),
+                )),
+            ),
+        };
+        let all_of = |predicates: Vec<Predicate>| -> Option<Predicate> {
+            predicates.into_iter().reduce(|all, next| Box::new(all.and(next)))
+        };
+        let mut query = contacts::table.select(contacts::all_columns).into_boxed::<MultiBackend>();
+        // Plain lists leave out what the reader may not see. With `modifiedSince` every hidden contact
+        // changed in the window is kept, whatever the filters, so that `present` turns it into a tombstone and
+        // mirrors drop it: selecting hidden contacts by network, body or district would tell an anonymous
+        // reader where internal contacts are (deletions are listed unfiltered too). A text search never
+        // lists them: a tombstone matching `q` would tell what a hidden contact is called.
+        let shown = match (all_of(selected), visible) {
+            (Some(selected), Some(visible)) => Some(Box::new(selected.and(visible)) as Predicate),
+            (selected, visible) => selected.or(visible),
+        };
+        let tombstoned = invisible.filter(|_| window.since.is_some() && filter.q.is_none());
+        query = match (shown, tombstoned) {
+            (Some(shown), Some(hidden)) => query.filter(shown.or(hidden)),
+            (Some(shown), None) => query.filter(shown),
+            (None, _) => query,
+        };
         let rows: Vec<Row> = apply_window!(query, contacts, window).load(conn)?;
         rows.into_iter().map(contact).collect()
     }
@@ -258,7 +295,11 @@ impl Table for Contact {
             return Ok(());
         }
         let Some(network) = input.network_id else { return Ok(()) };
+        // Keeps the body and the network where they are until this write commits (a body or network being
+        // moved meanwhile waits, then sees this contact).
+        lock_row(conn, ResourceKind::Networks, network, RowLock::KeyShare)?;
         if let Some(body) = input.body_id {
+            lock_row(conn, ResourceKind::Bodies, body, RowLock::KeyShare)?;
             let owner: Option<String> =
                 bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
             if owner.is_some_and(|owner| owner != network.to_string()) {

@@ -92,7 +92,7 @@ impl Db {
                     k::updated_at.eq(naive(now)),
                 ))
                 .execute(conn)?;
-            audit::append(conn, actor, "api-keys", id, "create", &["role".into()], now)?;
+            audit::append(conn, actor, audit::API_KEYS, id, "create", &["role".into()], now)?;
             let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
             Ok(NewKey { key: api_key(row)?, secret: secret.clone() })
         })
@@ -136,7 +136,7 @@ impl Db {
             let row: Option<Row> = k::table.find(id.to_string()).select(k::all_columns).first(conn).optional()?;
             let row = row.ok_or(StoreError::NotFound)?;
             if updated > 0 {
-                audit::append(conn, actor, "api-keys", id, "revoke", &["revokedAt".into()], now)?;
+                audit::append(conn, actor, audit::API_KEYS, id, "revoke", &["revokedAt".into()], now)?;
             }
             api_key(row)
         })

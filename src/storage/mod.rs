@@ -34,7 +34,7 @@ use uuid::Uuid;
 
 use crate::domain::{FieldError, Resource, ResourceKind, Timestamp, access::Scope};
 
-pub use audit::AuditFilter;
+pub use audit::{AUDITED_TYPES, AuditFilter};
 pub use changes::{Change, ChangeEntry};
 pub use dataset::{ImportError, ImportReport};
 pub use keys::NewKey;
@@ -222,6 +222,13 @@ impl ManageConnection for Manager {
                      PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                     self.wait.as_millis()
                 ))
+                .map_err(r2d2::Error::QueryError)?;
+                // SQLite's own lower() folds only ASCII, so a search for "übergang" would miss "Übergang"
+                // (PostgreSQL folds every letter). This connection's lower() is Rust's, as the search
+                // term's is; no index or stored value depends on it.
+                rows::lower_opt_utils::register_impl(&mut conn, |text: Option<String>| {
+                    text.map(|text| text.to_lowercase())
+                })
                 .map_err(r2d2::Error::QueryError)?;
                 Ok(DbConnection::Sqlite(conn))
             }
@@ -753,20 +760,24 @@ fn row_lock_sql(kind: ResourceKind) -> Option<(&'static str, &'static str)> {
 /// transaction that strengthened its lock later could deadlock with writers that hold the row's key
 /// share (those that refer to the record) and then change it (a contract touching its network).
 #[derive(Debug, Clone, Copy)]
-enum RowLock {
+pub(crate) enum RowLock {
+    /// What a row that refers to the record takes: keeps the record from being moved or deleted meanwhile.
+    KeyShare,
     /// What an update takes that leaves the unique columns alone.
     NoKeyUpdate,
-    /// What a delete takes, or an update of a unique column.
+    /// What a delete takes, or an update of a unique column; also what moving a record with dependants
+    /// takes, so that it waits for those that are just being made to refer to it.
     Update,
 }
 
 /// PostgreSQL: locks a record's row until the transaction ends, so that a write that lost a race to
 /// another (see [`Db::modify`]) decides again on a state nobody changes in between. SQLite needs none:
 /// its writers hold the write lock from the start.
-fn lock_row(conn: &mut DbConnection, kind: ResourceKind, id: Uuid, lock: RowLock) -> StoreResult<()> {
+pub(crate) fn lock_row(conn: &mut DbConnection, kind: ResourceKind, id: Uuid, lock: RowLock) -> StoreResult<()> {
     use diesel::sql_types::Text;
     let (DbConnection::Postgres(pg), Some((head, _))) = (conn, row_lock_sql(kind)) else { return Ok(()) };
     let tail = match lock {
+        RowLock::KeyShare => " FOR KEY SHARE",
         RowLock::NoKeyUpdate => " FOR NO KEY UPDATE",
         RowLock::Update => " FOR UPDATE",
     };

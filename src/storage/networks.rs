@@ -10,10 +10,10 @@ use super::schema::{
     bodies, contacts, contracts, handlungsfelder, network_handlungsfelder as links, networks, regions,
 };
 use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
-use crate::domain::{ContractKind, Network, NetworkFilter, NetworkInput, PartialDate, Timestamp};
+use crate::domain::{ContractKind, Network, NetworkFilter, NetworkInput, PartialDate, ResourceKind, Timestamp};
 
 type Row = (
     String,
@@ -241,6 +241,27 @@ impl Table for Network {
                 input.region_key
             );
             return Err(super::unique::taken("networks", "region_key", Some(detail)));
+        }
+        // Contacts that name the network's Regierungsbezirk as their district would contradict it after a
+        // move into another one.
+        if let (Some(id), Some(before)) = (id, before)
+            && before.region_key != input.region_key
+        {
+            let new_district = district_of_region(conn, &input.region_key)?;
+            if district_of_region(conn, &before.region_key)? != new_district {
+                lock_row(conn, ResourceKind::Networks, id, RowLock::Update)?;
+                let contradicting: i64 = contacts::table
+                    .filter(contacts::network_id.eq(id.to_string()))
+                    .filter(contacts::district_key.is_not_null())
+                    .filter(contacts::district_key.ne(new_district.unwrap_or(-1)))
+                    .select(count_star())
+                    .first(conn)?;
+                if contradicting > 0 {
+                    return Err(StoreError::Conflict(format!(
+                        "regionKey: {contradicting} contact(s) of this network name its current Regierungsbezirk as districtKey; clear or change their districtKey first"
+                    )));
+                }
+            }
         }
         Ok(())
     }

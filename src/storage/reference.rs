@@ -118,7 +118,7 @@ pub fn network_scope(conn: &mut DbConnection, network_id: Uuid) -> StoreResult<S
 
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if Uuid::parse_str(key).is_ok() {
+    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
         networks::table.find(key.to_lowercase()).select(networks::id).first(conn).optional()?
     } else if !crate::domain::validation::is_slug(key) {
         // Not a slug (a NUL byte, an umlaut, a path): no network has it.
@@ -131,7 +131,7 @@ pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Opti
 
 /// Resolves a Handlungsfeld given by UUID or slug.
 pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if Uuid::parse_str(key).is_ok() {
+    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
         handlungsfelder::table.find(key.to_lowercase()).select(handlungsfelder::id).first(conn).optional()?
     } else if !crate::domain::validation::is_slug(key) {
         None
