@@ -13,8 +13,14 @@ TARGETS = {  # scenario: (minimum ratio to /healthz, maximum p99 in ms, minimum 
     "revalidation": (0.70, None, None),
     "patch": (None, None, 1000.0),
 }
-# The pages are measured against nginx serving the same bytes in the same run: at least half its throughput.
-VERSUS_NGINX = {"map": ("nginx-map", 0.50), "page": ("nginx-page", 0.50)}
+# The pages are measured against nginx serving the same bytes in the same run: at least half its throughput;
+# the gzip reads against nginx serving the same gzip bytes (gzip_static): at least 80 %.
+VERSUS_NGINX = {
+    "map": ("nginx-map", 0.50),
+    "page": ("nginx-page", 0.50),
+    "expanded-gzip": ("nginx-expanded-gzip", 0.80),
+    "export-gzip": ("nginx-export-gzip", 0.80),
+}
 LABELS = {
     "healthz": "/healthz (HTTP stack alone)",
     "expanded": "network, expand=all four",
@@ -25,6 +31,10 @@ LABELS = {
     "nginx-map": "nginx, the same bytes as /",
     "page": "page /netzwerke/{slug} (HTML)",
     "nginx-page": "nginx, the same bytes as the network page",
+    "expanded-gzip": "gzip-compressed expanded network read",
+    "nginx-expanded-gzip": "nginx, the same gzip bytes (gzip_static)",
+    "export-gzip": "dataset export (gzip)",
+    "nginx-export-gzip": "nginx, the same gzip bytes as the export (gzip_static)",
 }
 
 
@@ -55,7 +65,8 @@ def main():
     print("|---|---|---:|---:|---:|---:|---:|---|")
     for backend, scenarios in rows.items():
         healthz = scenarios["healthz"][0]
-        for name in ["healthz", "expanded", "list", "revalidation", "map", "nginx-map", "page", "nginx-page", "patch"]:
+        for name in ["healthz", "expanded", "list", "revalidation", "map", "nginx-map", "page", "nginx-page",
+                     "expanded-gzip", "nginx-expanded-gzip", "export-gzip", "nginx-export-gzip", "patch"]:
             if name not in scenarios:
                 continue
             rps, p50, p99, errors, _ = scenarios[name]

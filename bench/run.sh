@@ -2,7 +2,9 @@
 # The benchmark: builds the release binary, loads a realistic dataset (bench/dataset.py: a network for each
 # of the 53 regions with contracts, bodies and contacts) and drives the service over loopback with wrk,
 # on SQLite and on PostgreSQL. The pages (the map at / and a network's page) are measured against nginx
-# serving the same bytes from files in the same run. Prints a table and writes it to bench/results/latest.md.
+# serving the same bytes from files in the same run, and the gzip-compressed reads (the expanded network,
+# the dataset export; wrk sends Accept-Encoding: gzip) against nginx serving the same gzip bytes with
+# gzip_static. Prints a table and writes it to bench/results/latest.md.
 #
 #   bench/run.sh                     # both backends, 10 s per scenario, 64 connections
 #   BENCH_SECONDS=5 BENCH_BACKENDS=sqlite bench/run.sh
@@ -75,12 +77,21 @@ for backend in $backends; do
   run expanded -t2 -c"$connections" "$base$expanded"
   run list -t2 -c"$connections" "$base/v1/networks?limit=50"
   run revalidation -t2 -c"$connections" -H "If-None-Match: $etag" "$base$expanded"
-  # The pages, and nginx serving the same bytes (fetched from the service) as static files.
+  # The pages, and nginx serving the same bytes (fetched from the service) as static files; the gzip reads,
+  # and nginx serving the service's gzip bytes next to the identity file (gzip_static).
   page="/netzwerke/netzwerk-05158"
+  export_path="/v1/exports/dataset.json"
   www="$work/www-$backend"
   mkdir -p "$www/netzwerke" "$work/nginx-$backend"
   curl -fsS "$base/" -o "$www/index.html"
   curl -fsS "$base$page" -o "$www$page"
+  curl -fsS "$base$expanded" -o "$www/expanded.json"
+  curl -fsS -H 'Accept-Encoding: gzip' "$base$expanded" -o "$www/expanded.json.gz"
+  curl -fsS "$base$export_path" -o "$www/dataset.json"
+  curl -fsS -H 'Accept-Encoding: gzip' "$base$export_path" -o "$www/dataset.json.gz"
+  for file in expanded dataset; do
+    gzip -dc "$www/$file.json.gz" | cmp -s - "$www/$file.json" || { echo "the service's gzip of $file is not its bytes" >&2; exit 1; }
+  done
   nginx_port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
   cat > "$work/nginx-$backend/nginx.conf" <<NGINX
 user root;
@@ -99,6 +110,9 @@ http {
   uwsgi_temp_path $work/nginx-$backend/uwsgi;
   scgi_temp_path $work/nginx-$backend/scgi;
   default_type "text/html; charset=utf-8";
+  types { application/json json; }
+  gzip_static on;
+  gzip_vary on;
   server { listen 127.0.0.1:$nginx_port; root $www; index index.html; }
 }
 NGINX
@@ -107,10 +121,23 @@ NGINX
   nginx_base="http://127.0.0.1:$nginx_port"
   for _ in $(seq 1 50); do curl -fsS "$nginx_base/" >/dev/null 2>&1 && break; sleep 0.1; done
   cmp -s <(curl -fsS "$nginx_base$page") <(curl -fsS "$base$page") || { echo "nginx does not serve the page's bytes" >&2; exit 1; }
+  gz='Accept-Encoding: gzip'
+  for pair in "/expanded.json $expanded" "/dataset.json $export_path"; do
+    read -r file path <<< "$pair"
+    curl -fsS -H "$gz" -D "$work/nginx-gzip-headers" "$nginx_base$file" -o "$work/nginx-gzip-body"
+    tr -d '\r' < "$work/nginx-gzip-headers" | grep -qi '^content-encoding: gzip$' \
+      || { echo "nginx does not serve $file with gzip_static" >&2; exit 1; }
+    cmp -s "$work/nginx-gzip-body" <(curl -fsS -H "$gz" "$base$path") \
+      || { echo "nginx does not serve the service's gzip bytes of $path" >&2; exit 1; }
+  done
   run map -t2 -c"$connections" "$base/"
   run nginx-map -t2 -c"$connections" "$nginx_base/"
   run page -t2 -c"$connections" "$base$page"
   run nginx-page -t2 -c"$connections" "$nginx_base$page"
+  run expanded-gzip -t2 -c"$connections" -H "$gz" "$base$expanded"
+  run nginx-expanded-gzip -t2 -c"$connections" -H "$gz" "$nginx_base/expanded.json"
+  run export-gzip -t2 -c"$connections" -H "$gz" "$base$export_path"
+  run nginx-export-gzip -t2 -c"$connections" -H "$gz" "$nginx_base/dataset.json"
   kill "$nginx_pid"; wait "$nginx_pid" 2>/dev/null || true; nginx_pid=""
   # shellcheck disable=SC2086
   run patch -t"$connections" -c"$connections" -s bench/patch.lua "$base" -- $contacts

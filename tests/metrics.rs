@@ -63,6 +63,11 @@ fn metrics_parse_and_say_what_happened(backend: Backend) {
     assert_eq!(anon.get("/no/such/path").status, 404);
     let etag = admin.get("/v1/networks/kreis-mettmann").etag();
     assert_eq!(admin.patch("/v1/networks/kreis-mettmann", &etag, &json!({"description": "x"})).status, 200);
+    // Compressed twice from the read cache (compressed once) and once on the fly (with a key).
+    for client in [&anon, &anon, &admin] {
+        let reply = client.get_with("/v1/openapi.json", &[("Accept-Encoding", "gzip")]);
+        assert_eq!(reply.header("content-encoding"), Some("gzip"));
+    }
 
     // Made-up methods: answered 405, and counted under one label however many there are.
     for i in 0..20 {
@@ -111,6 +116,11 @@ fn metrics_parse_and_say_what_happened(backend: Backend) {
     assert!(hits >= 2.0, "{hits}");
     assert!(sample(&families, "rbn_read_cache_entries", "rbn_read_cache_entries", &json!({})).unwrap() >= 1.0);
     assert!(sample(&families, "rbn_read_cache_bytes", "rbn_read_cache_bytes", &json!({})).unwrap() > 100.0);
+    let compressions = "rbn_http_compressions";
+    assert_eq!(families[compressions]["type"], "counter");
+    let total = format!("{compressions}_total");
+    assert_eq!(sample(&families, compressions, &total, &json!({"encoding": "gzip", "mode": "cached"})), Some(1.0));
+    assert_eq!(sample(&families, compressions, &total, &json!({"encoding": "gzip", "mode": "on_the_fly"})), Some(1.0));
     // The pool: its size (the tests open 4), what is open and idle, how checkouts went.
     let one = |family: &str, name: &str| sample(&families, family, name, &json!({})).unwrap();
     assert_eq!(one("rbn_db_pool_max_connections", "rbn_db_pool_max_connections"), 4.0);

@@ -9,7 +9,7 @@
 //! at hand: readers wait for a query only when the last one is too old to trust.
 
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, RwLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
@@ -21,9 +21,10 @@ use actix_web::http::{Method, StatusCode};
 use actix_web::middleware::Next;
 use actix_web::{HttpMessage, HttpResponse, web};
 use bytes::Bytes;
-use tokio::sync::watch;
+use tokio::sync::{OnceCell, watch};
 
-use super::conditional::none_match_hits;
+use super::conditional::etag_of;
+use super::encoding::{Coding, Effort, compress};
 use super::state::AppState;
 use crate::storage::{COMMIT_WAIT, Db};
 
@@ -40,32 +41,74 @@ const TRUSTED_FOR: Duration = Duration::from_micros(COMMIT_WAIT.as_micros() as u
 // A check sent after a reader arrived has age zero; with nothing trusted at all, readers would wait forever.
 const _: () = assert!(!TRUSTED_FOR.is_zero());
 
+/// Bodies up to this size are compressed for the cache on the async worker (about a millisecond at the
+/// cached levels); larger ones on a blocking thread (brotli 9 takes 37 ms for the dataset export).
+const COMPRESS_INLINE: usize = 16 * 1024;
+
 /// One cached answer.
 struct Entry {
+    key: String,
     version: i64,
-    etag: String,
     headers: HeaderMap,
     body: Bytes,
+    /// The body in each content coding (by [`Coding::index`]), made when a client first asks for it;
+    /// `None` if the compressor failed.
+    encoded: [OnceCell<Option<Bytes>>; 3],
+    /// The bytes the cache counts for the entry: its size when it was put, and since then its encoded
+    /// bodies. Changed only under the cache's write lock, so that adding and removing agree.
+    counted: AtomicUsize,
     /// When it was last used, in [`ReadCache::clock`] ticks: the least recently used go first.
     used: AtomicU64,
     /// The route pattern the answer came from: a hit is answered before routing (see [`RoutePattern`]).
     route: Option<RoutePattern>,
 }
 
-/// The `If-None-Match` of a request the cache took off to fill itself: a handler that streams its answer
-/// (which the cache does not keep) answers the revalidation itself (see `conditional::if_none_match`).
-#[derive(Debug, Clone)]
-pub struct Revalidation(pub String);
-
 /// The route pattern of a request answered from the cache, for the metrics and the log line.
 #[derive(Debug, Clone)]
 pub struct RoutePattern(pub String);
 
 impl Entry {
-    /// What the entry costs, roughly: its body, headers and key.
-    fn size(&self, key: &str) -> usize {
+    /// What the entry costs, roughly: its bodies, headers and key.
+    fn size(&self) -> usize {
         let headers: usize = self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 16).sum();
-        self.body.len() + headers + key.len() + self.etag.len() + 128
+        let encoded: usize = self.encoded.iter().filter_map(|cell| cell.get()?.as_ref().map(Bytes::len)).sum();
+        self.body.len() + encoded + headers + self.key.len() + 128
+    }
+}
+
+/// A response from the cache (in its extensions): `encoding::serve` takes its encoded bodies from here.
+#[derive(Clone)]
+pub struct Cached(Arc<Entry>);
+
+impl Cached {
+    /// The body in `coding`: compressed once per entry and coding (concurrent readers wait for that one),
+    /// then copied; `None` if the compressor failed.
+    pub async fn encoded(&self, coding: Coding, state: &AppState) -> Option<Bytes> {
+        let entry = &self.0;
+        let cell = &entry.encoded[coding.index()];
+        let made_here = std::cell::Cell::new(false);
+        let encoded = cell
+            .get_or_init(|| async {
+                made_here.set(true);
+                let body = entry.body.clone();
+                let encoded = if body.len() <= COMPRESS_INLINE {
+                    compress(coding, Effort::Cached, &body).ok()
+                } else {
+                    web::block(move || compress(coding, Effort::Cached, &body)).await.ok().and_then(Result::ok)
+                };
+                if encoded.is_some() {
+                    state.metrics.count_compression(coding, Effort::Cached);
+                }
+                encoded
+            })
+            .await
+            .clone();
+        if made_here.get()
+            && let Some((cache, _)) = &state.read_cache
+        {
+            cache.recount(entry);
+        }
+        encoded
     }
 }
 
@@ -204,21 +247,42 @@ impl ReadCache {
         Some(entry.clone())
     }
 
-    fn put(&self, key: String, entry: Entry) {
-        let size = entry.size(&key);
+    /// Keeps `entry`, unless it is too large; whether it was kept.
+    fn put(&self, entry: Arc<Entry>) -> bool {
+        let size = entry.size();
         if size > self.budget / MAX_ENTRY_SHARE {
-            return;
+            return false;
         }
         entry.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
         let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
-        if let Some(old) = entries.by_key.remove(&key) {
-            entries.bytes -= old.size(&key);
+        if let Some(old) = entries.by_key.remove(&entry.key) {
+            entries.bytes -= old.counted.load(Ordering::Relaxed);
         }
         if entries.bytes + size > self.budget || entries.by_key.len() >= MAX_ENTRIES {
             entries.evict(entry.version, self.budget - size);
         }
         entries.bytes += size;
-        entries.by_key.insert(key, Arc::new(entry));
+        entry.counted.store(size, Ordering::Relaxed);
+        entries.by_key.insert(entry.key.clone(), entry);
+        true
+    }
+
+    /// Counts what `entry` has grown by (an encoded body), if the cache still holds it; makes room when
+    /// that exceeds the budget.
+    fn recount(&self, entry: &Arc<Entry>) {
+        let size = entry.size();
+        if entry.counted.load(Ordering::Relaxed) == size {
+            return;
+        }
+        let mut entries = self.entries.write().unwrap_or_else(|e| e.into_inner());
+        if !entries.by_key.get(&entry.key).is_some_and(|held| Arc::ptr_eq(held, entry)) {
+            return;
+        }
+        let counted = entry.counted.swap(size, Ordering::Relaxed);
+        entries.bytes = entries.bytes + size - counted;
+        if entries.bytes > self.budget {
+            entries.evict(entry.version, self.budget);
+        }
     }
 }
 
@@ -227,13 +291,16 @@ impl Entries {
     /// recently used down to three quarters of `room`, so that the next puts need no eviction.
     fn evict(&mut self, version: i64, room: usize) {
         self.by_key.retain(|_, entry| entry.version == version);
-        self.bytes = self.by_key.iter().map(|(key, entry)| entry.size(key)).sum();
+        self.bytes = self.by_key.values().map(|entry| entry.counted.load(Ordering::Relaxed)).sum();
         let (target, max_entries) = (room / 4 * 3, MAX_ENTRIES / 4 * 3);
         if self.bytes <= target && self.by_key.len() < max_entries {
             return;
         }
-        let mut by_use: Vec<(u64, String, usize)> =
-            self.by_key.iter().map(|(key, e)| (e.used.load(Ordering::Relaxed), key.clone(), e.size(key))).collect();
+        let mut by_use: Vec<(u64, String, usize)> = self
+            .by_key
+            .iter()
+            .map(|(key, e)| (e.used.load(Ordering::Relaxed), key.clone(), e.counted.load(Ordering::Relaxed)))
+            .collect();
         by_use.sort_unstable();
         for (_, key, size) in by_use {
             if self.bytes <= target && self.by_key.len() < max_entries {
@@ -252,38 +319,36 @@ fn reusable(name: &header::HeaderName) -> bool {
 
 fn cacheable(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
-        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()))
+        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()) || is_docs_asset(req.path()))
         && !req.headers().contains_key(header::AUTHORIZATION)
-        && !req.headers().contains_key(header::IF_MODIFIED_SINCE)
 }
 
-/// The `If-None-Match` of a request, all its header lines in one list.
-pub(super) fn if_none_match(headers: &HeaderMap) -> Option<String> {
-    let tags: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
-    (!tags.is_empty()).then(|| tags.join(", "))
+/// The files of Swagger UI (`/docs/…`, 1.5 MB of JavaScript): they come without an ETag, so the cache
+/// gives them one; kept, they are compressed once rather than on every page view of the docs.
+fn is_docs_asset(path: &str) -> bool {
+    path.starts_with("/docs/")
 }
 
 impl Entry {
-    /// The cached answer to a request, `304 Not Modified` when its `If-None-Match` holds the ETag.
-    fn answer(&self, if_none_match: Option<&str>) -> HttpResponse {
-        let not_modified = if_none_match.is_some_and(|tags| none_match_hits(tags, &self.etag));
-        let mut response = if not_modified {
-            HttpResponse::build(StatusCode::NOT_MODIFIED).finish()
-        } else {
-            HttpResponse::Ok().body(self.body.clone())
-        };
+    /// The cached answer; `encoding::serve` decides a conditional request and the content coding, and
+    /// takes the encoded bodies of an entry the cache holds from it.
+    fn answer(self: &Arc<Entry>, kept: bool) -> HttpResponse {
+        let mut response = HttpResponse::Ok().body(self.body.clone());
         for (name, value) in self.headers.iter() {
-            if !(not_modified && *name == header::CONTENT_TYPE) {
-                response.headers_mut().append(name.clone(), value.clone());
-            }
+            response.headers_mut().append(name.clone(), value.clone());
+        }
+        if kept {
+            response.extensions_mut().insert(Cached(self.clone()));
         }
         response
     }
 }
 
 /// The middleware: answers from the cache while the registry is unchanged, and fills it otherwise.
+/// (`If-None-Match` and `If-Modified-Since` were taken off the request by `encoding::serve`, which
+/// answers them, so the handler renders the whole answer and it can be cached.)
 pub async fn serve(
-    mut req: ServiceRequest,
+    req: ServiceRequest,
     next: Next<impl MessageBody + 'static>,
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let state = req.app_data::<web::Data<AppState>>().cloned();
@@ -292,32 +357,27 @@ pub async fn serve(
     };
     let (cache, freshness) = state.read_cache.as_ref().expect("checked above");
     let version = freshness.current().await;
-    let revalidating = if_none_match(req.headers());
     let key = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
     if let Some(version) = version
         && let Some(entry) = cache.get(key, version)
     {
         state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-        let response = entry.answer(revalidating.as_deref());
+        let response = entry.answer(true);
         if let Some(route) = &entry.route {
             req.extensions_mut().insert(route.clone());
         }
         return Ok(req.into_response(response));
     }
     let key = key.to_string();
-    // The handler renders the whole answer, so that it can be cached even when a client revalidates;
-    // the revalidation is answered here. Handlers that stream find it in the request's extensions.
-    req.headers_mut().remove(header::IF_NONE_MATCH);
-    if let Some(tags) = &revalidating {
-        req.extensions_mut().insert(Revalidation(tags.clone()));
-    }
     let response = next.call(req).await?.map_into_boxed_body();
     // A streamed answer (the dataset export) is sent as it is read: never buffered, so never kept.
     if matches!(response.response().body().size(), BodySize::Stream) {
         return Ok(response);
     }
-    let etag = response.headers().get(header::ETAG).and_then(|v| v.to_str().ok()).map(str::to_string);
-    let (Some(etag), StatusCode::OK) = (etag, response.status()) else { return Ok(response) };
+    let tagged = response.headers().contains_key(header::ETAG);
+    if response.status() != StatusCode::OK || !(tagged || is_docs_asset(response.request().path())) {
+        return Ok(response);
+    }
     let route = response.request().match_pattern().map(RoutePattern);
     let (request, response) = response.into_parts();
     let (head, body) = response.into_parts();
@@ -328,11 +388,20 @@ pub async fn serve(
     for (name, value) in head.headers().iter().filter(|(name, _)| reusable(name)) {
         headers.append(name.clone(), value.clone());
     }
-    // Without a version (the database did not answer) the answer is not kept.
-    let entry = Entry { version: version.unwrap_or_default(), etag, headers, body, used: AtomicU64::new(0), route };
-    let response = entry.answer(revalidating.as_deref());
-    if version.is_some() {
-        cache.put(key, entry);
+    if !tagged && let Ok(etag) = header::HeaderValue::from_str(&etag_of(&body)) {
+        headers.insert(header::ETAG, etag);
     }
-    Ok(ServiceResponse::new(request, response))
+    let entry = Arc::new(Entry {
+        key,
+        // Without a version (the database did not answer) the answer is not kept.
+        version: version.unwrap_or_default(),
+        headers,
+        body,
+        encoded: Default::default(),
+        counted: AtomicUsize::new(0),
+        used: AtomicU64::new(0),
+        route,
+    });
+    let kept = version.is_some() && cache.put(entry.clone());
+    Ok(ServiceResponse::new(request, entry.answer(kept)))
 }

@@ -1,11 +1,12 @@
 //! ETags, conditional reads (304) and conditional writes (If-Match), for every resource.
 
 use actix_web::http::StatusCode;
-use actix_web::http::header::{self, HeaderValue};
+use actix_web::http::header::{self, HeaderMap, HeaderValue};
 use actix_web::{HttpRequest, HttpResponse};
 use serde::Serialize;
 use sha2::{Digest, Sha256};
 
+use super::encoding::identity_tag;
 use super::problem::ApiError;
 use super::state::AppState;
 use crate::domain::{Access, Timestamp};
@@ -27,21 +28,71 @@ pub fn etag_of_value<T: Serialize>(value: &T) -> String {
     etag_of(&serde_json::to_vec(value).unwrap_or_default())
 }
 
-/// The `If-None-Match` of a request, all its header lines in one list; also when the read cache took it
-/// off the request (see `cache::Revalidation`).
+/// Whether an `If-None-Match` list matches `etag` (weak comparison, as RFC 9110 asks for GET), the tag
+/// of any content coding of the same body included (see `encoding::identity_tag`).
+pub(super) fn none_match_hits(header: &str, etag: &str) -> bool {
+    let bare = identity_tag(etag.trim_start_matches("W/"));
+    header
+        .split(',')
+        .map(str::trim)
+        .any(|candidate| candidate == "*" || identity_tag(candidate.trim_start_matches("W/")) == bare)
+}
+
+/// The conditions of a read, taken from the request before the handler sees it: they are decided
+/// against the finished response (`encoding::serve`), whose ETag depends on the content coding.
+#[derive(Debug, Default)]
+pub struct Conditions {
+    none_match: Option<String>,
+    modified_since: Option<String>,
+}
+
+/// The `If-None-Match` that `encoding::serve` took off a request, left in its extensions for handlers
+/// that can tell before reading anything whether the client has the answer (the streamed export).
+#[derive(Debug, Clone)]
+pub struct Revalidation(pub String);
+
+/// The request's `If-None-Match`, as [`Conditions::take`] found it.
 pub(super) fn if_none_match(req: &HttpRequest) -> Option<String> {
     use actix_web::HttpMessage;
-    let taken = req.extensions().get::<super::cache::Revalidation>().map(|taken| taken.0.clone());
-    taken.or_else(|| super::cache::if_none_match(req.headers()))
+    req.extensions().get::<Revalidation>().map(|taken| taken.0.clone())
 }
 
-/// Whether an `If-None-Match` list matches `etag` (weak comparison, as RFC 9110 asks for GET).
-pub(super) fn none_match_hits(header: &str, etag: &str) -> bool {
-    let bare = etag.trim_start_matches("W/");
-    header.split(',').map(str::trim).any(|candidate| candidate == "*" || candidate.trim_start_matches("W/") == bare)
+impl Conditions {
+    pub fn revalidation(&self) -> Option<Revalidation> {
+        self.none_match.clone().map(Revalidation)
+    }
+
+    pub fn take(headers: &mut HeaderMap) -> Conditions {
+        let tags: Vec<&str> = headers.get_all(header::IF_NONE_MATCH).filter_map(|v| v.to_str().ok()).collect();
+        let none_match = (!tags.is_empty()).then(|| tags.join(", "));
+        let modified_since = headers.get(header::IF_MODIFIED_SINCE).and_then(|v| v.to_str().ok()).map(str::to_string);
+        headers.remove(header::IF_NONE_MATCH);
+        headers.remove(header::IF_MODIFIED_SINCE);
+        Conditions { none_match, modified_since }
+    }
 }
 
-/// A JSON response with ETag, caching headers and `304 Not Modified` when the client has it already.
+/// Whether a `200` with these headers is `304 Not Modified` for the client: `If-None-Match` against its
+/// `ETag`, else `If-Modified-Since` against its `Last-Modified` (RFC 9110 §13.2.2).
+pub fn not_modified(conditions: &Conditions, response: &HeaderMap) -> bool {
+    let header_text = |name| response.get(name).and_then(|v: &HeaderValue| v.to_str().ok());
+    if let Some(tags) = &conditions.none_match {
+        return header_text(header::ETAG).is_some_and(|etag| none_match_hits(tags, etag));
+    }
+    match (
+        conditions.modified_since.as_deref().and_then(http_date),
+        header_text(header::LAST_MODIFIED).and_then(http_date),
+    ) {
+        (Some(since), Some(modified)) => modified <= since,
+        _ => false,
+    }
+}
+
+fn http_date(text: &str) -> Option<i64> {
+    Some(chrono::DateTime::parse_from_rfc2822(text).ok()?.timestamp())
+}
+
+/// A JSON response with ETag and caching headers (`304 Not Modified` is decided in `encoding::serve`).
 pub fn respond<T: Serialize>(
     req: &HttpRequest,
     access: &Access,
@@ -63,16 +114,7 @@ pub fn respond_bytes(
 ) -> HttpResponse {
     let etag = etag_of(&body);
     let is_read = req.method() == actix_web::http::Method::GET || req.method() == actix_web::http::Method::HEAD;
-    let not_modified = is_read && status == StatusCode::OK && {
-        match req.headers().get(header::IF_NONE_MATCH).and_then(|v| v.to_str().ok()) {
-            Some(tags) => none_match_hits(tags, &etag),
-            None => match (last_modified, if_modified_since(req)) {
-                (Some(modified), Some(since)) => modified.0.timestamp() <= since,
-                _ => false,
-            },
-        }
-    };
-    let mut response = HttpResponse::build(if not_modified { StatusCode::NOT_MODIFIED } else { status });
+    let mut response = HttpResponse::build(status);
     response.insert_header((header::ETAG, etag));
     if let Some(modified) = last_modified {
         response.insert_header((header::LAST_MODIFIED, modified.to_http_date()));
@@ -80,9 +122,6 @@ pub fn respond_bytes(
     if is_read {
         response.insert_header((header::CACHE_CONTROL, cache_control(req, access)));
         response.insert_header((header::VARY, HeaderValue::from_static("Authorization")));
-    }
-    if not_modified {
-        return response.finish();
     }
     response.content_type(content_type).body(body)
 }
@@ -96,12 +135,6 @@ pub(super) fn cache_control(req: &HttpRequest, access: &Access) -> String {
         }
         Access::Key(_) => "private, no-cache".into(),
     }
-}
-
-fn if_modified_since(req: &HttpRequest) -> Option<i64> {
-    let text = req.headers().get(header::IF_MODIFIED_SINCE)?.to_str().ok()?;
-    let parsed = chrono::DateTime::parse_from_rfc2822(text).ok()?;
-    Some(parsed.timestamp())
 }
 
 /// The `If-Match` precondition of a write: required, so that no update is ever lost.
@@ -119,7 +152,9 @@ impl IfMatch {
         if text.trim() == "*" {
             return Ok(IfMatch::Any);
         }
-        let tags: Vec<String> = text.split(',').map(|t| t.trim().to_string()).filter(|t| !t.is_empty()).collect();
+        // A client that read a compressed representation sends its tag (`"h-gzip"`): the same record.
+        let tags: Vec<String> =
+            text.split(',').map(|t| identity_tag(t.trim()).into_owned()).filter(|t| !t.is_empty()).collect();
         if tags.is_empty() {
             return Err(ApiError::PreconditionRequired);
         }
@@ -153,5 +188,7 @@ mod tests {
         assert!(none_match_hits(&format!("\"a\", W/{tag}"), &tag));
         assert!(none_match_hits("*", &tag));
         assert!(!none_match_hits("\"a\"", &tag));
+        let gzip = crate::http::encoding::variant_tag(&tag, crate::http::encoding::Coding::Gzip);
+        assert!(none_match_hits(&gzip, &tag) && none_match_hits(&tag, &gzip) && none_match_hits(&gzip, &gzip));
     }
 }

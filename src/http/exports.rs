@@ -184,17 +184,15 @@ pub async fn dataset(req: HttpRequest, state: web::Data<AppState>, caller: Calle
     })?;
     let etag = dataset_etag(&version);
     let not_modified = if_none_match(&req).is_some_and(|tags| none_match_hits(&tags, &etag));
-    let mut response = HttpResponse::build(if not_modified { StatusCode::NOT_MODIFIED } else { StatusCode::OK });
+    let mut response = HttpResponse::Ok();
     response
         .insert_header((header::ETAG, etag))
         .insert_header((header::CACHE_CONTROL, cache_control(&req, &caller.0)))
-        .insert_header((header::VARY, HeaderValue::from_static("Authorization")));
-    // Without its body, the pipe tells the task to read nothing.
-    if not_modified {
-        return Ok(response.finish());
-    }
-    response.content_type("application/json");
-    if req.extensions().get::<HeadRequest>().is_some() {
+        .insert_header((header::VARY, HeaderValue::from_static("Authorization")))
+        .content_type("application/json");
+    // A client that has the export, and HEAD, get the headers without a body: dropping the pipe tells the
+    // task to read nothing. `encoding::serve` turns the first into its 304, with the ETag of its coding.
+    if not_modified || req.extensions().get::<HeadRequest>().is_some() {
         return Ok(response.streaming(futures_util::stream::empty::<std::io::Result<Bytes>>()));
     }
     Ok(response.streaming(body))

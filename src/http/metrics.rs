@@ -6,6 +6,8 @@
 //! - `rbn_http_requests_in_flight`;
 //! - `rbn_db_pool_*`: the pool's size, open and idle connections, checkouts, waits and time-outs;
 //! - `rbn_read_cache_*`: entries, bytes and hits of the read cache;
+//! - `rbn_http_compressions_total{encoding,mode}`: bodies compressed, for the read cache (once per cached
+//!   answer and coding) or on the fly;
 //! - `process_resident_memory_bytes` (from `/proc/self/statm`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +22,7 @@ use prometheus_client::metrics::gauge::ConstGauge;
 use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
+use super::encoding::{Coding, Effort};
 use super::state::AppState;
 use crate::storage::PoolStats;
 
@@ -49,6 +52,12 @@ struct RouteLabels {
     route: String,
 }
 
+#[derive(Clone, Debug, Hash, PartialEq, Eq, EncodeLabelSet)]
+struct CompressionLabels {
+    encoding: &'static str,
+    mode: &'static str,
+}
+
 type HistogramFamily = Family<RouteLabels, Histogram, fn() -> Histogram>;
 
 /// The process's metrics; counters that other modules bump directly are plain atomics.
@@ -59,6 +68,7 @@ pub struct Metrics {
     pub in_flight: AtomicU64,
     requests: Family<RequestLabels, Counter>,
     durations: HistogramFamily,
+    compressions: Family<CompressionLabels, Counter>,
 }
 
 fn histogram() -> Histogram {
@@ -72,6 +82,7 @@ impl Default for Metrics {
             in_flight: AtomicU64::new(0),
             requests: Family::default(),
             durations: Family::new_with_constructor(histogram as fn() -> Histogram),
+            compressions: Family::default(),
         }
     }
 }
@@ -88,6 +99,17 @@ impl Metrics {
         self.durations.get_or_create(&labels).observe(elapsed.as_secs_f64());
         let labels = RequestLabels { method: labels.method, route: labels.route, status };
         self.requests.get_or_create(&labels).inc();
+    }
+}
+
+impl Metrics {
+    /// Counts a body compressed in `coding`.
+    pub fn count_compression(&self, coding: Coding, effort: Effort) {
+        let mode = match effort {
+            Effort::Cached => "cached",
+            Effort::OnTheFly => "on_the_fly",
+        };
+        self.compressions.get_or_create(&CompressionLabels { encoding: coding.token(), mode }).inc();
     }
 }
 
@@ -180,6 +202,11 @@ pub fn render(state: &AppState) -> String {
         "Time to answer a request, by method and route pattern",
         Unit::Seconds,
         metrics.durations.clone(),
+    );
+    registry.register(
+        "rbn_http_compressions",
+        "Bodies compressed, by content coding and mode: cached (once per answer of the read cache and coding) or on_the_fly",
+        metrics.compressions.clone(),
     );
     registry.register_collector(Box::new(Snapshot {
         in_flight: metrics.in_flight.load(Ordering::Relaxed),

@@ -4,6 +4,7 @@ pub mod auth;
 pub mod cache;
 pub mod conditional;
 pub mod crud;
+pub mod encoding;
 pub mod exports;
 pub mod meta;
 pub mod metrics;
@@ -75,6 +76,8 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             .default_service(web::to(routes::not_found))
             .wrap(from_fn(cache::serve))
             .wrap(cors())
+            // Inside the envelope, so that its metrics and log line see a 304 decided here.
+            .wrap(from_fn(encoding::serve))
             .wrap(from_fn(middleware::envelope))
     })
     .on_connect(move |_, extensions| {

@@ -36,7 +36,10 @@ use crate::storage::AUDITED_TYPES;
             AND and unknown parameters are refused. **Sync**: every list takes `modifiedSince`; deleted records \
             then come back as tombstones `{\"id\", \"deleted\": true, \"updatedAt\"}`. Store the largest `updatedAt` \
             you received and send it as the next `modifiedSince` (it is inclusive). `/v1/changes` is one feed \
-            across all types. **Errors** are RFC 9457 `application/problem+json`.\n\n\
+            across all types. **Errors** are RFC 9457 `application/problem+json`. **Compression**: bodies of JSON, \
+            CSV and HTML of 1 KiB and more come as `br`, `zstd` or `gzip` when `Accept-Encoding` asks for them \
+            (q-values honoured), with `Vary: Accept-Encoding`; each coding has its own `ETag` \
+            (`\"…-gzip\"`), and `If-None-Match` and `If-Match` accept the tag of any coding.\n\n\
             Data licence: Datenlizenz Deutschland – Namensnennung – Version 2.0.",
         license(name = "EUPL-1.2 (software); data: dl-de/by-2-0", identifier = "EUPL-1.2"),
         contact(name = "The operators of this rbn-registry service; the data's publisher is named in GET /v1"),
@@ -682,7 +685,8 @@ fn json_response(
         .header(
             "ETag",
             string_header(
-                "Strong validator of this representation; send it in If-None-Match (reads) or If-Match (writes).",
+                "Strong validator of this representation (each content coding has its own, `\"…-gzip\"`, `\"…-br\"`, \
+                 `\"…-zstd\"`); send it in If-None-Match (reads) or If-Match (writes), any coding's tag will do.",
             ),
         )
         .content("application/json", ContentBuilder::new().schema(Some(schema)).example(example).build());
@@ -692,16 +696,34 @@ fn json_response(
                 "Cache-Control",
                 string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
             )
-            .header("Vary", string_header("`Authorization, Origin`: the representation depends on the API key."));
+            .header("Content-Encoding", content_encoding_header())
+            .header("Vary", vary_header());
     }
     response.build().into()
+}
+
+/// `Content-Encoding` of a read: what `encoding` negotiates.
+fn content_encoding_header() -> Header {
+    string_header(
+        "`br`, `zstd` or `gzip`, the client's choice by `Accept-Encoding`, for textual bodies of 1 KiB and more; \
+         absent otherwise. Each coding has its own ETag.",
+    )
+}
+
+/// `Vary` of a read.
+fn vary_header() -> Header {
+    string_header(
+        "Names `Authorization`, `Origin` and `Accept-Encoding`: the representation depends on the API key, CORS \
+         and the content coding.",
+    )
 }
 
 fn not_modified() -> (String, RefOr<utoipa::openapi::Response>) {
     let response = with_common_headers(ResponseBuilder::new().description(
         "Not modified: the representation still has the ETag given in If-None-Match (or did not change since If-Modified-Since).",
     ))
-    .header("ETag", string_header("The current ETag."));
+    .header("ETag", string_header("The current ETag, of the content coding the request accepts."))
+    .header("Vary", vary_header());
     ("304".into(), response.build().into())
 }
 
@@ -930,7 +952,8 @@ fn list_response(item: RefOr<Schema>, description: &str) -> RefOr<utoipa::openap
             "Cache-Control",
             string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
         )
-        .header("Vary", string_header("`Authorization, Origin`"));
+        .header("Content-Encoding", content_encoding_header())
+        .header("Vary", vary_header());
     response = response.content("application/json", ContentBuilder::new().schema(Some(page_schema(item))).build());
     response.build().into()
 }
@@ -1465,7 +1488,9 @@ fn meta_paths() -> Vec<(String, PathItem)> {
                     .header("ETag", string_header("Validator of the file."))
                     .header("Content-Disposition", string_header("`attachment; filename=\"rbn-networks.csv\"`"))
                     .content("text/csv; charset=utf-8", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).example(Some(json!("\u{feff}id,slug,name\r\n…"))).build());
-                r = r.header("Cache-Control", string_header("`public, max-age=60`"));
+                r = r.header("Cache-Control", string_header("`public, max-age=60`"))
+                    .header("Content-Encoding", content_encoding_header())
+                    .header("Vary", vary_header());
                 r.build()
             })
             .response_with(not_modified()),
