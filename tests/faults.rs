@@ -170,6 +170,21 @@ impl ThrowawayPostgres {
         self.run(&self.bin.join("pg_ctl"), &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
     }
 
+    /// The process id of the server's WAL writer, which writes the log of asynchronous commits.
+    fn wal_writer(&self) -> i32 {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let mut conn = diesel::PgConnection::establish(&self.url()).unwrap();
+        let pids: Vec<Pid> = diesel::sql_query("SELECT pid FROM pg_stat_activity WHERE backend_type = 'walwriter'")
+            .load(&mut conn)
+            .unwrap();
+        pids[0].pid
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -309,6 +324,56 @@ fn postgres_stopped_and_restarted_under_load() {
     let (writes, reads) = load.finish();
     check_outage(&writes, &reads, &client);
     assert!(reads.iter().any(|(s, _)| *s == 503) || writes.iter().any(|(s, _, _)| *s == 503));
+}
+
+/// Every write the service acknowledged survives a crash of PostgreSQL. Writes commit asynchronously, so
+/// that writers do not wait for each other's flush of the log, and are answered only once the log is
+/// written up to their commit (`storage::durable_postgres_transaction`). Here the server's WAL writer,
+/// which would write the log of asynchronous commits a moment later, is stopped and then killed, which
+/// PostgreSQL handles as a crash: it ends every session, forgets its shared memory and recovers from the
+/// log. A write answered before its commit was in the log would be lost.
+#[test]
+fn postgres_crash_loses_no_acknowledged_write() {
+    let Some(cluster) = ThrowawayPostgres::create() else { return };
+    let key = admin_key_for(&cluster.url());
+    let service = ServiceProcess::start(&cluster.url(), &[("RBN_REQUEST_TIMEOUT", "5")]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let wal_writer = cluster.wal_writer().to_string();
+    assert!(Command::new("kill").args(["-STOP", &wal_writer]).status().unwrap().success());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (stop, writes, client) = (stop.clone(), writes.clone(), client.clone());
+            let network_id = network["id"].clone();
+            std::thread::spawn(move || {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let name = format!("Kontakt {worker}-{n}");
+                    let reply = client.post("/v1/contacts", &json!({"networkId": network_id, "name": name}));
+                    let content_type = reply.header("content-type").unwrap_or("").to_string();
+                    writes.lock().unwrap().push((reply.status, content_type, name));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_the_crash = writes.lock().unwrap().len();
+    assert!(Command::new("kill").args(["-KILL", &wal_writer]).status().unwrap().success());
+    wait_until("the crash is noticed", Duration::from_secs(20), || {
+        writes.lock().unwrap()[before_the_crash..].iter().any(|(status, _, _)| *status == 503)
+    });
+    wait_until("the service is ready again", Duration::from_secs(30), || client.get("/readyz").status == 200);
+    wait_for_writes(&client, &network, Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let writes = writes.lock().unwrap().clone();
+    check_outage(&writes, &[], &client);
 }
 
 /// The real service on a fresh SQLite database with the given request time-out (seconds), an admin client
