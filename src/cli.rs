@@ -10,6 +10,7 @@ use clap::{Parser, Subcommand};
 
 use crate::app::{self, StartError};
 use crate::config::{Config, DatabaseSettings, Settings};
+use crate::domain::dataset::CsvSeparator;
 use crate::domain::{Access, ApiKeyInput, Role};
 use crate::http::exports::{csv_columns, resource_values};
 use crate::storage::{Actor, Db, ImportError};
@@ -49,6 +50,9 @@ pub enum Command {
         /// The resource to export as CSV
         #[arg(long, value_parser = ["networks", "contracts", "bodies", "handlungsfelder", "contacts"])]
         resource: Option<String>,
+        /// The character between CSV cells: comma (the default), or semicolon for German spreadsheets
+        #[arg(long, value_parser = ["comma", "semicolon"])]
+        separator: Option<String>,
         #[command(flatten)]
         database: DatabaseSettings,
     },
@@ -164,7 +168,7 @@ pub fn run(args: Vec<String>) -> Result<(), CliError> {
             create_key(&config, role, name, district, networks, expires)
         }
         Command::Import { file, .. } => import(&config, &file),
-        Command::Export { format, resource, .. } => export(&config, &format, resource),
+        Command::Export { format, resource, separator, .. } => export(&config, &format, resource, separator),
         Command::Openapi => {
             print!("{}", crate::http::openapi::document_json());
             Ok(())
@@ -264,7 +268,7 @@ fn import(config: &Config, file: &str) -> Result<(), CliError> {
     }
 }
 
-fn export(config: &Config, format: &str, resource: Option<String>) -> Result<(), CliError> {
+fn export(config: &Config, format: &str, resource: Option<String>, separator: Option<String>) -> Result<(), CliError> {
     // The command line is the operator's: it exports everything, internal contacts included.
     let everything = Access::Key(crate::domain::ApiKey {
         id: uuid::Uuid::nil(),
@@ -280,12 +284,14 @@ fn export(config: &Config, format: &str, resource: Option<String>) -> Result<(),
     });
     let output = match (format, resource) {
         ("json", Some(_)) => return Err(usage_error("--resource goes with --format csv")),
+        ("json", None) if separator.is_some() => return Err(usage_error("--separator goes with --format csv")),
         ("csv", None) => return Err(usage_error("--format csv needs --resource")),
         ("csv", Some(resource)) => {
             let columns = csv_columns(&resource).ok_or_else(|| usage_error(format!("no such resource: {resource}")))?;
             let db = open(config)?;
             let records = resource_values(&db, &resource, &everything).map_err(failed)?.unwrap_or_default();
-            crate::domain::dataset::to_csv(columns, &records)
+            let separator = separator.as_deref().and_then(|s| s.parse().ok()).unwrap_or(CsvSeparator::Comma);
+            crate::domain::dataset::to_csv(columns, &records, separator)
         }
         _ => {
             let db = open(config)?;

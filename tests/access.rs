@@ -592,6 +592,8 @@ fn contact_privacy_per_reader(backend: Backend) {
             ("/v1/contacts?q=intern".to_string(), false),
             (format!("/v1/networks/{a}?expand=contacts"), true),
             (format!("/v1/networks/{b}?expand=contracts,bodies,handlungsfelder,contacts"), false),
+            ("/v1/networks?expand=contacts&limit=500".to_string(), true),
+            ("/v1/networks?district=5&expand=contracts,bodies,handlungsfelder,contacts".to_string(), false),
             ("/v1/networks/kreis-mettmann/contacts".to_string(), true),
             (format!("/v1/networks/{b}/contacts"), false),
             (format!("/v1/contacts?{since}&limit=500"), true),
@@ -681,9 +683,11 @@ fn contact_privacy_per_reader(backend: Backend) {
                     }
                 }
                 if let Some(network) = &p.network {
-                    for path in
-                        [format!("/v1/networks/{network}?expand=contacts"), format!("/v1/contacts?network={network}")]
-                    {
+                    for path in [
+                        format!("/v1/networks/{network}?expand=contacts"),
+                        format!("/v1/contacts?network={network}"),
+                        "/v1/networks?expand=contacts".to_string(),
+                    ] {
                         let reply = client.get(&path);
                         if reply.text().contains(&p.id) {
                             wrong.push(format!("{reader}: GET {path} lists {}", p.label));
@@ -733,9 +737,11 @@ fn contact_privacy_per_reader(backend: Backend) {
                 other => wrong.push(format!("{reader}: /changes shows {} as {other:?}", p.label)),
             }
             if let Some(network) = &p.network {
-                for path in
-                    [format!("/v1/networks/{network}?expand=contacts"), format!("/v1/networks/{network}/contacts")]
-                {
+                for path in [
+                    format!("/v1/networks/{network}?expand=contacts"),
+                    format!("/v1/networks/{network}/contacts"),
+                    "/v1/networks?expand=contacts".to_string(),
+                ] {
                     if !secret_of(&client.get(&path).text()) {
                         wrong.push(format!("{reader}: GET {path} lacks {}", p.label));
                     }

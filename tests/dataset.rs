@@ -35,6 +35,8 @@ backend_tests!(
     an_import_that_fails_while_writing_writes_nothing,
     networks_csv_is_utf8_with_bom_crlf_and_rfc4180_quoting,
     csv_of_every_resource_and_unknown_resources,
+    csv_with_semicolons_for_german_spreadsheets,
+    csv_cells_are_readable_text_not_json,
     http_exports_have_etags_and_only_public_data,
     licence_is_in_discovery_and_exports,
     issue_14_every_body_is_eines_der_drei_gremien,
@@ -252,10 +254,11 @@ fn add_variety(app: &TestApp) -> Variety {
     }
 }
 
-/// An RFC 4180 parser: fields separated by commas, records ended by CRLF (a bare CR or LF outside quotes is
-/// an error), fields in double quotes may hold commas, CRLF and doubled double quotes.
+/// A strict RFC 4180 parser: fields separated by `separator`, records ended by CRLF (a bare CR or LF
+/// outside quotes is an error), fields in double quotes may hold the separator, CRLF and doubled double
+/// quotes; a double quote anywhere else is an error.
 #[track_caller]
-fn parse_csv(text: &str) -> Vec<Vec<String>> {
+fn parse_csv(text: &str, separator: char) -> Vec<Vec<String>> {
     let mut records = Vec::new();
     let mut record = Vec::new();
     let mut chars = text.chars().peekable();
@@ -279,7 +282,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
             }
         } else {
             while let Some(&c) = chars.peek() {
-                if c == ',' || c == '\r' || c == '\n' {
+                if c == separator || c == '\r' || c == '\n' {
                     break;
                 }
                 assert_ne!(c, '"', "a double quote inside an unquoted field: {field:?}");
@@ -289,7 +292,7 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
         }
         record.push(field);
         match chars.next() {
-            Some(',') => {}
+            Some(c) if c == separator => {}
             Some('\r') => {
                 assert_eq!(chars.next(), Some('\n'), "a CR without LF ends a record");
                 records.push(std::mem::take(&mut record));
@@ -304,14 +307,32 @@ fn parse_csv(text: &str) -> Vec<Vec<String>> {
     }
 }
 
-/// A CSV download: checks the BOM, parses, checks that every record has the header's width, and returns
-/// the rows as maps from column to value.
+/// A comma-separated CSV download, see [`read_csv_with`].
 #[track_caller]
 fn read_csv(bytes: &[u8]) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
+    read_csv_with(bytes, ',')
+}
+
+/// A CSV download: checks the BOM, parses it with the `csv` crate (as programs read CSV) and with the
+/// strict parser above (which the `csv` crate is too lenient to be: it accepts bare LFs and stray quotes),
+/// checks that both read the same and that every record has the header's width, and returns the rows as
+/// maps from column to value.
+#[track_caller]
+fn read_csv_with(bytes: &[u8], separator: char) -> (Vec<String>, Vec<BTreeMap<String, String>>) {
     assert!(bytes.starts_with(b"\xEF\xBB\xBF"), "CSV must start with the UTF-8 byte-order mark");
     let text = std::str::from_utf8(&bytes[3..]).expect("CSV is UTF-8");
     assert!(!text.starts_with('\u{feff}'), "one BOM only");
-    let records = parse_csv(text);
+    let records = parse_csv(text, separator);
+    let mut reader = csv::ReaderBuilder::new()
+        .delimiter(u8::try_from(separator).unwrap())
+        .has_headers(false)
+        .flexible(true)
+        .from_reader(text.as_bytes());
+    let parsed: Vec<Vec<String>> = reader
+        .records()
+        .map(|record| record.expect("the csv crate reads the file").iter().map(str::to_string).collect())
+        .collect();
+    assert_eq!(parsed, records, "the csv crate and the strict parser read the same records");
     assert!(!records.is_empty(), "a header row");
     let header = records[0].clone();
     for (i, record) in records.iter().enumerate() {
@@ -997,7 +1018,7 @@ fn csv_of_every_resource_and_unknown_resources(backend: Backend) {
     assert_eq!(mettmann["handlungsfeldIds"], "", "{mettmann:?}");
     let (_, networks) = read_csv(&anon.get("/v1/exports/networks.csv").body);
     let mettmann = networks.iter().find(|r| r["slug"] == "kreis-mettmann").unwrap();
-    assert_eq!(mettmann["handlungsfeldIds"].split(';').count(), 3, "{mettmann:?}");
+    assert_eq!(mettmann["handlungsfeldIds"].split(", ").count(), 3, "{mettmann:?}");
 
     // Unknown resources: 404 problem+json over HTTP, a usage error on the command line.
     for path in
@@ -1013,6 +1034,152 @@ fn csv_of_every_resource_and_unknown_resources(backend: Backend) {
     assert_ne!(rbn(&app.database.url, &["export", "--format", "xml"]).code, Some(0));
     // Unknown query parameters are a 400, as on every list.
     anon.get("/v1/exports/networks.csv?sep=x").problem(400);
+}
+
+/// `?separator=semicolon`: the same records, `;` between the cells, its own ETag; the command line
+/// writes the same bytes; anything but `comma` or `semicolon` is a 400 naming the parameter.
+fn csv_with_semicolons_for_german_spreadsheets(backend: Backend) {
+    let app = seeded(&backend);
+    let variety = add_variety(&app);
+    // A semicolon inside a cell: quoted, so that it stays in its cell.
+    app.admin().create(
+        "handlungsfelder",
+        &json!({"slug": "mint", "name": "MINT; Naturwissenschaften", "description": "a; \"b\"\r\nc"}),
+    );
+    let anon = app.anonymous();
+    for resource in ["networks", "contracts", "bodies", "handlungsfelder", "contacts"] {
+        let path = format!("/v1/exports/{resource}.csv");
+        let comma = anon.get(&path);
+        let explicit = anon.get(&format!("{path}?separator=comma"));
+        let semicolon = anon.get(&format!("{path}?separator=semicolon"));
+        assert_eq!(semicolon.status, 200, "{resource}: {}", semicolon.text());
+        assert!(semicolon.header("content-type").unwrap().starts_with("text/csv"), "{resource}");
+        assert_eq!(explicit.body, comma.body, "{resource}: separator=comma is the default");
+        assert_eq!(explicit.etag(), comma.etag(), "{resource}");
+        assert_ne!(semicolon.etag(), comma.etag(), "{resource}: each variant has its own ETag");
+        let (comma_header, comma_rows) = read_csv(&comma.body);
+        let (header, rows) = read_csv_with(&semicolon.body, ';');
+        assert_eq!(header, comma_header, "{resource}: the same columns");
+        assert_eq!(rows, comma_rows, "{resource}: the same cells");
+        let first_line = semicolon.text().lines().next().unwrap().to_string();
+        assert_eq!(first_line, format!("\u{feff}{}", header.join(";")), "{resource}");
+        // Each variant revalidates with its own ETag (and not with the other's).
+        let etag = semicolon.etag();
+        let again = anon.get_with(&format!("{path}?separator=semicolon"), &[("If-None-Match", &etag)]);
+        assert_eq!(again.status, 304, "{resource}");
+        assert_eq!(anon.get_with(&path, &[("If-None-Match", &etag)]).status, 200, "{resource}");
+        // The command line writes the same file for public records.
+        if resource != "contacts" {
+            let cli = rbn(
+                &app.database.url,
+                &["export", "--format", "csv", "--resource", resource, "--separator", "semicolon"],
+            )
+            .success();
+            assert_eq!(cli.stdout, semicolon.body, "{resource}: rbn export --separator semicolon");
+        }
+    }
+    let (_, handlungsfelder) =
+        read_csv_with(&anon.get("/v1/exports/handlungsfelder.csv?separator=semicolon").body, ';');
+    let mint = handlungsfelder.iter().find(|r| r["slug"] == "mint").unwrap();
+    assert_eq!(mint["name"], "MINT; Naturwissenschaften");
+    assert_eq!(mint["description"], "a; \"b\"\r\nc");
+    let raw = anon.get("/v1/exports/handlungsfelder.csv?separator=semicolon").text();
+    assert!(raw.contains(";\"MINT; Naturwissenschaften\";"), "the cell with ; is quoted");
+    let (_, networks) = read_csv_with(&anon.get("/v1/exports/networks.csv?separator=semicolon").body, ';');
+    let viersen = networks.iter().find(|r| r["id"] == variety.network_id).unwrap();
+    assert_eq!(viersen["description"], TRICKY_DESCRIPTION, "commas, quotes and line breaks survive");
+    assert!(networks.iter().any(|r| r["name"].contains("Mönchengladbach")), "umlauts intact");
+
+    // Wrong values: a 400 naming the parameter; unknown parameters as everywhere.
+    for wrong in ["tab", "", "SEMICOLON", ";", "comma,semicolon"] {
+        let reply = anon.get(&format!("/v1/exports/networks.csv?separator={}", wrong.replace(';', "%3B")));
+        assert_eq!(reply.error_fields(), ["separator"], "{wrong:?}");
+    }
+    assert_eq!(anon.get("/v1/exports/networks.csv?separator=comma&separator=semicolon").error_fields(), ["separator"]);
+    assert_eq!(anon.get("/v1/exports/contacts.csv?separator=semicolon&sep=x").error_fields(), ["sep"]);
+    assert_eq!(anon.get("/v1/exports/dataset.json?separator=semicolon").error_fields(), ["separator"]);
+    let run = rbn(&app.database.url, &["export", "--separator", "semicolon"]);
+    assert_eq!(run.code, Some(2), "--separator without --format csv: {}", run.stderr);
+    assert_ne!(
+        rbn(&app.database.url, &["export", "--format", "csv", "--resource", "networks", "--separator", "tab"]).code,
+        Some(0)
+    );
+}
+
+/// Addresses, sources, signatories and lists are readable text in the CSV cells, never JSON.
+fn csv_cells_are_readable_text_not_json(backend: Backend) {
+    let app = seeded(&backend);
+    let variety = add_variety(&app);
+    let anon = app.anonymous();
+    for separator in ["comma", "semicolon"] {
+        let read = |resource: &str| {
+            let reply = anon.get(&format!("/v1/exports/{resource}.csv?separator={separator}"));
+            read_csv_with(&reply.body, if separator == "comma" { ',' } else { ';' })
+        };
+        for resource in ["networks", "contracts", "bodies", "handlungsfelder", "contacts"] {
+            let (header, rows) = read(resource);
+            assert!(header.iter().all(|h| h != "address"), "{resource}: the address is split: {header:?}");
+            for row in &rows {
+                for (column, cell) in row {
+                    let start = cell.trim_start();
+                    assert!(
+                        !start.starts_with('{') && !start.starts_with('[') && !cell.contains("\":"),
+                        "{separator} {resource}.{column} is JSON: {cell}"
+                    );
+                }
+            }
+        }
+        // Addresses in three columns: the Servicestelle of the Bezirksregierung Düsseldorf, and a body.
+        let (header, contacts) = read("contacts");
+        for column in ["addressStreet", "addressPostalCode", "addressCity"] {
+            assert!(header.iter().any(|h| h == column), "{column} in {header:?}");
+        }
+        let servicestelle = contacts.iter().find(|r| r["organisation"] == "Bezirksregierung Düsseldorf").unwrap();
+        assert_eq!(
+            (&*servicestelle["addressStreet"], &*servicestelle["addressPostalCode"], &*servicestelle["addressCity"]),
+            ("Am Bonneshof 35", "40474", "Düsseldorf")
+        );
+        let (_, bodies) = read("bodies");
+        let ag = bodies.iter().find(|r| r["name"] == "AG Übergänge").unwrap();
+        assert_eq!(
+            (&*ag["addressStreet"], &*ag["addressPostalCode"], &*ag["addressCity"]),
+            ("Rathausmarkt 3", "41747", "Viersen")
+        );
+        let no_address = bodies.iter().find(|r| r["name"] != "AG Übergänge").unwrap();
+        assert_eq!(no_address["addressCity"], "", "no address: empty cells");
+        // Sources as `Title (publisher, date)`, joined with `; `.
+        let (_, networks) = read("networks");
+        let mettmann = networks.iter().find(|r| r["slug"] == "kreis-mettmann").unwrap();
+        let json = anon.get("/v1/networks/kreis-mettmann").json();
+        let expected: Vec<String> = json["sources"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|source| {
+                let details: Vec<&str> =
+                    ["publisher", "date", "url"].iter().filter_map(|key| source[*key].as_str()).collect();
+                let title = source["title"].as_str().unwrap();
+                if details.is_empty() { title.to_string() } else { format!("{title} ({})", details.join(", ")) }
+            })
+            .collect();
+        assert!(expected.len() >= 2, "{expected:?}");
+        assert_eq!(mettmann["sources"], expected.join("; "));
+        assert!(
+            mettmann["sources"].ends_with("; Regionale Bildungsnetzwerke (Bezirksregierung Düsseldorf)"),
+            "{}",
+            mettmann["sources"]
+        );
+        // Handlungsfelder ids joined with `, `.
+        let ids: Vec<&str> = json["handlungsfeldIds"].as_array().unwrap().iter().map(|v| v.as_str().unwrap()).collect();
+        assert_eq!(mettmann["handlungsfeldIds"], ids.join(", "));
+        // Signatories as `Name (role, party)`.
+        let (_, contracts) = read("contracts");
+        let signed = contracts.iter().find(|r| r["signedOn"] == "2013-11-19").unwrap();
+        assert!(signed["signatories"].contains("Sylvia Löhrmann (Schulministerin, land)"), "{}", signed["signatories"]);
+        assert!(signed["signatories"].contains("; Thomas Hendele (Landrat, kommune)"), "{}", signed["signatories"]);
+        let viersen = contracts.iter().find(|r| r["networkId"] == variety.network_id).unwrap();
+        assert_eq!(viersen["signatories"], "Andreas Coenen (Landrat, kommune)");
+    }
 }
 
 // ---------------------------------------------------------------------------------------------------------

@@ -451,23 +451,27 @@ fn csv_cells_are_no_formulas_with_either_list_separator(backend: Backend) {
         let region = ["05158", "05162", "05166", "05170", "05314", "05315", "05316", "05334"][i];
         admin.create("networks", &json!({"slug": format!("netz-{i}"), "name": name, "regionKey": region}));
     }
-    let csv = app.anonymous().get("/v1/exports/networks.csv").text();
-    // Read the file as a spreadsheet would with either list separator (quotes only at a cell's start):
-    // no cell may begin, after blanks and quotes, with a character that starts a formula.
-    for separator in [',', ';'] {
-        for line in csv.lines() {
-            for cell in spreadsheet_cells(line, separator) {
-                let start = cell.trim_start_matches([' ', '"']);
-                assert!(
-                    !start.starts_with(['=', '+', '-', '@', '\t', '\r']),
-                    "separator {separator:?}: the cell {cell:?} of {line:?} is a formula"
-                );
+    // Both files, comma- and semicolon-separated, read as a spreadsheet would with either list separator
+    // (quotes only at a cell's start): no cell may begin, after blanks and quotes, with a character that
+    // starts a formula.
+    for file in ["/v1/exports/networks.csv", "/v1/exports/networks.csv?separator=semicolon"] {
+        let csv = app.anonymous().get(file).text();
+        for separator in [',', ';'] {
+            for line in csv.lines() {
+                for cell in spreadsheet_cells(line, separator) {
+                    let start = cell.trim_start_matches([' ', '"']);
+                    assert!(
+                        !start.starts_with(['=', '+', '-', '@', '\t', '\r']),
+                        "{file}, separator {separator:?}: the cell {cell:?} of {line:?} is a formula"
+                    );
+                }
             }
         }
+        // The text itself is kept, with the neutralising apostrophe.
+        let rows: Vec<&str> = csv.lines().collect();
+        assert!(rows.iter().any(|r| r.contains("x;'=1+1")), "{file}: {csv}");
+        assert!(rows.iter().any(|r| r.contains("'@SUM(A1)")), "{file}: {csv}");
     }
-    // The text itself is kept, with the neutralising apostrophe.
-    let rows: Vec<&str> = csv.lines().collect();
-    assert!(rows.iter().any(|r| r.contains("x;'=1+1")), "{csv}");
 }
 
 /// The cells of one CSV line as a spreadsheet program splits it: `"` opens a quoted cell only at the

@@ -18,6 +18,7 @@ backend_tests!(
     contact_life_cycle,
     lists_page_filter_and_refuse_unknown_parameters,
     expand_embeds_related_records,
+    expand_on_the_network_list_embeds_each_networks_records,
     umlauts_round_trip,
 );
 
@@ -442,6 +443,148 @@ fn expand_embeds_related_records(backend: Backend) {
     assert_eq!(some["bodies"].as_array().unwrap().len(), 1);
     assert_eq!(admin.get(&format!("/v1/networks/{id}?expand=bodies,friends")).error_fields(), ["expand"]);
     assert_eq!(admin.get(&format!("/v1/networks/{id}?include=bodies")).error_fields(), ["include"]);
+}
+
+/// `GET /v1/networks?expand=…`: every network of the page with its own records, exactly as its single
+/// read embeds them; paging, filters, `modifiedSince`, ETags and the read cache as without `expand`.
+fn expand_on_the_network_list_embeds_each_networks_records(backend: Backend) {
+    let app = spawn_app(&backend);
+    let admin = app.admin();
+    let anon = app.anonymous();
+    let inklusion = admin.create("handlungsfelder", &json!({"slug": "inklusion", "name": "Inklusion"}));
+    let uebergang = admin.create("handlungsfelder", &json!({"slug": "uebergang", "name": "Übergang Schule–Beruf"}));
+    // Four networks, three in Regierungsbezirk Düsseldorf, each with records of its own (the fourth with none).
+    let mut ids = Vec::new();
+    for (i, (slug, region)) in
+        [("kreis-mettmann", "05158"), ("duesseldorf", "05111"), ("kreis-kleve", "05154"), ("muenster", "05515")]
+            .into_iter()
+            .enumerate()
+    {
+        let mut body = network_body(slug, region);
+        body["handlungsfeldIds"] = match i {
+            0 => json!([inklusion["id"], uebergang["id"]]),
+            1 => json!([uebergang["id"]]),
+            _ => json!([]),
+        };
+        let id = admin.create("networks", &body)["id"].as_str().unwrap().to_string();
+        for n in 0..i.min(2) + 1 {
+            if i == 3 {
+                break;
+            }
+            admin.create("contracts", &json!({"networkId": id, "kind": if n == 0 { "founding" } else { "renewal" }}));
+            admin.create(
+                "bodies",
+                &json!({"networkId": id, "type": "lenkungskreis", "name": format!("Lenkungskreis {slug} {n}")}),
+            );
+            admin.create("contacts", &json!({"networkId": id, "name": format!("Bildungsbüro {slug} {n}")}));
+        }
+        ids.push(id);
+    }
+    // An internal contact: anonymous readers never see it, in the list as in the single read.
+    admin.create(
+        "contacts",
+        &json!({"networkId": ids[0], "name": "Interna Geheim", "visibility": "internal", "isPerson": false}),
+    );
+
+    let all = "contracts,bodies,handlungsfelder,contacts";
+    for (reader, client) in [("anonymous", &anon), ("admin", &admin)] {
+        let page = client.get(&format!("/v1/networks?expand={all}"));
+        assert_eq!(page.status, 200, "{reader}: {}", page.text());
+        let data = page.json()["data"].as_array().unwrap().clone();
+        assert_eq!(data.len(), 4, "{reader}");
+        for network in &data {
+            let single = client.get(&format!("/v1/networks/{}?expand={all}", network["id"].as_str().unwrap())).json();
+            assert_eq!(network, &single, "{reader}: the list embeds what the single read does");
+        }
+        let mettmann = data.iter().find(|n| n["slug"] == "kreis-mettmann").unwrap();
+        let names: Vec<&str> =
+            mettmann["contacts"].as_array().unwrap().iter().map(|c| c["name"].as_str().unwrap()).collect();
+        let expected: &[&str] = if reader == "admin" {
+            &["Bildungsbüro kreis-mettmann 0", "Interna Geheim"]
+        } else {
+            &["Bildungsbüro kreis-mettmann 0"]
+        };
+        assert_eq!(names, expected, "{reader}");
+        let kleve = data.iter().find(|n| n["slug"] == "kreis-kleve").unwrap();
+        assert_eq!(kleve["contracts"].as_array().unwrap().len(), 3);
+        assert_eq!(kleve["bodies"].as_array().unwrap().len(), 3);
+        assert!(kleve["contacts"].as_array().unwrap().iter().all(|c| c["networkId"] == kleve["id"]));
+        let duesseldorf = data.iter().find(|n| n["slug"] == "duesseldorf").unwrap();
+        assert_eq!(duesseldorf["handlungsfelder"].as_array().unwrap().len(), 1);
+        assert_eq!(duesseldorf["handlungsfelder"][0]["name"], "Übergang Schule–Beruf");
+        let muenster = data.iter().find(|n| n["slug"] == "muenster").unwrap();
+        for kind in ["contracts", "bodies", "handlungsfelder", "contacts"] {
+            assert_eq!(muenster[kind], json!([]), "{kind}");
+        }
+    }
+    assert!(!anon.get(&format!("/v1/networks?expand={all}")).text().contains("Interna Geheim"));
+
+    // Only the kinds asked for.
+    let some = anon.get("/v1/networks?expand=contacts,bodies").json();
+    for network in some["data"].as_array().unwrap() {
+        assert!(network["contacts"].is_array() && network["bodies"].is_array(), "{network}");
+        assert!(network.get("contracts").is_none() && network.get("handlungsfelder").is_none(), "{network}");
+    }
+    assert!(anon.get("/v1/networks").json()["data"][0].get("contacts").is_none(), "no expand, no arrays");
+
+    // Paging: `limit` bounds the networks; links.next keeps `expand`.
+    let mut seen = Vec::new();
+    let mut next = Some("/v1/networks?expand=contacts&limit=3".to_string());
+    while let Some(path) = next {
+        let page = anon.get(&path).json();
+        let data = page["data"].as_array().unwrap();
+        assert!(data.len() <= 3, "{path}");
+        for network in data {
+            assert!(network["contacts"].is_array(), "{path}: {network}");
+            seen.push(network["id"].as_str().unwrap().to_string());
+        }
+        next = page["links"]["next"].as_str().map(str::to_string);
+        if let Some(next) = &next {
+            assert!(next.contains("expand=contacts"), "{next}");
+        }
+    }
+    let mut expected = ids.clone();
+    expected.sort();
+    assert_eq!(seen, expected, "every network once, in id order");
+
+    // Filters combine with expand.
+    let district = anon.get("/v1/networks?district=1&expand=contacts").json();
+    let slugs: Vec<&str> = district["data"].as_array().unwrap().iter().map(|n| n["slug"].as_str().unwrap()).collect();
+    assert_eq!(slugs.len(), 3, "{slugs:?}");
+    assert!(!slugs.contains(&"muenster"));
+
+    // ETag and 304; a write shows on the next read (the read cache keeps no stale expansion).
+    let path = "/v1/networks?expand=contacts";
+    let first = anon.get(path);
+    let etag = first.etag();
+    assert_eq!(anon.get_with(path, &[("If-None-Match", &etag)]).status, 304);
+    assert_ne!(anon.get("/v1/networks").etag(), etag, "the expanded page is another representation");
+    admin.create("contacts", &json!({"networkId": ids[3], "name": "Neu in Münster"}));
+    let after = anon.get_with(path, &[("If-None-Match", &etag)]);
+    assert_eq!(after.status, 200);
+    assert!(after.text().contains("Neu in Münster"));
+
+    // modifiedSince: changed networks expanded, deleted ones as bare tombstones.
+    let since = after.json()["data"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|n| n["updatedAt"].as_str().unwrap().to_string())
+        .max()
+        .unwrap();
+    let empty = admin.create("networks", &network_body("kreis-borken", "05554"));
+    let etag = admin.get(&format!("/v1/networks/{}", empty["id"].as_str().unwrap())).etag();
+    assert_eq!(admin.delete(&format!("/v1/networks/{}", empty["id"].as_str().unwrap()), &etag).status, 204);
+    let changed = anon.get(&format!("/v1/networks?expand=contacts&modifiedSince={since}")).json();
+    let tombstone = changed["data"].as_array().unwrap().iter().find(|n| n["id"] == empty["id"]).unwrap();
+    assert_eq!(tombstone, &json!({"id": empty["id"], "deleted": true, "updatedAt": tombstone["updatedAt"]}));
+
+    // Invalid values of expand are a 400 naming it, as for the single read; other errors are reported too.
+    for wrong in ["friends", "contacts,friends", "", "contacts,", "CONTACTS"] {
+        assert_eq!(anon.get(&format!("/v1/networks?expand={wrong}")).error_fields(), ["expand"], "{wrong:?}");
+    }
+    assert_eq!(anon.get("/v1/networks?expand=x&limit=0").error_fields(), ["expand", "limit"]);
+    assert_eq!(anon.get("/v1/networks?expand=contacts&expand=bodies").error_fields(), ["expand"]);
 }
 
 fn umlauts_round_trip(backend: Backend) {

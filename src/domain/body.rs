@@ -130,4 +130,7 @@ pub struct BodyFilter {
     pub network: Option<String>,
     #[param(rename = "type")]
     pub body_type: Option<BodyType>,
+    /// Only the bodies of these networks (a page of networks with `expand`); not a query parameter.
+    #[param(ignore)]
+    pub networks: Option<Vec<Uuid>>,
 }

@@ -240,6 +240,9 @@ pub struct ContactFilter {
     /// Which internal contacts the reader may see (set from the API key, not from the query).
     #[param(ignore)]
     pub reach: PrivateReach,
+    /// Only the contacts of these networks (a page of networks with `expand`); not a query parameter.
+    #[param(ignore)]
+    pub networks: Option<Vec<Uuid>>,
 }
 
 /// The records whose internal and personal parts a reader may see.

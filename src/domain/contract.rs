@@ -143,4 +143,7 @@ pub struct ContractFilter {
     /// UUID or slug of the network.
     pub network: Option<String>,
     pub kind: Option<ContractKind>,
+    /// Only the contracts of these networks (a page of networks with `expand`); not a query parameter.
+    #[param(ignore)]
+    pub networks: Option<Vec<Uuid>>,
 }

@@ -327,31 +327,118 @@ pub fn licence() -> Value {
     })
 }
 
-/// Records as CSV for spreadsheets: RFC 4180 (quoted where needed, CRLF), UTF-8 with a byte-order mark so
-/// that spreadsheet programs read umlauts correctly. Columns are the records' fields in order; lists and
-/// objects are written as JSON.
-pub fn to_csv(columns: &[&str], records: &[Value]) -> String {
+super::common::string_enum! {
+    /// The character between the cells of a CSV file: `,` (RFC 4180), or `;`, the list separator of German
+    /// spreadsheet programs (Excel opens such a file in columns with a double click).
+    CsvSeparator { Comma = "comma", Semicolon = "semicolon" }
+}
+
+impl CsvSeparator {
+    pub fn as_char(self) -> char {
+        match self {
+            CsvSeparator::Comma => ',',
+            CsvSeparator::Semicolon => ';',
+        }
+    }
+}
+
+/// A column of a CSV export: its header, the record's field it comes from and how that becomes text.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CsvColumn {
+    pub header: &'static str,
+    pub field: &'static str,
+    pub text: CellText,
+}
+
+/// How a field's JSON value becomes the text of a cell: readable, never JSON.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CellText {
+    /// Strings as they are, numbers and booleans as JSON writes them, a list of strings joined with `, `.
+    Plain,
+    /// One part of an object, e.g. an address's `city`: mail merges and filters want them in columns.
+    Part(&'static str),
+    /// Sources as `Title (publisher, date, URL)`, the parts the source has, joined with `; `.
+    Sources,
+    /// Signatories as `Name (role, party)`, joined with `; `.
+    Signatories,
+}
+
+impl CsvColumn {
+    /// A field in a column of its own name.
+    pub const fn plain(field: &'static str) -> CsvColumn {
+        CsvColumn { header: field, field, text: CellText::Plain }
+    }
+
+    /// The sources of a record, readable.
+    pub const SOURCES: CsvColumn = CsvColumn { header: "sources", field: "sources", text: CellText::Sources };
+
+    /// The signatories of a contract, readable.
+    pub const SIGNATORIES: CsvColumn =
+        CsvColumn { header: "signatories", field: "signatories", text: CellText::Signatories };
+
+    /// An address is three columns: street, postal code, city.
+    pub const ADDRESS_STREET: CsvColumn =
+        CsvColumn { header: "addressStreet", field: "address", text: CellText::Part("street") };
+    pub const ADDRESS_POSTAL_CODE: CsvColumn =
+        CsvColumn { header: "addressPostalCode", field: "address", text: CellText::Part("postalCode") };
+    pub const ADDRESS_CITY: CsvColumn =
+        CsvColumn { header: "addressCity", field: "address", text: CellText::Part("city") };
+}
+
+/// Records as CSV for spreadsheets: RFC 4180 (quoted where needed, CRLF) with `separator` between the
+/// cells, UTF-8 with a byte-order mark so that spreadsheet programs (German Excel too) read umlauts
+/// correctly. Every cell is readable text (see [`CellText`]), and none is a formula.
+pub fn to_csv(columns: &[CsvColumn], records: &[Value], separator: CsvSeparator) -> String {
+    let separator = separator.as_char().to_string();
     let mut out = String::from("\u{feff}");
-    let header: Vec<String> = columns.iter().map(|c| csv_field(c)).collect();
-    out.push_str(&header.join(","));
+    let header: Vec<String> = columns.iter().map(|c| csv_field(c.header)).collect();
+    out.push_str(&header.join(&separator));
     out.push_str("\r\n");
     for record in records {
-        let row: Vec<String> = columns
-            .iter()
-            .map(|column| match record.get(*column) {
-                None | Some(Value::Null) => String::new(),
-                Some(Value::String(text)) => csv_field(text),
-                Some(Value::Array(items)) if items.iter().all(Value::is_string) => {
-                    csv_field(&items.iter().filter_map(Value::as_str).collect::<Vec<_>>().join(";"))
-                }
-                Some(other @ (Value::Array(_) | Value::Object(_))) => csv_field(&other.to_string()),
-                Some(other) => csv_field(&other.to_string()),
-            })
-            .collect();
-        out.push_str(&row.join(","));
+        let row: Vec<String> =
+            columns.iter().map(|column| csv_field(&cell_text(record.get(column.field), column.text))).collect();
+        out.push_str(&row.join(&separator));
         out.push_str("\r\n");
     }
     out
+}
+
+/// The readable text of one field's value.
+fn cell_text(value: Option<&Value>, text: CellText) -> String {
+    let items = || value.and_then(Value::as_array).map(Vec::as_slice).unwrap_or_default();
+    let string = |item: &Value, key: &str| item.get(key).and_then(Value::as_str).map(str::to_string);
+    // `Name (detail, detail)`, or `Name` alone when no detail is known.
+    let described = |name: Option<String>, details: Vec<Option<String>>| {
+        let details: Vec<String> = details.into_iter().flatten().filter(|d| !d.is_empty()).collect();
+        let name = name.unwrap_or_default();
+        if details.is_empty() { name } else { format!("{name} ({})", details.join(", ")) }
+    };
+    match text {
+        CellText::Plain => match value {
+            None | Some(Value::Null) => String::new(),
+            Some(Value::String(text)) => text.clone(),
+            Some(Value::Array(items)) => {
+                items.iter().map(|item| cell_text(Some(item), CellText::Plain)).collect::<Vec<_>>().join(", ")
+            }
+            Some(other) => other.to_string(),
+        },
+        CellText::Part(key) => value.and_then(|object| string(object, key)).unwrap_or_default(),
+        CellText::Sources => items()
+            .iter()
+            .map(|source| {
+                let parts = ["publisher", "date", "url"].map(|key| string(source, key));
+                described(string(source, "title"), parts.into())
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        CellText::Signatories => items()
+            .iter()
+            .map(|signatory| {
+                described(string(signatory, "name"), vec![string(signatory, "role"), string(signatory, "party")])
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+    }
 }
 
 fn csv_field(text: &str) -> String {
@@ -385,11 +472,63 @@ mod csv_tests {
     use serde_json::json;
 
     #[test]
-    fn quotes_as_rfc_4180_says() {
+    fn quotes_as_rfc_4180_says_with_either_separator() {
         let rows = [json!({"name": "Kreis \"Düren\", Süd", "ids": ["a", "b"], "n": 1, "x": null})];
-        let csv = to_csv(&["name", "ids", "n", "x"], &rows);
-        assert_eq!(csv, "\u{feff}name,ids,n,x\r\n\"Kreis \"\"Düren\"\", Süd\",\"a;b\",1,\r\n");
-        assert_eq!(to_csv(&["f"], &[json!({"f": "=cmd"})]), "\u{feff}f\r\n'=cmd\r\n");
+        let columns = ["name", "ids", "n", "x"].map(CsvColumn::plain);
+        let csv = to_csv(&columns, &rows, CsvSeparator::Comma);
+        assert_eq!(csv, "\u{feff}name,ids,n,x\r\n\"Kreis \"\"Düren\"\", Süd\",\"a, b\",1,\r\n");
+        let csv = to_csv(&columns, &rows, CsvSeparator::Semicolon);
+        assert_eq!(csv, "\u{feff}name;ids;n;x\r\n\"Kreis \"\"Düren\"\", Süd\";\"a, b\";1;\r\n");
+        let formula = [json!({"f": "=cmd"})];
+        assert_eq!(to_csv(&[CsvColumn::plain("f")], &formula, CsvSeparator::Semicolon), "\u{feff}f\r\n'=cmd\r\n");
+    }
+
+    #[test]
+    fn json_values_become_readable_text() {
+        let record = json!({
+            "address": {"street": "Musterstraße 1", "postalCode": "40210", "city": "Düsseldorf"},
+            "sources": [
+                {"document": "004.txt", "title": "Regionale Bildungsnetzwerke", "publisher": "Bezirksregierung Düsseldorf", "date": null},
+                {"title": "Pressemitteilung", "publisher": null, "date": "2013-11-19", "url": "https://www.schulministerium.nrw/"}
+            ],
+            "signatories": [
+                {"name": "Sylvia Löhrmann", "role": "Schulministerin", "party": "land"},
+                {"name": "Thomas Hendele", "role": null, "party": "kommune"}
+            ],
+            "handlungsfeldIds": ["0190b7e2-0000-7000-8000-000000000001", "0190b7e2-0000-7000-8000-000000000002"],
+            "isPerson": true
+        });
+        let columns = [
+            CsvColumn::ADDRESS_STREET,
+            CsvColumn::ADDRESS_POSTAL_CODE,
+            CsvColumn::ADDRESS_CITY,
+            CsvColumn::SOURCES,
+            CsvColumn::SIGNATORIES,
+            CsvColumn::plain("handlungsfeldIds"),
+            CsvColumn::plain("isPerson"),
+        ];
+        let cells: Vec<String> = columns.iter().map(|c| cell_text(record.get(c.field), c.text)).collect();
+        assert_eq!(
+            cells,
+            [
+                "Musterstraße 1",
+                "40210",
+                "Düsseldorf",
+                "Regionale Bildungsnetzwerke (Bezirksregierung Düsseldorf); Pressemitteilung (2013-11-19, https://www.schulministerium.nrw/)",
+                "Sylvia Löhrmann (Schulministerin, land); Thomas Hendele (kommune)",
+                "0190b7e2-0000-7000-8000-000000000001, 0190b7e2-0000-7000-8000-000000000002",
+                "true",
+            ]
+        );
+        // Readable text is no formula either: the protection applies to the composed cell.
+        let hostile =
+            json!({"sources": [{"title": "=1+1"}, {"title": "-2", "publisher": "@x"}], "address": {"city": "+1"}});
+        let csv = to_csv(&[CsvColumn::SOURCES, CsvColumn::ADDRESS_CITY], &[hostile], CsvSeparator::Semicolon);
+        assert_eq!(csv, "\u{feff}sources;addressCity\r\n\"'=1+1; '-2 (@x)\";'+1\r\n");
+        // A record without an address or sources has empty cells, not "null".
+        let empty: Vec<String> =
+            columns.iter().map(|c| cell_text(json!({"address": null}).get(c.field), c.text)).collect();
+        assert!(empty.iter().all(String::is_empty), "{empty:?}");
     }
 
     #[test]

@@ -20,7 +20,7 @@ pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReac
 pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
 pub use facts::Fact;
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
-pub use network::{Network, NetworkFilter, NetworkInput, NetworkStatus};
+pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
 pub use reference::{District, Region, RegionKind};
 pub use validation::{FieldError, ValidationErrors};
 

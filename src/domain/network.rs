@@ -168,3 +168,53 @@ pub struct NetworkFilter {
     #[param(example = "mettmann")]
     pub q: Option<String>,
 }
+
+/// The related records `expand` embeds in a network, in its single read and in the network list.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Expansion {
+    pub contracts: bool,
+    pub bodies: bool,
+    pub handlungsfelder: bool,
+    pub contacts: bool,
+}
+
+impl Expansion {
+    /// The names `expand` takes, in the order the embedded arrays appear.
+    pub const NAMES: &'static [&'static str] = &["contracts", "bodies", "handlungsfelder", "contacts"];
+    pub const ALL: Expansion = Expansion { contracts: true, bodies: true, handlungsfelder: true, contacts: true };
+
+    /// A comma-separated list of [`Expansion::NAMES`] (any subset, repeats allowed); `None` when a name is
+    /// not one of them (an empty list names nothing valid either).
+    pub fn parse(list: &str) -> Option<Expansion> {
+        let mut expansion = Expansion::default();
+        for name in list.split(',') {
+            match name {
+                "contracts" => expansion.contracts = true,
+                "bodies" => expansion.bodies = true,
+                "handlungsfelder" => expansion.handlungsfelder = true,
+                "contacts" => expansion.contacts = true,
+                _ => return None,
+            }
+        }
+        Some(expansion)
+    }
+
+    pub fn is_empty(&self) -> bool {
+        *self == Expansion::default()
+    }
+}
+
+#[cfg(test)]
+mod expansion_tests {
+    use super::Expansion;
+
+    #[test]
+    fn parses_subsets_and_refuses_anything_else() {
+        assert_eq!(Expansion::parse("contracts,bodies,handlungsfelder,contacts"), Some(Expansion::ALL));
+        let contacts = Expansion::parse("contacts").unwrap();
+        assert!(contacts.contacts && !contacts.contracts && !contacts.bodies && !contacts.handlungsfelder);
+        for wrong in ["", "contacts,", "Contacts", "contacts, bodies", "regions", "contacts,,bodies"] {
+            assert_eq!(Expansion::parse(wrong), None, "{wrong:?}");
+        }
+    }
+}

@@ -105,7 +105,15 @@ where
     R: Table,
     R::Filter: FromQuery,
 {
-    let mut params = QueryParams::parse(req.query_string())?;
+    list_params::<R>(QueryParams::parse(req.query_string())?, access)
+}
+
+/// [`list_query`] of parameters a list with more of its own (`expand`) has begun to read.
+pub fn list_params<R>(mut params: QueryParams, access: &Access) -> Result<(R::Filter, Paging), ApiError>
+where
+    R: Table,
+    R::Filter: FromQuery,
+{
     let mut filter = R::Filter::read(&mut params);
     let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Records);
     params.finish()?;

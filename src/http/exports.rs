@@ -8,73 +8,92 @@ use super::conditional::respond_bytes;
 use super::problem::ApiError;
 use super::query::{FromQuery, QueryParams};
 use super::state::AppState;
-use crate::domain::dataset::to_csv;
+use crate::domain::dataset::{CsvColumn, CsvSeparator, to_csv};
 use crate::domain::{Access, Body, Contact, Contract, Handlungsfeld, Network};
 use crate::storage::{Db, StoreResult, Table};
 
-/// The columns of a resource's CSV: its fields in the order of its representation.
-pub fn csv_columns(resource: &str) -> Option<&'static [&'static str]> {
+/// The columns of a resource's CSV: its fields in the order of its representation, as readable text
+/// (addresses in three columns, sources and signatories as text, see [`crate::domain::dataset::CellText`]).
+pub fn csv_columns(resource: &str) -> Option<&'static [CsvColumn]> {
+    use CsvColumn as C;
+    const NETWORKS: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("slug"),
+        C::plain("name"),
+        C::plain("regionKey"),
+        C::plain("status"),
+        C::plain("website"),
+        C::plain("description"),
+        C::plain("handlungsfeldIds"),
+        C::plain("foundedOn"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
+    const CONTRACTS: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("networkId"),
+        C::plain("kind"),
+        C::plain("signedOn"),
+        C::SIGNATORIES,
+        C::plain("handlungsfeldIds"),
+        C::plain("documentUrl"),
+        C::plain("notes"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
+    const BODIES: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("networkId"),
+        C::plain("type"),
+        C::plain("name"),
+        C::plain("description"),
+        C::ADDRESS_STREET,
+        C::ADDRESS_POSTAL_CODE,
+        C::ADDRESS_CITY,
+        C::plain("email"),
+        C::plain("phone"),
+        C::plain("website"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
+    const HANDLUNGSFELDER: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("slug"),
+        C::plain("name"),
+        C::plain("description"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
+    const CONTACTS: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("networkId"),
+        C::plain("bodyId"),
+        C::plain("districtKey"),
+        C::plain("name"),
+        C::plain("function"),
+        C::plain("organisation"),
+        C::plain("email"),
+        C::plain("phone"),
+        C::ADDRESS_STREET,
+        C::ADDRESS_POSTAL_CODE,
+        C::ADDRESS_CITY,
+        C::plain("visibility"),
+        C::plain("isPerson"),
+        C::plain("publicationConsent"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
     Some(match resource {
-        "networks" => &[
-            "id",
-            "slug",
-            "name",
-            "regionKey",
-            "status",
-            "website",
-            "description",
-            "handlungsfeldIds",
-            "foundedOn",
-            "sources",
-            "createdAt",
-            "updatedAt",
-        ],
-        "contracts" => &[
-            "id",
-            "networkId",
-            "kind",
-            "signedOn",
-            "signatories",
-            "handlungsfeldIds",
-            "documentUrl",
-            "notes",
-            "sources",
-            "createdAt",
-            "updatedAt",
-        ],
-        "bodies" => &[
-            "id",
-            "networkId",
-            "type",
-            "name",
-            "description",
-            "address",
-            "email",
-            "phone",
-            "website",
-            "sources",
-            "createdAt",
-            "updatedAt",
-        ],
-        "handlungsfelder" => &["id", "slug", "name", "description", "sources", "createdAt", "updatedAt"],
-        "contacts" => &[
-            "id",
-            "networkId",
-            "bodyId",
-            "districtKey",
-            "name",
-            "function",
-            "organisation",
-            "email",
-            "phone",
-            "address",
-            "visibility",
-            "isPerson",
-            "publicationConsent",
-            "sources",
-            "createdAt",
-            "updatedAt",
-        ],
+        "networks" => NETWORKS,
+        "contracts" => CONTRACTS,
+        "bodies" => BODIES,
+        "handlungsfelder" => HANDLUNGSFELDER,
+        "contacts" => CONTACTS,
         _ => return None,
     })
 }
@@ -117,7 +136,9 @@ pub async fn csv(
     path: web::Path<String>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    QueryParams::parse(req.query_string())?.finish()?;
+    let mut params = QueryParams::parse(req.query_string())?;
+    let separator = params.one_of::<CsvSeparator>("separator", CsvSeparator::ALL).unwrap_or(CsvSeparator::Comma);
+    params.finish()?;
     let file = path.into_inner();
     let resource = file.strip_suffix(".csv").unwrap_or("").to_string();
     let columns = csv_columns(&resource).ok_or_else(|| {
@@ -129,7 +150,7 @@ pub async fn csv(
     let db = state.db.clone();
     let name = resource.clone();
     let records = web::block(move || resource_values(&db, &name, &Access::Anonymous)).await??.unwrap_or_default();
-    let body = to_csv(columns, &records).into_bytes();
+    let body = to_csv(columns, &records, separator).into_bytes();
     let mut response = respond_bytes(&req, &caller.0, StatusCode::OK, body, "text/csv; charset=utf-8", None);
     if let Ok(value) = format!("attachment; filename=\"rbn-{resource}.csv\"").parse() {
         response.headers_mut().insert(actix_web::http::header::CONTENT_DISPOSITION, value);

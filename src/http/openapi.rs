@@ -862,6 +862,19 @@ fn key_input_schema() -> Schema {
 }
 
 /// A pattern for a comma-separated list of `names`.
+/// The `expand` parameter of networks (the single read and the list).
+fn expand_param(description: &str) -> utoipa::openapi::path::Parameter {
+    query_param(
+        "expand",
+        description,
+        ObjectBuilder::new()
+            .schema_type(Type::String)
+            .max_length(Some(200))
+            .pattern(Some(comma_list(crate::domain::Expansion::NAMES))),
+        json!("contracts,bodies,handlungsfelder,contacts"),
+    )
+}
+
 fn comma_list(names: &[&str]) -> String {
     let one = format!("({})", names.join("|"));
     format!("^{one}(,{one})*$")
@@ -970,16 +983,31 @@ fn request_body(schema: &str, description: &str, content_types: &[&str]) -> utoi
 fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: bool) -> Vec<(String, PathItem)> {
     let plural = path;
     let mut list_params = F::into_params(|| Some(ParameterIn::Query));
+    let mut list_description = format!(
+        "A page of {plural} in a stable order (creation order), filtered with AND. With `modifiedSince`: the {plural} \
+         changed since then, in change order, deleted ones as tombstones."
+    );
+    let mut list_item = schema_ref(schema);
+    // Networks embed their related records in the list as in the single read.
+    if schema == "Network" {
+        list_params.push(expand_param(
+            "Comma-separated related records to embed in every network of the page: contracts, bodies, \
+             handlungsfelder, contacts (any subset), as `GET /v1/networks/{id}` embeds them and as the caller may \
+             see them. `limit` bounds the networks, not the embedded records.",
+        ));
+        list_description.push_str(
+            " With `expand`, each network carries the arrays named (\"every network with its contacts\" is one request); \
+             tombstones carry none.",
+        );
+        list_item = schema_ref("ExpandedNetwork");
+    }
     list_params.extend(paging_params(50, CursorKind::Records));
     list_params.push(if_none_match());
     let list = optional_key(with_problems(
-        operation(&format!("list_{plural}"), plural, &format!("List {plural}"), &format!(
-            "A page of {plural} in a stable order (creation order), filtered with AND. With `modifiedSince`: the {plural} \
-             changed since then, in change order, deleted ones as tombstones."
-        ))
-        .parameters(Some(list_params))
-        .response("200", list_response(schema_ref(schema), &format!("A page of {plural}.")))
-        .response_with(not_modified()),
+        operation(&format!("list_{plural}"), plural, &format!("List {plural}"), &list_description)
+            .parameters(Some(list_params))
+            .response("200", list_response(list_item, &format!("A page of {plural}.")))
+            .response_with(not_modified()),
         LIST_PROBLEMS,
     ))
     .build();
@@ -1030,14 +1058,8 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
     let mut get_description = format!("One {schema} with its `ETag`, for If-None-Match and If-Match.");
     let mut get_schema = schema_ref(schema);
     if network {
-        get_params.push(query_param(
-            "expand",
+        get_params.push(expand_param(
             "Comma-separated related records to embed: contracts, bodies, handlungsfelder, contacts (any subset).",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .max_length(Some(200))
-                .pattern(Some(comma_list(super::routes::EXPANDABLE))),
-            json!("contracts,bodies,handlungsfelder,contacts"),
         ));
         get_description.push_str(" `{id}` is the UUID or the slug. With `expand`, related records are embedded.");
         get_schema = schema_ref("ExpandedNetwork");
@@ -1423,8 +1445,19 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     )
     .build();
     let csv_export = with_problems(
-        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark, RFC 4180 quoting, CRLF. Lists are joined with `;`, nested objects written as JSON. No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
+        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark (so that Excel reads umlauts), RFC 4180 quoting (a cell with `,`, `;`, a double quote, tab or line break is quoted, its double quotes doubled), CRLF; cells separated by `,`, or by `;` with `separator=semicolon` (German Excel opens that in columns). \
+            The columns are the fields of the JSON representation in its order, every cell readable text, never JSON: lists of ids joined with `, `; an address in three columns `addressStreet`, `addressPostalCode`, `addressCity`; `sources` as `Title (publisher, date, URL)` with the parts a source has, joined with `; `; a contract's `signatories` as `Name (role, party)`, joined with `; `; booleans `true`/`false`; empty cells for absent values. The dataset export has every field in full. \
+            No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
             .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
+            .parameter(query_param(
+                "separator",
+                "The character between cells: `comma` (the default) or `semicolon`, for spreadsheets whose list separator is `;` (German Excel). Each has its own ETag.",
+                ObjectBuilder::new()
+                    .schema_type(Type::String)
+                    .enum_values(Some(crate::domain::dataset::CsvSeparator::ALL.iter().copied()))
+                    .default(Some(json!("comma"))),
+                json!("semicolon"),
+            ))
             .parameter(if_none_match())
             .response("200", {
                 let mut r = with_common_headers(ResponseBuilder::new().description("The CSV file."))

@@ -255,6 +255,7 @@ impl FromQuery for ContractFilter {
         ContractFilter {
             network: params.text("network"),
             kind: params.one_of("kind", crate::domain::ContractKind::ALL),
+            networks: None,
         }
     }
 
@@ -266,7 +267,11 @@ impl FromQuery for ContractFilter {
 
 impl FromQuery for BodyFilter {
     fn read(params: &mut QueryParams) -> Self {
-        BodyFilter { network: params.text("network"), body_type: params.one_of("type", crate::domain::BodyType::ALL) }
+        BodyFilter {
+            network: params.text("network"),
+            body_type: params.one_of("type", crate::domain::BodyType::ALL),
+            networks: None,
+        }
     }
 
     fn for_network(&mut self, network: Uuid) -> Option<()> {
@@ -294,6 +299,7 @@ impl FromQuery for ContactFilter {
             district: params.district("district"),
             q: params.text("q"),
             reach: Default::default(),
+            networks: None,
         }
     }
 

@@ -12,8 +12,8 @@ use super::problem::ApiError;
 use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
 use super::{exports, meta, problem};
-use crate::domain::{Body, Contact, Contract, District, Handlungsfeld, Network, Region, Resource};
-use crate::storage::{Cursor, Table};
+use crate::domain::{Body, Contact, Contract, District, Expansion, Handlungsfeld, Network, Region, Resource};
+use crate::storage::{Change, Cursor, Related, Table};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -26,7 +26,11 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             .route(web::patch().to(crud::patch::<Network>))
             .route(web::delete().to(crud::delete::<Network>)),
     );
-    collection::<Network>(cfg, false);
+    cfg.service(
+        web::resource("/v1/networks")
+            .route(web::get().to(list_networks))
+            .route(web::post().to(crud::create::<Network>)),
+    );
     cfg.service(web::resource("/healthz").route(web::get().to(meta::healthz)))
         .service(web::resource("/readyz").route(web::get().to(meta::readyz)))
         .service(web::resource("/v1").route(web::get().to(meta::discovery)))
@@ -96,7 +100,26 @@ pub struct ExpandedNetwork {
     pub contacts: Option<Vec<Contact>>,
 }
 
-pub const EXPANDABLE: &[&str] = &["contracts", "bodies", "handlungsfelder", "contacts"];
+impl ExpandedNetwork {
+    fn new(network: Network, related: Related, expand: Expansion) -> ExpandedNetwork {
+        ExpandedNetwork {
+            network,
+            contracts: expand.contracts.then_some(related.contracts),
+            bodies: expand.bodies.then_some(related.bodies),
+            handlungsfelder: expand.handlungsfelder.then_some(related.handlungsfelder),
+            contacts: expand.contacts.then_some(related.contacts),
+        }
+    }
+}
+
+/// Reads `expand`, for the single network and the network list alike.
+fn read_expand(params: &mut QueryParams) -> Expansion {
+    let Some(list) = params.parsed::<String>("expand", "") else { return Expansion::default() };
+    Expansion::parse(&list).unwrap_or_else(|| {
+        params.error("expand", format!("must be a comma-separated list of {}", Expansion::NAMES.join(", ")));
+        Expansion::default()
+    })
+}
 
 async fn get_network(
     req: HttpRequest,
@@ -105,16 +128,7 @@ async fn get_network(
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
-    let expand: Vec<String> = match params.parsed::<String>("expand", "") {
-        Some(list) => {
-            let names: Vec<String> = list.split(',').map(str::to_string).collect();
-            if names.iter().any(|name| !EXPANDABLE.contains(&name.as_str())) {
-                params.error("expand", format!("must be a comma-separated list of {}", EXPANDABLE.join(", ")));
-            }
-            names
-        }
-        None => Vec::new(),
-    };
+    let expand = read_expand(&mut params);
     params.finish()?;
     let id = crud::resolve_id::<Network>(&state, &path).await?;
     let network = crud::fetch::<Network>(&state, id, &caller.0).await?;
@@ -125,16 +139,36 @@ async fn get_network(
     let db = state.db.clone();
     let reader = caller.0.clone();
     let of = network.clone();
-    let related = web::block(move || db.network_related(&of, &reader)).await??;
-    let wants = |name: &str| expand.iter().any(|n| n == name);
-    let expanded = ExpandedNetwork {
-        network,
-        contracts: wants("contracts").then_some(related.contracts),
-        bodies: wants("bodies").then_some(related.bodies),
-        handlungsfelder: wants("handlungsfelder").then_some(related.handlungsfelder),
-        contacts: wants("contacts").then_some(related.contacts),
-    };
-    Ok(respond(&req, &caller.0, StatusCode::OK, &expanded, None))
+    let related = web::block(move || db.network_related(&of, expand, &reader)).await??;
+    Ok(respond(&req, &caller.0, StatusCode::OK, &ExpandedNetwork::new(network, related, expand), None))
+}
+
+/// `GET /v1/networks`: a page of networks; with `expand`, each with its related records, as the single
+/// read embeds them and as the caller may see them.
+async fn list_networks(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let expand = read_expand(&mut params);
+    let (filter, paging) = crud::list_params::<Network>(params, &caller.0)?;
+    if expand.is_empty() {
+        return crud::list_with::<Network>(&req, &state, caller.0, filter, paging).await;
+    }
+    let db = state.db.clone();
+    let window = paging.window();
+    let reader = caller.0.clone();
+    let (page, mut related) =
+        web::block(move || db.list_networks_expanded(&filter, &window, expand, &reader)).await??;
+    let (page, next) = crud::split_page(page, &paging);
+    let data = page
+        .into_iter()
+        .map(|change| match change {
+            Change::Live(network) => {
+                let of_network = related.remove(&network.id).unwrap_or_default();
+                serde_json::to_value(ExpandedNetwork::new(network, of_network, expand)).unwrap_or_default()
+            }
+            tombstone => crud::change_value(&tombstone),
+        })
+        .collect();
+    Ok(page_response(&req, &caller.0, data, next.map(|cursor| paging.encode(&cursor))))
 }
 
 /// `/v1/networks/{id}/{type}`: the list of `R` with the network filter set.

@@ -90,6 +90,9 @@ impl Table for Body {
                 .select(networks::id);
             query = query.filter(bodies::network_id.eq_any(ids));
         }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(bodies::network_id.eq_any(ids_to_text(networks)));
+        }
         if let Some(body_type) = filter.body_type {
             query = query.filter(bodies::body_type.eq(body_type.as_str()));
         }

@@ -111,6 +111,9 @@ impl Table for Contact {
                 .select(networks::id.nullable());
             query = query.filter(contacts::network_id.eq_any(ids));
         }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(contacts::network_id.eq_any(ids_to_text(networks)));
+        }
         if let Some(body) = filter.body {
             query = query.filter(contacts::body_id.eq(body.to_string()));
         }

@@ -109,6 +109,9 @@ impl Table for Contract {
                 .select(networks::id);
             query = query.filter(contracts::network_id.eq_any(ids));
         }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(contracts::network_id.eq_any(ids_to_text(networks)));
+        }
         if let Some(kind) = filter.kind {
             query = query.filter(contracts::kind.eq(kind.as_str()));
         }

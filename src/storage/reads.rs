@@ -7,7 +7,10 @@ use uuid::Uuid;
 use super::table::{Table, Window};
 use super::{Change, ChangeEntry, Db, DbConnection, StoreResult, changes, reference};
 use crate::domain::access::Access;
-use crate::domain::{Body, Contact, ContactFilter, Contract, Handlungsfeld, Network, ResourceKind, Timestamp};
+use crate::domain::{
+    Body, BodyFilter, Contact, ContactFilter, Contract, ContractFilter, Expansion, Handlungsfeld, Network,
+    NetworkFilter, ResourceKind, Timestamp,
+};
 
 impl Db {
     /// One record as `access` may see it; `None` when it does not exist or is hidden from the reader.
@@ -17,16 +20,29 @@ impl Db {
 
     /// A page of records; with `window.since`, tombstones are merged in change order.
     pub fn list<R: Table>(&self, filter: &R::Filter, window: &Window, access: &Access) -> StoreResult<Vec<Change<R>>> {
+        self.read(|conn| list_in::<R>(conn, filter, window, access))
+    }
+
+    /// A page of networks and, read from the same snapshot, the related records `expand` names of each
+    /// network on it: one query per expanded kind for the whole page, not one per network.
+    pub fn list_networks_expanded(
+        &self,
+        filter: &NetworkFilter,
+        window: &Window,
+        expand: Expansion,
+        access: &Access,
+    ) -> StoreResult<(Vec<Change<Network>>, RelatedByNetwork)> {
         self.read(|conn| {
-            let records = R::list(conn, filter, window)?;
-            let mut page = R::present(conn, records, access)?;
-            if window.since.is_some() {
-                let tombstones = changes::tombstones(conn, R::KIND, window)?;
-                page.extend(tombstones.into_iter().map(|(id, updated_at)| Change::Deleted { id, updated_at }));
-                page.sort_by_key(Change::key);
-                page.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
-            }
-            Ok(page)
+            let page = list_in::<Network>(conn, filter, window, access)?;
+            let networks: Vec<&Network> = page
+                .iter()
+                .filter_map(|change| match change {
+                    Change::Live(network) => Some(network),
+                    Change::Deleted { .. } => None,
+                })
+                .collect();
+            let related = related_in(conn, &networks, expand, access)?;
+            Ok((page, related))
         })
     }
 
@@ -83,36 +99,83 @@ impl Db {
         self.read(changes::last_change)
     }
 
-    /// A network's related records, for `expand` and the nested lists: contracts, bodies, the linked
-    /// Handlungsfelder and the contacts `access` may see.
-    pub fn network_related(&self, network: &Network, access: &Access) -> StoreResult<Related> {
-        self.read(|conn| {
-            let everything = Window { limit: i64::MAX, after: None, since: None };
-            let network_key = Some(network.id.to_string());
-            let contracts = Contract::list(
-                conn,
-                &crate::domain::ContractFilter { network: network_key.clone(), kind: None },
-                &everything,
-            )?;
-            let bodies = Body::list(
-                conn,
-                &crate::domain::BodyFilter { network: network_key.clone(), body_type: None },
-                &everything,
-            )?;
-            let handlungsfelder = Handlungsfeld::load_many(conn, &network.handlungsfeld_ids)?;
-            let filter = ContactFilter { network: network_key, reach: access.private_reach(), ..Default::default() };
-            let contacts = Contact::list(conn, &filter, &everything)?;
-            let contacts = Contact::present(conn, contacts, access)?
-                .into_iter()
-                .filter_map(|change| match change {
-                    Change::Live(contact) => Some(contact),
-                    Change::Deleted { .. } => None,
-                })
-                .collect();
-            Ok(Related { contracts, bodies, handlungsfelder, contacts })
-        })
+    /// A network's related records, for `expand` and the pages: those `expand` names of its contracts,
+    /// bodies, linked Handlungsfelder and the contacts `access` may see (the others are left empty).
+    pub fn network_related(&self, network: &Network, expand: Expansion, access: &Access) -> StoreResult<Related> {
+        let mut related = self.read(|conn| related_in(conn, &[network], expand, access))?;
+        Ok(related.remove(&network.id).unwrap_or_default())
     }
 }
+
+fn list_in<R: Table>(
+    conn: &mut DbConnection,
+    filter: &R::Filter,
+    window: &Window,
+    access: &Access,
+) -> StoreResult<Vec<Change<R>>> {
+    let records = R::list(conn, filter, window)?;
+    let mut page = R::present(conn, records, access)?;
+    if window.since.is_some() {
+        let tombstones = changes::tombstones(conn, R::KIND, window)?;
+        page.extend(tombstones.into_iter().map(|(id, updated_at)| Change::Deleted { id, updated_at }));
+        page.sort_by_key(Change::key);
+        page.truncate(usize::try_from(window.limit).unwrap_or(usize::MAX));
+    }
+    Ok(page)
+}
+
+/// The related records of `networks` that `expand` names, by network: one query per kind (the IN list of
+/// the networks' ids), each kind in id order as the nested lists have it. Every network has an entry.
+fn related_in(
+    conn: &mut DbConnection,
+    networks: &[&Network],
+    expand: Expansion,
+    access: &Access,
+) -> StoreResult<RelatedByNetwork> {
+    let mut related: RelatedByNetwork = networks.iter().map(|n| (n.id, Related::default())).collect();
+    if networks.is_empty() {
+        return Ok(related);
+    }
+    let everything = Window { limit: i64::MAX, after: None, since: None };
+    let ids = Some(networks.iter().map(|n| n.id).collect::<Vec<_>>());
+    if expand.contracts {
+        let filter = ContractFilter { networks: ids.clone(), ..Default::default() };
+        for contract in Contract::list(conn, &filter, &everything)? {
+            related.entry(contract.network_id).or_default().contracts.push(contract);
+        }
+    }
+    if expand.bodies {
+        let filter = BodyFilter { networks: ids.clone(), ..Default::default() };
+        for body in Body::list(conn, &filter, &everything)? {
+            related.entry(body.network_id).or_default().bodies.push(body);
+        }
+    }
+    if expand.contacts {
+        let filter = ContactFilter { networks: ids.clone(), reach: access.private_reach(), ..Default::default() };
+        let contacts = Contact::list(conn, &filter, &everything)?;
+        for change in Contact::present(conn, contacts, access)? {
+            if let Change::Live(contact) = change
+                && let Some(network) = contact.network_id
+            {
+                related.entry(network).or_default().contacts.push(contact);
+            }
+        }
+    }
+    if expand.handlungsfelder {
+        let mut linked: Vec<Uuid> = networks.iter().flat_map(|n| n.handlungsfeld_ids.iter().copied()).collect();
+        linked.sort();
+        linked.dedup();
+        let handlungsfelder = Handlungsfeld::load_many(conn, &linked)?;
+        for network in networks {
+            related.entry(network.id).or_default().handlungsfelder =
+                handlungsfelder.iter().filter(|h| network.handlungsfeld_ids.contains(&h.id)).cloned().collect();
+        }
+    }
+    Ok(related)
+}
+
+/// The related records of each network of a page, by its id.
+pub type RelatedByNetwork = HashMap<Uuid, Related>;
 
 /// The records related to one network.
 #[derive(Debug, Clone, Default)]

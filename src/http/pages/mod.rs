@@ -19,7 +19,7 @@ use askama::Template;
 
 use super::conditional::respond_bytes;
 use super::state::AppState;
-use crate::domain::{Access, Contact, ContactFilter, District, Network, NetworkFilter, Region};
+use crate::domain::{Access, Contact, ContactFilter, District, Expansion, Network, NetworkFilter, Region};
 use crate::storage::{Db, StoreResult};
 use views::{
     CardPage, DateView, EmbedMapPage, ErrorPage, MapPage, MapView, NetworkData, NetworkPage, NetworkView, PageMeta,
@@ -273,7 +273,7 @@ fn load_network(db: &Db, key: &str) -> StoreResult<Option<NetworkData>> {
     let anonymous = Access::Anonymous;
     let Some(id) = db.network_id(key)? else { return Ok(None) };
     let Some(network) = db.get::<Network>(id, &anonymous)? else { return Ok(None) };
-    let related = db.network_related(&network, &anonymous)?;
+    let related = db.network_related(&network, Expansion::ALL, &anonymous)?;
     let region = db.region(&network.region_key)?;
     let district = match &region {
         Some(region) => db.district(region.district_key)?,

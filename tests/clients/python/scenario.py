@@ -1,6 +1,6 @@
 """An integrator's scenario with the client openapi-python-client generates from openapi/openapi.json,
-used as generated (no edits): page through networks by cursor, expand one, PATCH/PUT/DELETE with
-If-Match, read problem details, resume the change feed.
+used as generated (no edits): page through networks by cursor, expand one and a whole page,
+PATCH/PUT/DELETE with If-Match, read problem details, resume the change feed.
 
 Usage: scenario.py BASE_URL ADMIN_KEY (the generated package `rbn_client` on sys.path)."""
 import sys
@@ -57,6 +57,16 @@ check(expanded.status_code == 200, f"expand: {expanded.status_code}")
 network = expanded.parsed
 check(len(network.contracts) >= 1 and len(network.bodies) == 3, "the network's contracts and three Gremien")
 check(network.handlungsfelder is not UNSET and network.contacts is not UNSET, "Handlungsfelder and contacts")
+
+# 2b. Every network with its Gremien and contacts in one request: expand on the list.
+page = list_networks.sync_detailed(client=anonymous, limit=100, expand="bodies,contacts")
+check(page.status_code == 200, f"list with expand: {page.status_code} {page.content[:200]!r}")
+networks = page.parsed.data
+check(len(networks) == len(slugs), f"one page of {len(networks)} networks")
+check(all(n.bodies is not UNSET and n.contacts is not UNSET for n in networks), "each with bodies and contacts")
+check(all(n.contracts is UNSET for n in networks), "contracts were not asked for")
+mettmann = next(n for n in networks if n.slug == "kreis-mettmann")
+check(len(mettmann.bodies) == 3, f"Kreis Mettmann's three Gremien in the list: {len(mettmann.bodies)}")
 
 # 3. PATCH with If-Match (merge patch), then a stale ETag is refused with a problem.
 etag = get_networks.sync_detailed("kreis-mettmann", client=admin).headers["etag"]

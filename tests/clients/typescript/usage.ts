@@ -33,6 +33,15 @@ export async function networkWithBodies(slug: string): Promise<{ name: string; b
   return { name: data.name, bodies: data.bodies?.length ?? 0, etag: response.headers.get("ETag") ?? "" };
 }
 
+/** Every network with its contacts, in one request: `expand` on the list. */
+export async function networksWithContacts(): Promise<Array<{ slug: string; contacts: number }>> {
+  const { data, error } = await client.GET("/v1/networks", {
+    params: { query: { limit: 500, expand: "contacts" } },
+  });
+  if (error) throw new Error(problemText(error));
+  return data.data.flatMap((item) => ("deleted" in item ? [] : [{ slug: item.slug, contacts: item.contacts?.length ?? 0 }]));
+}
+
 /** A merge patch with If-Match: 412 when someone changed the network in between. */
 export async function describe(slug: string, etag: string, description: string | null, key: string) {
   const { data, error, response } = await client.PATCH("/v1/networks/{id}", {
@@ -62,6 +71,8 @@ export async function mistakes() {
   await client.GET("/v1/network");
   // @ts-expect-error: limit is a number
   await client.GET("/v1/networks", { params: { query: { limit: "ten" } } });
+  // @ts-expect-error: expand is a comma-separated string, not a list
+  await client.GET("/v1/networks", { params: { query: { expand: ["contacts"] } } });
   // @ts-expect-error: PATCH needs If-Match
   await client.PATCH("/v1/networks/{id}", { params: { path: { id: "x" } }, body: {} });
 }
