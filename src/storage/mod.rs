@@ -216,14 +216,10 @@ impl ManageConnection for Manager {
                 let mut conn =
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
-                // instead of failing; secure_delete overwrites erased personal data in the file. A writer
-                // whose commit grows the log past `wal_autocheckpoint` pages copies it into the file and
-                // flushes both to disk during its turn: every 4,000 pages (16 MB) rather than SQLite's
-                // 1,000 is a quarter of those flushes, each copying little more (writes keep changing the
-                // same pages), so writers take turns faster.
+                // instead of failing; secure_delete overwrites erased personal data in the file.
                 conn.batch_execute(&format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                     PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON; PRAGMA wal_autocheckpoint = 4000;",
+                     PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                     self.wait.as_millis()
                 ))
                 .map_err(r2d2::Error::QueryError)?;
