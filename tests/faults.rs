@@ -376,6 +376,33 @@ fn postgres_crash_loses_no_acknowledged_write() {
     check_outage(&writes, &[], &client);
 }
 
+/// A database role that may not call `pg_logical_emit_message` (an administrator revoked it from PUBLIC)
+/// still writes: its writes commit synchronously rather than fail after their commit.
+#[test]
+fn postgres_role_without_logical_messages_still_writes() {
+    let Some(cluster) = ThrowawayPostgres::create() else { return };
+    let mut superuser = diesel::PgConnection::establish(&cluster.url()).unwrap();
+    superuser.batch_execute("CREATE ROLE rbn LOGIN").unwrap();
+    superuser.batch_execute("CREATE DATABASE rbn OWNER rbn").unwrap();
+    let mut in_database =
+        diesel::PgConnection::establish(&format!("postgres://postgres@127.0.0.1:{}/rbn", cluster.port)).unwrap();
+    in_database
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC; \
+             REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC",
+        )
+        .unwrap();
+    let url = format!("postgres://rbn@127.0.0.1:{}/rbn", cluster.port);
+    let key = admin_key_for(&url);
+    let service = ServiceProcess::start(&url, &[]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let etag = client.get(&path).etag();
+    assert_eq!(client.patch(&path, &etag, &json!({"description": "synchron geschrieben"})).status, 200);
+    assert_eq!(client.get(&path).json()["description"], "synchron geschrieben");
+}
+
 /// The real service on a fresh SQLite database with the given request time-out (seconds), an admin client
 /// and one network to write contacts to.
 fn sqlite_service(request_timeout: &str) -> (TestDatabase, ServiceProcess, Client, serde_json::Value) {

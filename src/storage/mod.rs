@@ -249,6 +249,9 @@ pub struct Db {
     sqlite_writers: std::sync::Arc<parking_lot::Mutex<()>>,
     /// How long a SQLite writer waits for its turn.
     turn_wait: Duration,
+    /// PostgreSQL: writes commit asynchronously and then flush the log (see
+    /// [`durable_postgres_transaction`]), unless the role may not write the flush's logical message.
+    commit_then_flush: bool,
     /// How checkouts from the pool went (for `/metrics`).
     checkouts: std::sync::Arc<Checkouts>,
 }
@@ -321,6 +324,13 @@ impl Db {
         // Fail fast with the driver's own message rather than r2d2's generic time-out.
         let mut first = manager.connect().map_err(|e| StoreError::Unavailable(e.to_string()))?;
         manager.is_valid(&mut first).map_err(|e| StoreError::Unavailable(e.to_string()))?;
+        let commit_then_flush = backend == Backend::Postgres && may_flush_the_log(&mut first)?;
+        if backend == Backend::Postgres && !commit_then_flush {
+            tracing::warn!(
+                "the database role may not call pg_logical_emit_message: writes commit synchronously, one \
+                 flush of the log after the other (allow the role to execute the function for faster writes)"
+            );
+        }
         drop(first);
         let pool = r2d2::Pool::builder()
             .max_size(pool_size)
@@ -334,6 +344,7 @@ impl Db {
             manager: dedicated,
             sqlite_writers: Default::default(),
             turn_wait,
+            commit_then_flush,
             checkouts: Default::default(),
         })
     }
@@ -470,7 +481,7 @@ impl Db {
                 may_commit()?;
                 Ok(outcome)
             }),
-            Backend::Postgres => durable_postgres_transaction(&mut conn, |conn| {
+            Backend::Postgres => durable_postgres_transaction(&mut conn, self.commit_then_flush, |conn| {
                 let outcome = work(conn)?;
                 may_commit()?;
                 Ok(outcome)
@@ -630,8 +641,11 @@ impl Db {
 /// logged before it. Writers that commit meanwhile share that flush. A write is answered only after it, so
 /// every acknowledged write is durable; a crash of PostgreSQL in that moment can lose only a write whose
 /// request then fails (readers may have seen it: `http::cache` forgets what it read before a crash).
+///
+/// Without `commit_then_flush` (see [`may_flush_the_log`]) the transaction commits synchronously.
 fn durable_postgres_transaction<T, E>(
     conn: &mut DbConnection,
+    commit_then_flush: bool,
     work: impl FnOnce(&mut DbConnection) -> Result<T, E>,
 ) -> Result<T, E>
 where
@@ -644,14 +658,20 @@ where
             DbConnection::Sqlite(_) => Err(StoreError::Corrupt("a PostgreSQL transaction on SQLite".into())),
         }
     }
-    AnsiTransactionManager::begin_transaction_sql(postgres(conn)?, "BEGIN; SET LOCAL synchronous_commit = off")?;
+    let (begin, commit) = match commit_then_flush {
+        true => {
+            ("BEGIN; SET LOCAL synchronous_commit = off", "COMMIT; SELECT pg_logical_emit_message(true, 'rbn', '')")
+        }
+        false => ("BEGIN", "COMMIT"),
+    };
+    AnsiTransactionManager::begin_transaction_sql(postgres(conn)?, begin)?;
     type Transactions = <DbConnection as Connection>::TransactionManager;
     match work(conn) {
         Ok(value) => {
             // COMMIT ends the transaction (libpq then reports the connection idle, which diesel's
             // transaction manager follows), the flush runs in a transaction of its own; if COMMIT fails,
             // PostgreSQL skips the rest of the batch.
-            postgres(conn)?.batch_execute("COMMIT; SELECT pg_logical_emit_message(true, 'rbn', '')")?;
+            postgres(conn)?.batch_execute(commit)?;
             Ok(value)
         }
         Err(error) => {
@@ -660,6 +680,18 @@ where
             Err(error)
         }
     }
+}
+
+/// Whether this connection's role may call `pg_logical_emit_message` (every role may, unless an
+/// administrator revoked it): without it, a write's flush would fail after its commit.
+fn may_flush_the_log(conn: &mut DbConnection) -> StoreResult<bool> {
+    use diesel::sql_types::Bool;
+    // By name: its parameters differ between versions (PostgreSQL 17 added one, with a default).
+    Ok(diesel::select(diesel::dsl::sql::<Bool>(
+        "(SELECT COALESCE(bool_and(has_function_privilege(oid, 'EXECUTE')), false) FROM pg_catalog.pg_proc \
+         WHERE proname = 'pg_logical_emit_message' AND pronamespace = 'pg_catalog'::regnamespace)",
+    ))
+    .get_result(conn)?)
 }
 
 /// What one attempt of [`Db::modify`] came to.
