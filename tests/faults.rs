@@ -170,6 +170,23 @@ impl ThrowawayPostgres {
         self.run(&self.bin.join("pg_ctl"), &["-D", &self.data(), "-m", "fast", "-w", "stop"]);
     }
 
+    /// The process ids of the server's background processes of these types (`pg_stat_activity`): the
+    /// `walwriter` writes the log of asynchronous commits, and the `background writer`, the `checkpointer`
+    /// and the `autovacuum launcher` may cause it to be written too.
+    fn background_processes(&self, types: &[&str]) -> Vec<String> {
+        use diesel::RunQueryDsl;
+        #[derive(diesel::QueryableByName)]
+        struct Pid {
+            #[diesel(sql_type = diesel::sql_types::Integer)]
+            pid: i32,
+        }
+        let mut conn = diesel::PgConnection::establish(&self.url()).unwrap();
+        let types = types.iter().map(|t| format!("'{t}'")).collect::<Vec<_>>().join(", ");
+        let query = format!("SELECT pid FROM pg_stat_activity WHERE backend_type IN ({types})");
+        let pids: Vec<Pid> = diesel::sql_query(query).load(&mut conn).unwrap();
+        pids.iter().map(|p| p.pid.to_string()).collect()
+    }
+
     fn url(&self) -> String {
         format!("postgres://postgres@127.0.0.1:{}/postgres", self.port)
     }
@@ -309,6 +326,126 @@ fn postgres_stopped_and_restarted_under_load() {
     let (writes, reads) = load.finish();
     check_outage(&writes, &reads, &client);
     assert!(reads.iter().any(|(s, _)| *s == 503) || writes.iter().any(|(s, _, _)| *s == 503));
+}
+
+/// Every write the service acknowledged survives a crash of PostgreSQL. Writes commit asynchronously, so
+/// that writers do not wait for each other's flush of the log, and are answered only once the log is
+/// written up to their commit (`storage::durable_postgres_transaction`). Here the server's WAL writer,
+/// which would write the log of asynchronous commits a moment later, is stopped and then killed, which
+/// PostgreSQL handles as a crash: it ends every session, forgets its shared memory and recovers from the
+/// log. A write answered before its commit was in the log would be lost.
+#[test]
+fn postgres_crash_loses_no_acknowledged_write() {
+    let Some(cluster) = ThrowawayPostgres::create() else { return };
+    let key = admin_key_for(&cluster.url());
+    let service = ServiceProcess::start(&cluster.url(), &[("RBN_REQUEST_TIMEOUT", "5")]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let wal_writer = cluster.background_processes(&["walwriter"]).pop().unwrap();
+    assert!(Command::new("kill").args(["-STOP", &wal_writer]).status().unwrap().success());
+    let stop = Arc::new(AtomicBool::new(false));
+    let writes = Arc::new(Mutex::new(Vec::new()));
+    let writers: Vec<_> = (0..8)
+        .map(|worker| {
+            let (stop, writes, client) = (stop.clone(), writes.clone(), client.clone());
+            let network_id = network["id"].clone();
+            std::thread::spawn(move || {
+                for n in 0.. {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let name = format!("Kontakt {worker}-{n}");
+                    let reply = client.post("/v1/contacts", &json!({"networkId": network_id, "name": name}));
+                    let content_type = reply.header("content-type").unwrap_or("").to_string();
+                    writes.lock().unwrap().push((reply.status, content_type, name));
+                }
+            })
+        })
+        .collect();
+    std::thread::sleep(Duration::from_millis(1500));
+    let before_the_crash = writes.lock().unwrap().len();
+    assert!(Command::new("kill").args(["-KILL", &wal_writer]).status().unwrap().success());
+    wait_until("the crash is noticed", Duration::from_secs(20), || {
+        writes.lock().unwrap()[before_the_crash..].iter().any(|(status, _, _)| *status == 503)
+    });
+    wait_until("the service is ready again", Duration::from_secs(30), || client.get("/readyz").status == 200);
+    wait_for_writes(&client, &network, Duration::from_secs(30));
+    stop.store(true, Ordering::Relaxed);
+    for writer in writers {
+        writer.join().unwrap();
+    }
+    let writes = writes.lock().unwrap().clone();
+    check_outage(&writes, &[], &client);
+}
+
+/// Signals processes with `kill`.
+fn signal(signal: &str, pids: &[String]) {
+    assert!(Command::new("kill").arg(format!("-{signal}")).args(pids).status().unwrap().success());
+}
+
+/// After a crash of PostgreSQL the read cache serves nothing it cached before. A commit that was visible
+/// but not yet in the log on disk is lost in a crash (writes of this service are answered only once they
+/// are, but readers may see them first), and the counter the cache compares then gives the same number
+/// again for another state. Here such a commit is made by hand, with the processes that would write the
+/// log stopped, and read through the cache; after the crash another write brings the counter back to the
+/// number the cached answer has.
+#[test]
+fn postgres_crash_leaves_nothing_stale_in_the_read_cache() {
+    let Some(cluster) = ThrowawayPostgres::create() else { return };
+    let key = admin_key_for(&cluster.url());
+    let service = ServiceProcess::start(&cluster.url(), &[]);
+    let admin = service.client(Some(&key));
+    let anonymous = service.client(None);
+    let network = admin.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let writers =
+        cluster.background_processes(&["walwriter", "background writer", "checkpointer", "autovacuum launcher"]);
+    assert_eq!(writers.len(), 4, "{writers:?}");
+    signal("STOP", &writers);
+    let mut conn = diesel::PgConnection::establish(&cluster.url()).unwrap();
+    conn.batch_execute(&format!(
+        "BEGIN; SET LOCAL synchronous_commit = off; \
+         UPDATE networks SET description = 'nie dauerhaft' WHERE id = '{}'; \
+         UPDATE write_lock SET writes = writes + 1 WHERE id = 1; COMMIT",
+        network["id"].as_str().unwrap()
+    ))
+    .unwrap();
+    assert_eq!(anonymous.get(&path).json()["description"], "nie dauerhaft");
+    assert_eq!(anonymous.get(&path).json()["description"], "nie dauerhaft");
+    signal("KILL", &writers);
+    wait_until("PostgreSQL has recovered", Duration::from_secs(30), || anonymous.get("/readyz").status == 200);
+    let stored = anonymous.get(&path).json();
+    assert_ne!(stored["description"], "nie dauerhaft", "the commit was not lost: {stored}");
+    // Another write: the counter has the number of the cached answer again.
+    admin.create("networks", &network_body("stadt-duesseldorf", "05111"));
+    assert_ne!(anonymous.get(&path).json()["description"], "nie dauerhaft");
+}
+
+/// A database role that may not call `pg_logical_emit_message` (an administrator revoked it from PUBLIC)
+/// still writes: its writes commit synchronously rather than fail after their commit.
+#[test]
+fn postgres_role_without_logical_messages_still_writes() {
+    let Some(cluster) = ThrowawayPostgres::create() else { return };
+    let mut superuser = diesel::PgConnection::establish(&cluster.url()).unwrap();
+    superuser.batch_execute("CREATE ROLE rbn LOGIN").unwrap();
+    superuser.batch_execute("CREATE DATABASE rbn OWNER rbn").unwrap();
+    let mut in_database =
+        diesel::PgConnection::establish(&format!("postgres://postgres@127.0.0.1:{}/rbn", cluster.port)).unwrap();
+    in_database
+        .batch_execute(
+            "REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, text) FROM PUBLIC; \
+             REVOKE EXECUTE ON FUNCTION pg_logical_emit_message(boolean, text, bytea) FROM PUBLIC",
+        )
+        .unwrap();
+    let url = format!("postgres://rbn@127.0.0.1:{}/rbn", cluster.port);
+    let key = admin_key_for(&url);
+    let service = ServiceProcess::start(&url, &[]);
+    let client = service.client(Some(&key));
+    let network = client.create("networks", &network_body("kreis-mettmann", "05158"));
+    let path = format!("/v1/networks/{}", network["id"].as_str().unwrap());
+    let etag = client.get(&path).etag();
+    assert_eq!(client.patch(&path, &etag, &json!({"description": "synchron geschrieben"})).status, 200);
+    assert_eq!(client.get(&path).json()["description"], "synchron geschrieben");
 }
 
 /// The real service on a fresh SQLite database with the given request time-out (seconds), an admin client

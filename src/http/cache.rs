@@ -41,6 +41,18 @@ const TRUSTED_FOR: Duration = Duration::from_micros(COMMIT_WAIT.as_micros() as u
 // A check sent after a reader arrived has age zero; with nothing trusted at all, readers would wait forever.
 const _: () = assert!(!TRUSTED_FOR.is_zero());
 
+/// The data version a check found, and on which of the poller's connections.
+///
+/// A database that crashed comes back with its last durable state, which on PostgreSQL can lack the
+/// last commits that were visible (see `storage::durable_postgres_transaction`): the counter may then
+/// give a number again for another state. A crash ends every connection, the poller's too, so answers
+/// cached before the poller had to reconnect are never taken for current afterwards.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+struct DataVersion {
+    connection: u64,
+    writes: i64,
+}
+
 /// Bodies up to this size are compressed for the cache on the async worker (about a millisecond at the
 /// cached levels); larger ones on a blocking thread (brotli 9 takes 37 ms for the dataset export).
 const COMPRESS_INLINE: usize = 16 * 1024;
@@ -48,7 +60,7 @@ const COMPRESS_INLINE: usize = 16 * 1024;
 /// One cached answer.
 struct Entry {
     key: String,
-    version: i64,
+    version: DataVersion,
     headers: HeaderMap,
     body: Bytes,
     /// The body in each content coding (by [`Coding::index`]), made when a client first asks for it;
@@ -117,7 +129,7 @@ impl Cached {
 #[derive(Clone, Copy)]
 struct Check {
     sent: Instant,
-    version: Option<i64>,
+    version: Option<DataVersion>,
 }
 
 /// Keeps a trusted check of the data version at hand for all readers.
@@ -140,6 +152,7 @@ impl Freshness {
                 let Ok(freshness) = ready_rx.recv() else { return };
                 // A connection of its own: no pool round trip per check, and never starved by busy readers.
                 let mut conn = None;
+                let mut connection = 0;
                 loop {
                     if !freshness.wanted.swap(false, Ordering::AcqRel) {
                         std::thread::park();
@@ -152,8 +165,10 @@ impl Freshness {
                     let sent = Instant::now();
                     if conn.is_none() {
                         conn = db.dedicated_connection().ok();
+                        connection += 1;
                     }
                     let version = conn.as_mut().and_then(|c| crate::storage::data_version(c).ok());
+                    let version = version.map(|writes| DataVersion { connection, writes });
                     if version.is_none() {
                         conn = None; // reconnect next time: the database may have restarted
                     }
@@ -168,7 +183,7 @@ impl Freshness {
 
     /// The data version as of a moment after every write acknowledged before this call; `None` when the
     /// database does not answer.
-    pub async fn current(&self) -> Option<i64> {
+    async fn current(&self) -> Option<DataVersion> {
         let arrived = Instant::now();
         if let Some(version) = self.trusted(*self.latest.borrow(), arrived) {
             return version;
@@ -186,7 +201,7 @@ impl Freshness {
     }
 
     /// What `check` says to a reader that arrived at `arrived`, if it is recent enough to be trusted.
-    fn trusted(&self, check: Option<Check>, arrived: Instant) -> Option<Option<i64>> {
+    fn trusted(&self, check: Option<Check>, arrived: Instant) -> Option<Option<DataVersion>> {
         let check = check?;
         let age = arrived.saturating_duration_since(check.sent);
         if age >= TRUSTED_FOR {
@@ -240,7 +255,7 @@ impl ReadCache {
         (entries.by_key.len(), entries.bytes)
     }
 
-    fn get(&self, key: &str, version: i64) -> Option<Arc<Entry>> {
+    fn get(&self, key: &str, version: DataVersion) -> Option<Arc<Entry>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.by_key.get(key).filter(|entry| entry.version == version)?;
         entry.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
@@ -289,7 +304,7 @@ impl ReadCache {
 impl Entries {
     /// Makes room: drops the answers of older versions (they are never served again), then the least
     /// recently used down to three quarters of `room`, so that the next puts need no eviction.
-    fn evict(&mut self, version: i64, room: usize) {
+    fn evict(&mut self, version: DataVersion, room: usize) {
         self.by_key.retain(|_, entry| entry.version == version);
         self.bytes = self.by_key.values().map(|entry| entry.counted.load(Ordering::Relaxed)).sum();
         let (target, max_entries) = (room / 4 * 3, MAX_ENTRIES / 4 * 3);
