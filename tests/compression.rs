@@ -18,6 +18,7 @@ backend_tests!(
     pages_exports_and_assets_are_compressed_and_head_agrees,
     a_cached_answer_is_compressed_once_per_coding,
     the_docs_are_compressed_once,
+    the_streamed_export_is_kept_when_it_fits_and_compressed_once,
 );
 
 /// The body as the client reads it: decoded by its `Content-Encoding`.
@@ -380,4 +381,38 @@ fn the_docs_are_compressed_once(backend: Backend) {
     assert_eq!(compressions(&anonymous, "br", "on_the_fly"), 0);
     let revalidated = anonymous.get_with(path, &[("Accept-Encoding", "br"), ("If-None-Match", &first.etag())]);
     assert_eq!(revalidated.status, 304);
+}
+
+/// The export streams, but at today's size it fits an entry of the read cache: the copy made while it
+/// streamed answers the next downloads, and each coding is compressed once. A HEAD or a revalidation,
+/// which stream nothing, never leave an empty answer behind.
+fn the_streamed_export_is_kept_when_it_fits_and_compressed_once(backend: Backend) {
+    let app = spawn_app_with(&backend, Options { seed: true, ..Options::default() });
+    let anonymous = app.anonymous();
+    let observer = app.admin();
+    let path = "/v1/exports/dataset.json";
+    let head = anonymous.send("HEAD", path, &[], None);
+    assert_eq!(head.status, 200);
+    let etag = head.etag();
+    assert_eq!(anonymous.get_with(path, &[("If-None-Match", &etag)]).status, 304);
+    let full = anonymous.get(path);
+    assert_eq!(full.etag(), etag);
+    let document: serde_json::Value = serde_json::from_slice(&full.body).expect("the whole export");
+    assert!(document["networks"].as_array().is_some_and(|n| n.len() > 40));
+    let hits = anonymous.read_cache_hits();
+    for _ in 0..3 {
+        let again = anonymous.get_with(path, &[("Accept-Encoding", "gzip")]);
+        assert_eq!(again.header("content-encoding"), Some("gzip"));
+        assert_eq!(decoded(&again), full.body);
+    }
+    assert_eq!(anonymous.read_cache_hits(), hits + 3, "answered from the read cache");
+    assert_eq!(compressions(&observer, "gzip", "cached"), 1);
+    assert_eq!(compressions(&observer, "gzip", "on_the_fly"), 0);
+    // A write makes a new export, streamed (and kept) again.
+    let etag = observer.get("/v1/networks/kreis-mettmann").etag();
+    assert_eq!(observer.patch("/v1/networks/kreis-mettmann", &etag, &json!({"name": "Neu"})).status, 200);
+    let changed = anonymous.get(path);
+    assert_ne!(changed.etag(), full.etag());
+    assert!(String::from_utf8(changed.body.clone()).unwrap().contains("\"Neu\""));
+    assert_eq!(anonymous.get(path).body, changed.body);
 }

@@ -23,8 +23,9 @@ use actix_web::{HttpMessage, HttpResponse, web};
 use bytes::Bytes;
 use tokio::sync::{OnceCell, watch};
 
-use super::conditional::etag_of;
+use super::conditional::{Revalidation, etag_of};
 use super::encoding::{Coding, Effort, compress};
+use super::middleware::HeadRequest;
 use super::state::AppState;
 use crate::storage::{COMMIT_WAIT, Db};
 
@@ -332,6 +333,59 @@ fn reusable(name: &header::HeaderName) -> bool {
     !matches!(name.as_str(), "x-request-id" | "date" | "content-length")
 }
 
+/// The headers of an answer that a cached copy repeats.
+fn reusable_headers(from: &HeaderMap) -> HeaderMap {
+    let mut headers = HeaderMap::new();
+    for (name, value) in from.iter().filter(|(name, _)| reusable(name)) {
+        headers.append(name.clone(), value.clone());
+    }
+    headers
+}
+
+/// A streamed body that keeps a copy of what passes, up to `cap` bytes, and hands it to `keep` when the
+/// stream has ended whole (an error or a larger body drops the copy).
+struct Copied {
+    body: BoxBody,
+    copy: Option<Vec<Bytes>>,
+    size: usize,
+    cap: usize,
+    keep: Option<Box<dyn FnOnce(Bytes)>>,
+}
+
+impl MessageBody for Copied {
+    type Error = Box<dyn std::error::Error>;
+
+    fn size(&self) -> BodySize {
+        self.body.size()
+    }
+
+    fn poll_next(
+        mut self: std::pin::Pin<&mut Self>,
+        cx: &mut std::task::Context<'_>,
+    ) -> std::task::Poll<Option<Result<Bytes, Self::Error>>> {
+        use std::task::Poll;
+        let this = &mut *self;
+        let next = std::pin::Pin::new(&mut this.body).poll_next(cx);
+        match &next {
+            Poll::Ready(Some(Ok(chunk))) => {
+                this.size += chunk.len();
+                match &mut this.copy {
+                    Some(copy) if this.size <= this.cap => copy.push(chunk.clone()),
+                    _ => this.copy = None,
+                }
+            }
+            Poll::Ready(Some(Err(_))) => this.copy = None,
+            Poll::Ready(None) => {
+                if let (Some(copy), Some(keep)) = (this.copy.take(), this.keep.take()) {
+                    keep(copy.concat().into());
+                }
+            }
+            Poll::Pending => {}
+        }
+        next
+    }
+}
+
 fn cacheable(req: &ServiceRequest) -> bool {
     req.method() == Method::GET
         && (req.path().starts_with("/v1") || super::pages::is_page(req.path()) || is_docs_asset(req.path()))
@@ -385,9 +439,36 @@ pub async fn serve(
     }
     let key = key.to_string();
     let response = next.call(req).await?.map_into_boxed_body();
-    // A streamed answer (the dataset export) is sent as it is read: never buffered, so never kept.
+    // A streamed answer (the dataset export) is sent as it is read, never buffered. If it ends within
+    // what one entry may take, the copy made on its way is kept: the export of a registry of today's size
+    // is then answered (and compressed) from the cache like any other; a larger one passes in flat memory.
     if matches!(response.response().body().size(), BodySize::Stream) {
-        return Ok(response);
+        let whole_body = response.status() == StatusCode::OK
+            && response.headers().contains_key(header::ETAG)
+            && response.request().extensions().get::<Revalidation>().is_none()
+            && response.request().extensions().get::<HeadRequest>().is_none();
+        let Some(version) = version.filter(|_| whole_body) else { return Ok(response) };
+        let route = response.request().match_pattern().map(RoutePattern);
+        let headers = reusable_headers(response.headers());
+        let state = state.clone();
+        let cap = cache.budget / MAX_ENTRY_SHARE;
+        let keep = move |body: Bytes| {
+            let Some((cache, _)) = state.read_cache.as_ref() else { return };
+            let entry = Entry {
+                key,
+                version,
+                headers,
+                body,
+                encoded: Default::default(),
+                counted: AtomicUsize::new(0),
+                used: AtomicU64::new(0),
+                route,
+            };
+            cache.put(Arc::new(entry));
+        };
+        return Ok(response.map_body(|_, body| {
+            BoxBody::new(Copied { body, copy: Some(Vec::new()), size: 0, cap, keep: Some(Box::new(keep)) })
+        }));
     }
     let tagged = response.headers().contains_key(header::ETAG);
     if response.status() != StatusCode::OK || !(tagged || is_docs_asset(response.request().path())) {
@@ -399,10 +480,7 @@ pub async fn serve(
     let Ok(body) = to_bytes(body).await else {
         return Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(Bytes::new()))));
     };
-    let mut headers = HeaderMap::new();
-    for (name, value) in head.headers().iter().filter(|(name, _)| reusable(name)) {
-        headers.append(name.clone(), value.clone());
-    }
+    let mut headers = reusable_headers(head.headers());
     if !tagged && let Ok(etag) = header::HeaderValue::from_str(&etag_of(&body)) {
         headers.insert(header::ETAG, etag);
     }
