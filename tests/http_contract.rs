@@ -255,7 +255,9 @@ fn head_answers_every_get_route_without_a_body(backend: Backend) {
         "/v1/networks/nicht-da".into(),
         "/v1/networks?unbekannt=1".into(),
     ];
-    let volatile = ["date", "x-request-id", "content-length"];
+    // How a message is framed (a length, or chunks) is no header of the representation: a streamed GET is
+    // chunked, and a HEAD answered from the read cache's copy of it says its length.
+    let volatile = ["date", "x-request-id", "content-length", "transfer-encoding"];
     for client in [app.anonymous(), admin.clone()] {
         for path in &paths {
             let get = client.get(path);
@@ -278,7 +280,10 @@ fn head_answers_every_get_route_without_a_body(backend: Backend) {
                         assert_eq!(length, get.body.len().to_string(), "GET {path}");
                         assert_eq!(head.header("content-length"), Some(length), "HEAD {path}");
                     }
-                    None => assert_eq!(head.header("transfer-encoding"), Some("chunked"), "HEAD {path}"),
+                    None => match head.header("content-length") {
+                        Some(length) => assert_eq!(length, get.body.len().to_string(), "HEAD {path}"),
+                        None => assert_eq!(head.header("transfer-encoding"), Some("chunked"), "HEAD {path}"),
+                    },
                 }
                 if let Some(etag) = get.header("etag") {
                     let revalidated = client.send("HEAD", path, &[("If-None-Match", etag)], None);
