@@ -423,6 +423,18 @@ pub async fn serve(
 mod tests {
     use super::*;
 
+    /// The bytes `encoded` stands for in `coding`.
+    fn decode(coding: Coding, encoded: &[u8]) -> Vec<u8> {
+        use std::io::Read;
+        let mut decoded = Vec::new();
+        match coding {
+            Coding::Gzip => flate2::read::GzDecoder::new(encoded).read_to_end(&mut decoded).unwrap(),
+            Coding::Brotli => brotli::Decompressor::new(encoded, 4096).read_to_end(&mut decoded).unwrap(),
+            Coding::Zstd => zstd::stream::read::Decoder::new(encoded).unwrap().read_to_end(&mut decoded).unwrap(),
+        };
+        decoded
+    }
+
     fn accept(values: &[&str]) -> Option<&'static str> {
         let mut headers = HeaderMap::new();
         for value in values {
@@ -499,21 +511,12 @@ mod tests {
 
     #[test]
     fn every_coding_round_trips() {
-        use std::io::Read;
         let data: Vec<u8> = (0..100_000u32).flat_map(|i| format!("{{\"n\":{}}},", i % 977).into_bytes()).collect();
         for effort in [Effort::OnTheFly, Effort::Cached] {
             for coding in Coding::ALL {
                 let encoded = compress(coding, effort, &data).unwrap();
                 assert!(encoded.len() < data.len() / 5, "{coding:?} {effort:?}");
-                let mut decoded = Vec::new();
-                match coding {
-                    Coding::Gzip => flate2::read::GzDecoder::new(&encoded[..]).read_to_end(&mut decoded).unwrap(),
-                    Coding::Brotli => brotli::Decompressor::new(&encoded[..], 4096).read_to_end(&mut decoded).unwrap(),
-                    Coding::Zstd => {
-                        zstd::stream::read::Decoder::new(&encoded[..]).unwrap().read_to_end(&mut decoded).unwrap()
-                    }
-                };
-                assert_eq!(decoded, data, "{coding:?} {effort:?}");
+                assert_eq!(decode(coding, &encoded), data, "{coding:?} {effort:?}");
             }
         }
     }
@@ -524,7 +527,6 @@ mod tests {
     async fn streams_are_compressed_chunk_by_chunk() {
         use actix_web::middleware::from_fn;
         use actix_web::{App, test};
-        use std::io::Read;
         let chunks: Vec<Bytes> = (0..20_000)
             .map(|i| Bytes::from(format!("{{\"record\":{i},\"text\":\"{}\"}}\n", "Bildung ".repeat(i % 50))))
             .collect();
@@ -559,15 +561,7 @@ mod tests {
                 pieces += 1;
             }
             assert!(pieces > 1, "{coding:?}: output while streaming, not all at the end");
-            let mut decoded = Vec::new();
-            match coding {
-                Coding::Gzip => flate2::read::GzDecoder::new(&encoded[..]).read_to_end(&mut decoded).unwrap(),
-                Coding::Brotli => brotli::Decompressor::new(&encoded[..], 4096).read_to_end(&mut decoded).unwrap(),
-                Coding::Zstd => {
-                    zstd::stream::read::Decoder::new(&encoded[..]).unwrap().read_to_end(&mut decoded).unwrap()
-                }
-            };
-            assert_eq!(decoded, expected, "{coding:?}");
+            assert_eq!(decode(coding, &encoded), expected, "{coding:?}");
             assert!(encoded.len() * 5 < expected.len(), "{coding:?}");
         }
         let plain = test::call_service(&app, test::TestRequest::get().uri("/stream").to_request()).await;
