@@ -217,12 +217,24 @@ impl ManageConnection for Manager {
                     diesel::SqliteConnection::establish(&self.url.target).map_err(r2d2::Error::ConnectionError)?;
                 // WAL lets readers run beside the one writer; the busy timeout makes a second writer wait
                 // instead of failing; secure_delete overwrites erased personal data in the file.
-                conn.batch_execute(&format!(
+                // Switching a new file to WAL needs it to itself: while another process migrates it, SQLite
+                // answers "database is locked" at once, without its busy handler. Such a start waits instead,
+                // up to the usual wait.
+                let setup = format!(
                     "PRAGMA busy_timeout = {}; PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
                      PRAGMA foreign_keys = ON; PRAGMA secure_delete = ON;",
                     self.wait.as_millis()
-                ))
-                .map_err(r2d2::Error::QueryError)?;
+                );
+                let deadline = std::time::Instant::now() + self.wait;
+                loop {
+                    match conn.batch_execute(&setup) {
+                        Ok(()) => break,
+                        Err(error) if error.to_string().contains("locked") && std::time::Instant::now() < deadline => {
+                            std::thread::sleep(Duration::from_millis(20));
+                        }
+                        Err(error) => return Err(r2d2::Error::QueryError(error)),
+                    }
+                }
                 // SQLite's own lower() folds only ASCII, so a search for "übergang" would miss "Übergang"
                 // (PostgreSQL folds every letter). This connection's lower() is Rust's, as the search
                 // term's is; no index or stored value depends on it.
