@@ -68,7 +68,30 @@ pub struct BodyInput {
 }
 
 impl Resource for Body {
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
+        use super::dataset::CsvColumn;
+        &[
+            CsvColumn::plain("id"),
+            CsvColumn::plain("networkId"),
+            CsvColumn::plain("type"),
+            CsvColumn::plain("name"),
+            CsvColumn::plain("description"),
+            CsvColumn::ADDRESS_STREET,
+            CsvColumn::ADDRESS_POSTAL_CODE,
+            CsvColumn::ADDRESS_CITY,
+            CsvColumn::plain("email"),
+            CsvColumn::plain("phone"),
+            CsvColumn::plain("website"),
+            CsvColumn::SOURCES,
+            CsvColumn::plain("createdAt"),
+            CsvColumn::plain("updatedAt"),
+        ]
+    };
     const KIND: ResourceKind = ResourceKind::Bodies;
+    const DESCRIPTION: &'static str =
+        "Gremien: Bildungskonferenz, Lenkungskreis, Regionales Bildungsbüro, working groups.";
+    const DELETE_NOTE: &'static str = " A body that still has contacts is not deleted (409).";
+    const NOUN: &'static str = "body";
     const WRITABLE: &'static [&'static str] =
         &["networkId", "type", "name", "description", "address", "email", "phone", "website", "sources"];
     type Input = BodyInput;
@@ -133,4 +156,19 @@ pub struct BodyFilter {
     /// Only the bodies of these networks (a page of networks with `expand`); not a query parameter.
     #[param(ignore)]
     pub networks: Option<Vec<Uuid>>,
+}
+
+impl super::query::FromQuery for BodyFilter {
+    fn read(params: &mut impl super::query::QuerySource) -> Self {
+        BodyFilter {
+            network: params.text("network"),
+            body_type: params.one_of("type", super::BodyType::ALL),
+            networks: None,
+        }
+    }
+
+    fn for_network(&mut self, network: Uuid) -> Option<()> {
+        self.network = Some(network.to_string());
+        Some(())
+    }
 }

@@ -87,7 +87,35 @@ pub struct ContactInput {
 pub const PERSONAL_FIELDS: &[&str] = &["name", "function", "email", "phone", "address"];
 
 impl Resource for Contact {
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
+        use super::dataset::CsvColumn;
+        &[
+            CsvColumn::plain("id"),
+            CsvColumn::plain("networkId"),
+            CsvColumn::plain("bodyId"),
+            CsvColumn::plain("districtKey"),
+            CsvColumn::plain("name"),
+            CsvColumn::plain("function"),
+            CsvColumn::plain("organisation"),
+            CsvColumn::plain("email"),
+            CsvColumn::plain("phone"),
+            CsvColumn::ADDRESS_STREET,
+            CsvColumn::ADDRESS_POSTAL_CODE,
+            CsvColumn::ADDRESS_CITY,
+            CsvColumn::plain("visibility"),
+            CsvColumn::plain("isPerson"),
+            CsvColumn::plain("publicationConsent"),
+            CsvColumn::SOURCES,
+            CsvColumn::plain("createdAt"),
+            CsvColumn::plain("updatedAt"),
+        ]
+    };
     const KIND: ResourceKind = ResourceKind::Contacts;
+    const DESCRIPTION: &'static str =
+        "Contacts of networks, bodies and Bezirksregierungen; internal ones need an API key.";
+    const DELETE_NOTE: &'static str =
+        " Deleting a person erases their data for real; only the tombstone (id and time) remains.";
+    const NOUN: &'static str = "contact";
     const WRITABLE: &'static [&'static str] = &[
         "networkId",
         "bodyId",
@@ -265,5 +293,27 @@ impl Access {
                 Role::Editor => PrivateReach::Networks(key.network_ids.clone()),
             },
         }
+    }
+}
+
+impl super::query::FromQuery for ContactFilter {
+    fn read(params: &mut impl super::query::QuerySource) -> Self {
+        ContactFilter {
+            network: params.text("network"),
+            body: params.parsed("body", "a UUID"),
+            district: params.district("district"),
+            q: params.text("q"),
+            reach: Default::default(),
+            networks: None,
+        }
+    }
+
+    fn restrict(&mut self, access: &super::Access) {
+        self.reach = access.private_reach();
+    }
+
+    fn for_network(&mut self, network: Uuid) -> Option<()> {
+        self.network = Some(network.to_string());
+        Some(())
     }
 }

@@ -73,7 +73,25 @@ pub struct ContractInput {
 }
 
 impl Resource for Contract {
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
+        use super::dataset::CsvColumn;
+        &[
+            CsvColumn::plain("id"),
+            CsvColumn::plain("networkId"),
+            CsvColumn::plain("kind"),
+            CsvColumn::plain("signedOn"),
+            CsvColumn::SIGNATORIES,
+            CsvColumn::plain("handlungsfeldIds"),
+            CsvColumn::plain("documentUrl"),
+            CsvColumn::plain("notes"),
+            CsvColumn::SOURCES,
+            CsvColumn::plain("createdAt"),
+            CsvColumn::plain("updatedAt"),
+        ]
+    };
     const KIND: ResourceKind = ResourceKind::Contracts;
+    const DESCRIPTION: &'static str = "Kooperationsverträge between the Land NRW and a Kreis or kreisfreie Stadt.";
+    const NOUN: &'static str = "contract";
     const WRITABLE: &'static [&'static str] =
         &["networkId", "kind", "signedOn", "signatories", "handlungsfeldIds", "documentUrl", "notes", "sources"];
     type Input = ContractInput;
@@ -146,4 +164,19 @@ pub struct ContractFilter {
     /// Only the contracts of these networks (a page of networks with `expand`); not a query parameter.
     #[param(ignore)]
     pub networks: Option<Vec<Uuid>>,
+}
+
+impl super::query::FromQuery for ContractFilter {
+    fn read(params: &mut impl super::query::QuerySource) -> Self {
+        ContractFilter {
+            network: params.text("network"),
+            kind: params.one_of("kind", super::ContractKind::ALL),
+            networks: None,
+        }
+    }
+
+    fn for_network(&mut self, network: Uuid) -> Option<()> {
+        self.network = Some(network.to_string());
+        Some(())
+    }
 }

@@ -44,7 +44,22 @@ pub struct HandlungsfeldInput {
 }
 
 impl Resource for Handlungsfeld {
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
+        use super::dataset::CsvColumn;
+        &[
+            CsvColumn::plain("id"),
+            CsvColumn::plain("slug"),
+            CsvColumn::plain("name"),
+            CsvColumn::plain("description"),
+            CsvColumn::SOURCES,
+            CsvColumn::plain("createdAt"),
+            CsvColumn::plain("updatedAt"),
+        ]
+    };
     const KIND: ResourceKind = ResourceKind::Handlungsfelder;
+    const DESCRIPTION: &'static str = "The shared vocabulary of fields of action.";
+    const DELETE_NOTE: &'static str = " A Handlungsfeld still named by networks or contracts is not deleted (409).";
+    const NOUN: &'static str = "Handlungsfeld";
     const WRITABLE: &'static [&'static str] = &["slug", "name", "description", "sources"];
     type Input = HandlungsfeldInput;
 
@@ -90,4 +105,15 @@ pub struct HandlungsfeldFilter {
     /// Only the Handlungsfelder of this network (the list under `/v1/networks/{id}/handlungsfelder`).
     #[param(ignore)]
     pub network: Option<Uuid>,
+}
+
+impl super::query::FromQuery for HandlungsfeldFilter {
+    fn read(params: &mut impl super::query::QuerySource) -> Self {
+        HandlungsfeldFilter { q: params.text("q"), network: None }
+    }
+
+    fn for_network(&mut self, network: Uuid) -> Option<()> {
+        self.network = Some(network);
+        Some(())
+    }
 }

@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod facts;
 pub mod handlungsfeld;
 pub mod network;
+pub mod query;
 pub mod reference;
 pub mod validation;
 pub mod webhook;
@@ -23,6 +24,7 @@ pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party,
 pub use facts::Fact;
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
 pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
+pub use query::{FromQuery, QuerySource};
 pub use reference::{District, Region, RegionKind};
 pub use validation::{FieldError, ValidationErrors};
 
@@ -60,12 +62,21 @@ impl Reference {
 }
 
 /// What the five editable resources share; the generic HTTP handlers and storage are written against it.
-pub trait Resource: Serialize + Clone + Send + Sync + 'static {
+pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static {
     const KIND: ResourceKind;
+    /// One record of the kind, as messages name it ("no network has this id").
+    const NOUN: &'static str;
+    /// What records of the kind are, in a sentence (the OpenAPI document's tag of the kind).
+    const DESCRIPTION: &'static str;
+    /// What deleting one does besides, if anything, in a sentence after a space (the OpenAPI document).
+    const DELETE_NOTE: &'static str = "";
     /// Fields a client sets (the body of POST and PUT, the document a merge patch applies to).
     const WRITABLE: &'static [&'static str];
     /// Fields the server sets; accepted and ignored in input so that a client can send back what it read.
     const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt"];
+    /// The columns of the kind's CSV export: its fields in the order of its representation, as readable
+    /// text (addresses in three columns, sources and signatories as text, see [`dataset::CellText`]).
+    const CSV_COLUMNS: &'static [dataset::CsvColumn];
 
     /// The validated content of a write.
     type Input: Clone + Send + Sync + 'static;

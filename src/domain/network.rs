@@ -71,7 +71,28 @@ pub struct NetworkInput {
 }
 
 impl Resource for Network {
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
+        use super::dataset::CsvColumn;
+        &[
+            CsvColumn::plain("id"),
+            CsvColumn::plain("slug"),
+            CsvColumn::plain("name"),
+            CsvColumn::plain("regionKey"),
+            CsvColumn::plain("status"),
+            CsvColumn::plain("website"),
+            CsvColumn::plain("description"),
+            CsvColumn::plain("handlungsfeldIds"),
+            CsvColumn::plain("foundedOn"),
+            CsvColumn::SOURCES,
+            CsvColumn::plain("createdAt"),
+            CsvColumn::plain("updatedAt"),
+        ]
+    };
     const KIND: ResourceKind = ResourceKind::Networks;
+    const DESCRIPTION: &'static str = "Regionale Bildungsnetzwerke, one per Kreis or kreisfreie Stadt.";
+    const DELETE_NOTE: &'static str =
+        " A network that still has contracts, bodies or contacts is not deleted (409): nothing cascades.";
+    const NOUN: &'static str = "network";
     const WRITABLE: &'static [&'static str] =
         &["slug", "name", "regionKey", "status", "website", "description", "handlungsfeldIds", "sources"];
     const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt", "foundedOn"];
@@ -201,6 +222,18 @@ impl Expansion {
 
     pub fn is_empty(&self) -> bool {
         *self == Expansion::default()
+    }
+}
+
+impl super::query::FromQuery for NetworkFilter {
+    fn read(params: &mut impl super::query::QuerySource) -> Self {
+        NetworkFilter {
+            district: params.district("district"),
+            region: params.text("region"),
+            status: params.one_of("status", super::NetworkStatus::ALL),
+            handlungsfeld: params.text("handlungsfeld"),
+            q: params.text("q"),
+        }
     }
 }
 

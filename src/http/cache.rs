@@ -14,19 +14,14 @@ use std::sync::{Arc, RwLock};
 use std::thread::Thread;
 use std::time::{Duration, Instant};
 
-use actix_web::body::{BodySize, BoxBody, MessageBody, to_bytes};
-use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::body::{BodySize, BoxBody, MessageBody};
 use actix_web::http::header::{self, HeaderMap};
-use actix_web::http::{Method, StatusCode};
-use actix_web::middleware::Next;
-use actix_web::{HttpMessage, HttpResponse, web};
+use actix_web::{HttpResponse, web};
 use bytes::Bytes;
 use tokio::sync::{OnceCell, watch};
 
-use super::conditional::{Revalidation, etag_of};
 use super::encoding::{Coding, Effort, compress};
-use super::middleware::HeadRequest;
-use super::state::AppState;
+use super::metrics::Metrics;
 use crate::storage::{COMMIT_WAIT, Db};
 
 /// How many answers the cache holds at most, whatever their size.
@@ -49,7 +44,7 @@ const _: () = assert!(!TRUSTED_FOR.is_zero());
 /// give a number again for another state. A crash ends every connection, the poller's too, so answers
 /// cached before the poller had to reconnect are never taken for current afterwards.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-struct DataVersion {
+pub(crate) struct DataVersion {
     connection: u64,
     writes: i64,
 }
@@ -59,7 +54,7 @@ struct DataVersion {
 const COMPRESS_INLINE: usize = 16 * 1024;
 
 /// One cached answer.
-struct Entry {
+pub(crate) struct Entry {
     key: String,
     version: DataVersion,
     headers: HeaderMap,
@@ -73,7 +68,7 @@ struct Entry {
     /// When it was last used, in [`ReadCache::clock`] ticks: the least recently used go first.
     used: AtomicU64,
     /// The route pattern the answer came from: a hit is answered before routing (see [`RoutePattern`]).
-    route: Option<RoutePattern>,
+    pub(crate) route: Option<RoutePattern>,
 }
 
 /// The route pattern of a request answered from the cache, for the metrics and the log line.
@@ -81,6 +76,26 @@ struct Entry {
 pub struct RoutePattern(pub String);
 
 impl Entry {
+    /// An answer to keep: `headers` are those a later request may reuse (see [`reusable_headers`]).
+    pub(crate) fn new(
+        key: String,
+        version: DataVersion,
+        headers: HeaderMap,
+        body: Bytes,
+        route: Option<RoutePattern>,
+    ) -> Entry {
+        Entry {
+            key,
+            version,
+            headers,
+            body,
+            encoded: Default::default(),
+            counted: AtomicUsize::new(0),
+            used: AtomicU64::new(0),
+            route,
+        }
+    }
+
     /// What the entry costs, roughly: its bodies, headers and key.
     fn size(&self) -> usize {
         let headers: usize = self.headers.iter().map(|(n, v)| n.as_str().len() + v.len() + 16).sum();
@@ -96,7 +111,13 @@ pub struct Cached(Arc<Entry>);
 impl Cached {
     /// The body in `coding`: compressed once per entry and coding (concurrent readers wait for that one),
     /// then copied; `None` if the compressor failed.
-    pub async fn encoded(&self, coding: Coding, state: &AppState) -> Option<Bytes> {
+    /// `cache` is the read cache that holds the entry, which recounts its size.
+    pub async fn encoded(
+        &self,
+        coding: Coding,
+        metrics: &Metrics,
+        cache: Option<&(ReadCache, Arc<Freshness>)>,
+    ) -> Option<Bytes> {
         let entry = &self.0;
         let cell = &entry.encoded[coding.index()];
         let made_here = std::cell::Cell::new(false);
@@ -110,14 +131,14 @@ impl Cached {
                     web::block(move || compress(coding, Effort::Cached, &body)).await.ok().and_then(Result::ok)
                 };
                 if encoded.is_some() {
-                    state.metrics.count_compression(coding, Effort::Cached);
+                    metrics.count_compression(coding, Effort::Cached);
                 }
                 encoded
             })
             .await
             .clone();
         if made_here.get()
-            && let Some((cache, _)) = &state.read_cache
+            && let Some((cache, _)) = cache
         {
             cache.recount(entry);
         }
@@ -184,7 +205,7 @@ impl Freshness {
 
     /// The data version as of a moment after every write acknowledged before this call; `None` when the
     /// database does not answer.
-    async fn current(&self) -> Option<DataVersion> {
+    pub(crate) async fn current(&self) -> Option<DataVersion> {
         let arrived = Instant::now();
         if let Some(version) = self.trusted(*self.latest.borrow(), arrived) {
             return version;
@@ -256,7 +277,7 @@ impl ReadCache {
         (entries.by_key.len(), entries.bytes)
     }
 
-    fn get(&self, key: &str, version: DataVersion) -> Option<Arc<Entry>> {
+    pub(crate) fn get(&self, key: &str, version: DataVersion) -> Option<Arc<Entry>> {
         let entries = self.entries.read().unwrap_or_else(|e| e.into_inner());
         let entry = entries.by_key.get(key).filter(|entry| entry.version == version)?;
         entry.used.store(self.clock.fetch_add(1, Ordering::Relaxed), Ordering::Relaxed);
@@ -264,7 +285,12 @@ impl ReadCache {
     }
 
     /// Keeps `entry`, unless it is too large; whether it was kept.
-    fn put(&self, entry: Arc<Entry>) -> bool {
+    /// The largest answer one entry may hold.
+    pub(crate) fn entry_cap(&self) -> usize {
+        self.budget / MAX_ENTRY_SHARE
+    }
+
+    pub(crate) fn put(&self, entry: Arc<Entry>) -> bool {
         let size = entry.size();
         if size > self.budget / MAX_ENTRY_SHARE {
             return false;
@@ -334,7 +360,7 @@ fn reusable(name: &header::HeaderName) -> bool {
 }
 
 /// The headers of an answer that a cached copy repeats.
-fn reusable_headers(from: &HeaderMap) -> HeaderMap {
+pub(crate) fn reusable_headers(from: &HeaderMap) -> HeaderMap {
     let mut headers = HeaderMap::new();
     for (name, value) in from.iter().filter(|(name, _)| reusable(name)) {
         headers.append(name.clone(), value.clone());
@@ -344,12 +370,18 @@ fn reusable_headers(from: &HeaderMap) -> HeaderMap {
 
 /// A streamed body that keeps a copy of what passes, up to `cap` bytes, and hands it to `keep` when the
 /// stream has ended whole (an error or a larger body drops the copy).
-struct Copied {
+pub(crate) struct Copied {
     body: BoxBody,
     copy: Option<Vec<Bytes>>,
     size: usize,
     cap: usize,
     keep: Option<Box<dyn FnOnce(Bytes)>>,
+}
+
+impl Copied {
+    pub(crate) fn new(body: BoxBody, cap: usize, keep: impl FnOnce(Bytes) + 'static) -> Copied {
+        Copied { body, copy: Some(Vec::new()), size: 0, cap, keep: Some(Box::new(keep)) }
+    }
 }
 
 impl MessageBody for Copied {
@@ -386,22 +418,10 @@ impl MessageBody for Copied {
     }
 }
 
-fn cacheable(req: &ServiceRequest) -> bool {
-    req.method() == Method::GET
-        && (req.path().starts_with("/v1") || super::pages::is_page(req.path()) || is_docs_asset(req.path()))
-        && !req.headers().contains_key(header::AUTHORIZATION)
-}
-
-/// The files of Swagger UI (`/docs/…`, 1.5 MB of JavaScript): they come without an ETag, so the cache
-/// gives them one; kept, they are compressed once rather than on every page view of the docs.
-fn is_docs_asset(path: &str) -> bool {
-    path.starts_with("/docs/")
-}
-
 impl Entry {
     /// The cached answer; `encoding::serve` decides a conditional request and the content coding, and
     /// takes the encoded bodies of an entry the cache holds from it.
-    fn answer(self: &Arc<Entry>, kept: bool) -> HttpResponse {
+    pub(crate) fn answer(self: &Arc<Entry>, kept: bool) -> HttpResponse {
         let mut response = HttpResponse::Ok().body(self.body.clone());
         for (name, value) in self.headers.iter() {
             response.headers_mut().append(name.clone(), value.clone());
@@ -411,90 +431,4 @@ impl Entry {
         }
         response
     }
-}
-
-/// The middleware: answers from the cache while the registry is unchanged, and fills it otherwise.
-/// (`If-None-Match` and `If-Modified-Since` were taken off the request by `encoding::serve`, which
-/// answers them, so the handler renders the whole answer and it can be cached.)
-pub async fn serve(
-    req: ServiceRequest,
-    next: Next<impl MessageBody + 'static>,
-) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
-    let state = req.app_data::<web::Data<AppState>>().cloned();
-    let Some(state) = state.filter(|s| s.read_cache.is_some() && cacheable(&req)) else {
-        return next.call(req).await.map(ServiceResponse::map_into_boxed_body);
-    };
-    let (cache, freshness) = state.read_cache.as_ref().expect("checked above");
-    let version = freshness.current().await;
-    let key = req.uri().path_and_query().map_or(req.path(), |pq| pq.as_str());
-    if let Some(version) = version
-        && let Some(entry) = cache.get(key, version)
-    {
-        state.metrics.cache_hits.fetch_add(1, Ordering::Relaxed);
-        let response = entry.answer(true);
-        if let Some(route) = &entry.route {
-            req.extensions_mut().insert(route.clone());
-        }
-        return Ok(req.into_response(response));
-    }
-    let key = key.to_string();
-    let response = next.call(req).await?.map_into_boxed_body();
-    // A streamed answer (the dataset export) is sent as it is read, never buffered. If it ends within
-    // what one entry may take, the copy made on its way is kept: the export of a registry of today's size
-    // is then answered (and compressed) from the cache like any other; a larger one passes in flat memory.
-    if matches!(response.response().body().size(), BodySize::Stream) {
-        let whole_body = response.status() == StatusCode::OK
-            && response.headers().contains_key(header::ETAG)
-            && response.request().extensions().get::<Revalidation>().is_none()
-            && response.request().extensions().get::<HeadRequest>().is_none();
-        let Some(version) = version.filter(|_| whole_body) else { return Ok(response) };
-        let route = response.request().match_pattern().map(RoutePattern);
-        let headers = reusable_headers(response.headers());
-        let state = state.clone();
-        let cap = cache.budget / MAX_ENTRY_SHARE;
-        let keep = move |body: Bytes| {
-            let Some((cache, _)) = state.read_cache.as_ref() else { return };
-            let entry = Entry {
-                key,
-                version,
-                headers,
-                body,
-                encoded: Default::default(),
-                counted: AtomicUsize::new(0),
-                used: AtomicU64::new(0),
-                route,
-            };
-            cache.put(Arc::new(entry));
-        };
-        return Ok(response.map_body(|_, body| {
-            BoxBody::new(Copied { body, copy: Some(Vec::new()), size: 0, cap, keep: Some(Box::new(keep)) })
-        }));
-    }
-    let tagged = response.headers().contains_key(header::ETAG);
-    if response.status() != StatusCode::OK || !(tagged || is_docs_asset(response.request().path())) {
-        return Ok(response);
-    }
-    let route = response.request().match_pattern().map(RoutePattern);
-    let (request, response) = response.into_parts();
-    let (head, body) = response.into_parts();
-    let Ok(body) = to_bytes(body).await else {
-        return Ok(ServiceResponse::new(request, head.set_body(BoxBody::new(Bytes::new()))));
-    };
-    let mut headers = reusable_headers(head.headers());
-    if !tagged && let Ok(etag) = header::HeaderValue::from_str(&etag_of(&body)) {
-        headers.insert(header::ETAG, etag);
-    }
-    let entry = Arc::new(Entry {
-        key,
-        // Without a version (the database did not answer) the answer is not kept.
-        version: version.unwrap_or_default(),
-        headers,
-        body,
-        encoded: Default::default(),
-        counted: AtomicUsize::new(0),
-        used: AtomicU64::new(0),
-        route,
-    });
-    let kept = version.is_some() && cache.put(entry.clone());
-    Ok(ServiceResponse::new(request, entry.answer(kept)))
 }

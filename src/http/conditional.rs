@@ -8,7 +8,6 @@ use sha2::{Digest, Sha256};
 
 use super::encoding::identity_tag;
 use super::problem::ApiError;
-use super::state::AppState;
 use crate::domain::{Access, Timestamp};
 
 /// A strong ETag: the first 128 bits of the SHA-256 of the representation's bytes.
@@ -126,11 +125,16 @@ pub fn respond_bytes(
     response.content_type(content_type).body(body)
 }
 
+/// How long anyone may cache an anonymous read, in seconds (`HttpConfig::cache_max_age`): app data of its
+/// own, as this module is below the application state that holds the configuration.
+#[derive(Debug, Clone, Copy)]
+pub struct CacheMaxAge(pub u64);
+
 /// Anonymous reads may be cached by anyone for the configured time; authorised ones only privately.
 pub(super) fn cache_control(req: &HttpRequest, access: &Access) -> String {
     match access {
         Access::Anonymous => {
-            let max_age = req.app_data::<actix_web::web::Data<AppState>>().map_or(60, |s| s.config.cache_max_age);
+            let max_age = req.app_data::<CacheMaxAge>().map_or(60, |max_age| max_age.0);
             format!("public, max-age={max_age}")
         }
         Access::Key(_) => "private, no-cache".into(),

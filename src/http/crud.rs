@@ -7,7 +7,6 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use serde::Serialize;
 use serde::de::{self, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::{Map, Value};
 use uuid::Uuid;
@@ -16,28 +15,11 @@ use super::auth::{Caller, actor, authorizer, require_key};
 use super::conditional::{IfMatch, respond};
 use super::problem::ApiError;
 use super::query::{CursorKind, FromQuery, Paging, QueryParams};
+use super::responses::{Links, Page, Tombstone, cut_page};
 use super::state::AppState;
 use crate::domain::validation::parse_uuid;
 use crate::domain::{Access, Resource, merge_patch};
 use crate::storage::{Change, Cursor, Table};
-
-/// A list page: `{"data": [...], "links": {"self", "next"}}`.
-#[derive(Debug, Serialize)]
-pub struct Page {
-    pub data: Vec<Value>,
-    pub links: Links,
-}
-
-#[derive(Debug, Serialize)]
-pub struct Links {
-    #[serde(rename = "self")]
-    pub this: String,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub next: Option<String>,
-    /// The change feed only: where to continue later, even from its (current) last page.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub resume: Option<String>,
-}
 
 /// A list response with `Link: <next>; rel="next"`.
 pub fn page_response(req: &HttpRequest, access: &Access, data: Vec<Value>, next: Option<String>) -> HttpResponse {
@@ -81,30 +63,23 @@ pub fn change_value<R: Resource>(change: &Change<R>) -> Value {
     match change {
         Change::Live(record) => serde_json::to_value(record).unwrap_or_default(),
         Change::Deleted { id, updated_at } => {
-            serde_json::json!({"id": id, "deleted": true, "updatedAt": updated_at})
+            serde_json::to_value(Tombstone::new(*id, *updated_at)).unwrap_or_default()
         }
     }
 }
 
 /// Splits one extra row off a page fetched with `limit + 1`: it tells whether there is a next page.
-pub fn split_page<R: Resource>(mut page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
-    let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
-    if page.len() <= limit {
-        return (page, None);
-    }
-    page.truncate(limit);
-    let next = page.last().map(|last| {
+pub fn split_page<R: Resource>(page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
+    cut_page(page, paging.limit, |last| {
         let (at, id) = last.key();
         if paging.since.is_some() { Cursor::Changed { at, id } } else { Cursor::Id(id) }
-    });
-    (page, next)
+    })
 }
 
 /// Reads `limit`, `cursor`, `modifiedSince` and the filters of `R`.
 pub fn list_query<R>(req: &HttpRequest, access: &Access) -> Result<(R::Filter, Paging), ApiError>
 where
     R: Table,
-    R::Filter: FromQuery,
 {
     list_params::<R>(QueryParams::parse(req.query_string())?, access)
 }
@@ -113,7 +88,6 @@ where
 pub fn list_params<R>(mut params: QueryParams, access: &Access) -> Result<(R::Filter, Paging), ApiError>
 where
     R: Table,
-    R::Filter: FromQuery,
 {
     let mut filter = R::Filter::read(&mut params);
     let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Records);
@@ -132,7 +106,6 @@ pub async fn list_with<R>(
 ) -> Result<HttpResponse, ApiError>
 where
     R: Table,
-    R::Filter: FromQuery,
 {
     let db = state.db.clone();
     let window = paging.window();
@@ -143,11 +116,11 @@ where
     Ok(page_response(req, &access, data, next.map(|cursor| paging.encode(&cursor))))
 }
 
-pub async fn list<R>(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError>
-where
-    R: Table,
-    R::Filter: FromQuery,
-{
+pub async fn list<R: Table>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
     let (filter, paging) = list_query::<R>(&req, &caller.0)?;
     list_with::<R>(&req, &state, caller.0, filter, paging).await
 }

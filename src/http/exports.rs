@@ -14,119 +14,50 @@ use super::pipe::pipe;
 use super::problem::ApiError;
 use super::query::{FromQuery, QueryParams};
 use super::state::AppState;
+use crate::domain::Access;
 use crate::domain::dataset::{CsvColumn, CsvSeparator, to_csv};
-use crate::domain::{Access, Body, Contact, Contract, Handlungsfeld, Network};
+use crate::storage::kinds::{KindVisitor, editable_names, with_kind};
 use crate::storage::{Db, ExportError, SnapshotVersion, StoreResult, Table};
 
-/// The columns of a resource's CSV: its fields in the order of its representation, as readable text
-/// (addresses in three columns, sources and signatories as text, see [`crate::domain::dataset::CellText`]).
+/// The CSV columns of the editable kind named `resource` (`networks`, …), if it is one.
 pub fn csv_columns(resource: &str) -> Option<&'static [CsvColumn]> {
-    use CsvColumn as C;
-    const NETWORKS: &[CsvColumn] = &[
-        C::plain("id"),
-        C::plain("slug"),
-        C::plain("name"),
-        C::plain("regionKey"),
-        C::plain("status"),
-        C::plain("website"),
-        C::plain("description"),
-        C::plain("handlungsfeldIds"),
-        C::plain("foundedOn"),
-        C::SOURCES,
-        C::plain("createdAt"),
-        C::plain("updatedAt"),
-    ];
-    const CONTRACTS: &[CsvColumn] = &[
-        C::plain("id"),
-        C::plain("networkId"),
-        C::plain("kind"),
-        C::plain("signedOn"),
-        C::SIGNATORIES,
-        C::plain("handlungsfeldIds"),
-        C::plain("documentUrl"),
-        C::plain("notes"),
-        C::SOURCES,
-        C::plain("createdAt"),
-        C::plain("updatedAt"),
-    ];
-    const BODIES: &[CsvColumn] = &[
-        C::plain("id"),
-        C::plain("networkId"),
-        C::plain("type"),
-        C::plain("name"),
-        C::plain("description"),
-        C::ADDRESS_STREET,
-        C::ADDRESS_POSTAL_CODE,
-        C::ADDRESS_CITY,
-        C::plain("email"),
-        C::plain("phone"),
-        C::plain("website"),
-        C::SOURCES,
-        C::plain("createdAt"),
-        C::plain("updatedAt"),
-    ];
-    const HANDLUNGSFELDER: &[CsvColumn] = &[
-        C::plain("id"),
-        C::plain("slug"),
-        C::plain("name"),
-        C::plain("description"),
-        C::SOURCES,
-        C::plain("createdAt"),
-        C::plain("updatedAt"),
-    ];
-    const CONTACTS: &[CsvColumn] = &[
-        C::plain("id"),
-        C::plain("networkId"),
-        C::plain("bodyId"),
-        C::plain("districtKey"),
-        C::plain("name"),
-        C::plain("function"),
-        C::plain("organisation"),
-        C::plain("email"),
-        C::plain("phone"),
-        C::ADDRESS_STREET,
-        C::ADDRESS_POSTAL_CODE,
-        C::ADDRESS_CITY,
-        C::plain("visibility"),
-        C::plain("isPerson"),
-        C::plain("publicationConsent"),
-        C::SOURCES,
-        C::plain("createdAt"),
-        C::plain("updatedAt"),
-    ];
-    Some(match resource {
-        "networks" => NETWORKS,
-        "contracts" => CONTRACTS,
-        "bodies" => BODIES,
-        "handlungsfelder" => HANDLUNGSFELDER,
-        "contacts" => CONTACTS,
-        _ => return None,
-    })
+    struct Columns(Option<&'static [CsvColumn]>);
+    impl KindVisitor for Columns {
+        fn visit<R: Table>(&mut self) {
+            self.0 = Some(R::CSV_COLUMNS);
+        }
+    }
+    let mut columns = Columns(None);
+    with_kind(resource.parse().ok()?, &mut columns);
+    columns.0
 }
 
-fn values<R: Table>(db: &Db, access: &Access) -> StoreResult<Vec<serde_json::Value>>
-where
-    R::Filter: Default + FromQuery,
-{
-    let mut filter = R::Filter::default();
-    filter.restrict(access);
-    Ok(db.all::<R>(&filter, access)?.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect())
-}
-
-/// The records of one resource type as JSON values, as `access` may see them.
+/// The records of the editable kind named `resource` as JSON values, as `access` may see them; `None`
+/// when there is no such kind.
 pub fn resource_values(db: &Db, resource: &str, access: &Access) -> StoreResult<Option<Vec<serde_json::Value>>> {
-    Ok(Some(match resource {
-        "networks" => values::<Network>(db, access)?,
-        "contracts" => values::<Contract>(db, access)?,
-        "bodies" => values::<Body>(db, access)?,
-        "handlungsfelder" => values::<Handlungsfeld>(db, access)?,
-        "contacts" => values::<Contact>(db, access)?,
-        _ => return Ok(None),
-    }))
+    struct Values<'a> {
+        db: &'a Db,
+        access: &'a Access,
+        values: Option<StoreResult<Vec<serde_json::Value>>>,
+    }
+    impl KindVisitor for Values<'_> {
+        fn visit<R: Table>(&mut self) {
+            let mut filter = R::Filter::default();
+            filter.restrict(self.access);
+            self.values = Some(
+                self.db
+                    .all::<R>(&filter, self.access)
+                    .map(|records| records.iter().map(|r| serde_json::to_value(r).unwrap_or_default()).collect()),
+            );
+        }
+    }
+    let Ok(kind) = resource.parse() else { return Ok(None) };
+    let mut values = Values { db, access, values: None };
+    with_kind(kind, &mut values);
+    values.values.transpose()
 }
 
-/// How many full exports one process streams at once; each reads on a database connection of its own.
-pub const CONCURRENT_EXPORTS: usize = 4;
+pub use super::state::CONCURRENT_EXPORTS;
 
 /// The bytes an export hands to the client at a time, and how many such chunks wait for it at most:
 /// with the page of records being read, all the memory one export takes, whatever the dataset's size.
@@ -221,10 +152,9 @@ pub async fn csv(
     let file = path.into_inner();
     let resource = file.strip_suffix(".csv").unwrap_or("").to_string();
     let columns = csv_columns(&resource).ok_or_else(|| {
-        ApiError::NotFound(
-            "Exports exist for networks, contracts, bodies, handlungsfelder and contacts: /v1/exports/networks.csv"
-                .into(),
-        )
+        let names = editable_names();
+        let (last, others) = names.split_last().expect("there are editable kinds");
+        ApiError::NotFound(format!("Exports exist for {} and {last}: /v1/exports/networks.csv", others.join(", ")))
     })?;
     let db = state.db.clone();
     let name = resource.clone();

@@ -3,10 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use serde::Serialize;
-use serde_json::{Value, json};
-use utoipa::ToSchema;
-use uuid::Uuid;
+use serde_json::Value;
 
 use super::auth::{Caller, actor, require_admin};
 use super::conditional::respond;
@@ -14,83 +11,15 @@ use super::crud::{json_body, page_response};
 use super::openapi;
 use super::problem::ApiError;
 use super::query::{CursorKind, Paging, QueryParams};
+use super::responses::API_VERSION;
+use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, Facts, cut_page};
 use super::state::AppState;
 use crate::domain::validation::{Fields, MAX_SHORT};
 use crate::domain::{ApiKey, ApiKeyInput, ResourceKind, Role, Timestamp};
-use crate::storage::{AUDITED_TYPES, AuditFilter, Cursor};
-
-pub const API_VERSION: &str = "1";
+use crate::storage::kinds::editable_names;
+use crate::storage::{AuditFilter, Cursor, audited_types};
 
 pub use crate::domain::dataset::licence;
-
-/// The discovery document.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Discovery {
-    #[schema(example = "rbn-registry")]
-    pub name: String,
-    pub title: String,
-    #[schema(example = "0.1.0")]
-    pub version: String,
-    #[schema(example = "1")]
-    pub api_version: String,
-    /// The licence of the data.
-    #[schema(value_type = Object)]
-    pub licence: Value,
-    /// When anything in the registry last changed.
-    pub last_change: Option<Timestamp>,
-    /// How many networks the registry holds, and how many the source documents speak of.
-    pub facts: Facts,
-    /// Where to go from here: the OpenAPI document, the docs and every collection.
-    #[schema(value_type = Object)]
-    pub links: Value,
-}
-
-/// The networks the registry holds next to what the source documents state about their number.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Facts {
-    /// The networks the registry holds now (counted when asked).
-    #[schema(example = 47)]
-    pub networks: i64,
-    /// The same in words, with the numbers of `statements`.
-    #[schema(
-        example = "Das Register verzeichnet 47 Netzwerke. Die Quelldokumente sprechen von 43 (2010-05-06), 50 (2013-11-19), 52 (undatiert), 13 im Regierungsbezirk Düsseldorf (undatiert), 8 im Regierungsbezirk Münster (undatiert); sie nennen nicht jedes Netzwerk, das sie zählen, mit Namen. Die Aussagen mit ihren Quellen stehen in statements."
-    )]
-    pub summary: String,
-    /// What the source documents state about the networks as a whole, quoted, with their sources (the
-    /// `facts` section of the dataset).
-    pub statements: Vec<crate::domain::Fact>,
-}
-
-impl Facts {
-    /// `districts`: the names of the Regierungsbezirke by key.
-    pub fn new(networks: i64, statements: Vec<crate::domain::Fact>, districts: &[(i32, String)]) -> Facts {
-        let counts: Vec<String> = statements
-            .iter()
-            .filter_map(|fact| {
-                let count = fact.count?;
-                let scope = fact.district_key.map_or_else(String::new, |key| {
-                    let name = districts.iter().find(|(k, _)| *k == key).map_or(key.to_string(), |(_, n)| n.clone());
-                    format!(" im Regierungsbezirk {name}")
-                });
-                let date = fact.date.map_or_else(|| "undatiert".to_string(), |date| date.to_string());
-                Some(format!("{count}{scope} ({date})"))
-            })
-            .collect();
-        let mut summary = format!("Das Register verzeichnet {networks} Netzwerke.");
-        if !counts.is_empty() {
-            summary.push_str(&format!(
-                " Die Quelldokumente sprechen von {}; sie nennen nicht jedes Netzwerk, das sie zählen, mit Namen.",
-                counts.join(", ")
-            ));
-        }
-        if !statements.is_empty() {
-            summary.push_str(" Die Aussagen mit ihren Quellen stehen in statements.");
-        }
-        Facts { networks, summary, statements }
-    }
-}
 
 pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
@@ -105,24 +34,29 @@ pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Cal
         licence: licence(),
         last_change,
         facts: Facts::new(networks, statements, &districts),
-        links: json!({
-            "self": "/v1",
-            "openapi": "/v1/openapi.json",
-            "docs": "/docs",
-            "districts": "/v1/districts",
-            "regions": "/v1/regions",
-            "networks": "/v1/networks",
-            "contracts": "/v1/contracts",
-            "bodies": "/v1/bodies",
-            "handlungsfelder": "/v1/handlungsfelder",
-            "contacts": "/v1/contacts",
-            "changes": "/v1/changes",
-            "health": "/healthz",
-            "readiness": "/readyz",
-            "metrics": "/metrics"
-        }),
+        links: discovery_links(),
     };
     Ok(respond(&req, &caller.0, StatusCode::OK, &document, None))
+}
+
+/// The links of the discovery document: the reference lists, every editable kind's collection, the feed
+/// and operations.
+fn discovery_links() -> Value {
+    let mut links = serde_json::Map::new();
+    let mut link = |name: &str, path: String| links.insert(name.to_string(), Value::String(path));
+    link("self", "/v1".into());
+    link("openapi", "/v1/openapi.json".into());
+    link("docs", "/docs".into());
+    link("districts", "/v1/districts".into());
+    link("regions", "/v1/regions".into());
+    for name in editable_names() {
+        link(name, format!("/v1/{name}"));
+    }
+    link("changes", "/v1/changes".into());
+    link("health", "/healthz".into());
+    link("readiness", "/readyz".into());
+    link("metrics", "/metrics".into());
+    Value::Object(links)
 }
 
 pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
@@ -152,38 +86,21 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 
 /// Prometheus text exposition (see `metrics`).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
-    HttpResponse::Ok().content_type(super::metrics::CONTENT_TYPE).body(super::metrics::render(&state))
-}
-
-/// The types the change feed holds.
-pub const FEED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts"];
-
-/// One entry of the change feed.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ChangeFeedEntry {
-    /// Position in the feed; grows with every write.
-    pub seq: i64,
-    #[serde(rename = "type")]
-    pub resource_type: ResourceKind,
-    pub id: Uuid,
-    /// `true` for deleted records (and records the reader may not see).
-    pub deleted: bool,
-    pub updated_at: Timestamp,
-    /// The record as it is now; absent when deleted.
-    #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub data: Option<Value>,
+    let cache = state.read_cache.as_ref().map(|(cache, _)| cache.usage());
+    let text = super::metrics::render(&state.metrics, cache, state.db.pool_stats());
+    HttpResponse::Ok().content_type(super::metrics::CONTENT_TYPE).body(text)
 }
 
 pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let kinds: Vec<ResourceKind> = match params.parsed::<String>("type", "") {
         Some(list) => {
+            // The change feed holds the editable kinds.
+            let feed_types = editable_names();
             let kinds: Option<Vec<ResourceKind>> =
-                list.split(',').map(|name| FEED_TYPES.contains(&name).then(|| name.parse().ok()).flatten()).collect();
+                list.split(',').map(|name| feed_types.contains(&name).then(|| name.parse().ok()).flatten()).collect();
             kinds.unwrap_or_else(|| {
-                params.error("type", format!("must be a comma-separated list of {}", FEED_TYPES.join(", ")));
+                params.error("type", format!("must be a comma-separated list of {}", feed_types.join(", ")));
                 Vec::new()
             })
         }
@@ -196,13 +113,8 @@ pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Calle
     let reader = caller.0.clone();
     let limit = paging.limit + 1;
     let since = paging.since;
-    let mut entries = web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
-    let next = if entries.len() as i64 > paging.limit {
-        entries.truncate(paging.limit as usize);
-        entries.last().map(|(entry, _)| entry.seq.to_string())
-    } else {
-        None
-    };
+    let entries = web::block(move || db.changes(after_seq, &kinds, since, limit, &reader)).await??;
+    let (entries, next) = cut_page(entries, paging.limit, |(entry, _)| entry.seq.to_string());
     // Where to continue later: after this page's last entry, or where this page started when it is empty.
     let resume = entries.last().map_or(after_seq, |(entry, _)| entry.seq).to_string();
     let data = entries
@@ -236,9 +148,10 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
     let filter = AuditFilter {
         resource_id: params.parsed("resourceId", "a UUID"),
         resource_type: params.text("resourceType").filter(|kind| {
-            let known = AUDITED_TYPES.contains(&kind.as_str());
+            let audited = audited_types();
+            let known = audited.contains(&kind.as_str());
             if !known {
-                params.error("resourceType", format!("must be one of: {}", AUDITED_TYPES.join(", ")));
+                params.error("resourceType", format!("must be one of: {}", audited.join(", ")));
             }
             known
         }),
@@ -252,13 +165,8 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
     params.finish()?;
     let db = state.db.clone();
     let limit = paging.limit + 1;
-    let mut entries = web::block(move || db.audit(&filter, after, limit)).await??;
-    let next = if entries.len() as i64 > paging.limit {
-        entries.truncate(paging.limit as usize);
-        entries.last().map(|(seq, _)| seq.to_string())
-    } else {
-        None
-    };
+    let entries = web::block(move || db.audit(&filter, after, limit)).await??;
+    let (entries, next) = cut_page(entries, paging.limit, |(seq, _)| seq.to_string());
     let data = entries.into_iter().map(|(_, e)| serde_json::to_value(e).unwrap_or_default()).collect();
     Ok(page_response(&req, &caller.0, data, next))
 }
@@ -270,17 +178,6 @@ pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>, caller: Cal
     let keys: Vec<ApiKey> = web::block(move || db.keys()).await??;
     let data = keys.iter().map(|k| serde_json::to_value(k).unwrap_or_default()).collect();
     Ok(page_response(&req, &caller.0, data, None))
-}
-
-/// A key just created, with its secret: shown this once.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct CreatedKey {
-    #[serde(flatten)]
-    pub key: ApiKey,
-    /// The secret to send as `Authorization: Bearer <secret>`. It is not stored and cannot be shown again.
-    #[schema(example = "rbn_Zm9vYmFyYmF6cXV4cXV1eHF1dXhxdXV4cXV1eHF1dXg")]
-    pub secret: String,
 }
 
 /// Reads a key's input, reporting every problem.

@@ -23,7 +23,6 @@ use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 
 use super::encoding::{Coding, Effort};
-use super::state::AppState;
 use crate::storage::PoolStats;
 
 /// The content type of the exposition.
@@ -188,9 +187,9 @@ pub fn resident_bytes() -> Option<u64> {
     Some(pages * u64::try_from(page_size).ok().filter(|&size| size > 0).unwrap_or(4096))
 }
 
-/// The exposition of everything above.
-pub fn render(state: &AppState) -> String {
-    let metrics = &state.metrics;
+/// The exposition of everything above: these metrics, the read cache's `(entries, bytes)` if there is
+/// one, and the database pool's statistics.
+pub fn render(metrics: &Metrics, cache: Option<(usize, usize)>, pool: PoolStats) -> String {
     let mut registry = Registry::default();
     registry.register(
         "rbn_http_requests",
@@ -211,8 +210,8 @@ pub fn render(state: &AppState) -> String {
     registry.register_collector(Box::new(Snapshot {
         in_flight: metrics.in_flight.load(Ordering::Relaxed),
         cache_hits: metrics.cache_hits.load(Ordering::Relaxed),
-        cache: state.read_cache.as_ref().map(|(cache, _)| cache.usage()),
-        pool: state.db.pool_stats(),
+        cache,
+        pool,
         resident_bytes: resident_bytes(),
     }));
     let mut text = String::new();

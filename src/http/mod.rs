@@ -14,6 +14,7 @@ pub mod pages;
 pub mod pipe;
 pub mod problem;
 pub mod query;
+pub mod responses;
 pub mod routes;
 pub mod state;
 
@@ -58,12 +59,14 @@ fn cors() -> Cors {
 /// gracefully (the binary does; tests stop their servers through the handle).
 pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
+    let cache_max_age = conditional::CacheMaxAge(state.config.cache_max_age);
     let connections = state.shutdown.clone();
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(body_limit))
+            .app_data(cache_max_age)
             .configure(routes::configure)
             .configure(pages::configure)
             .route(
@@ -74,10 +77,10 @@ pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> 
             )
             .service(SwaggerUi::new("/docs/{_:.*}").config(Config::new(["/v1/openapi.json"])))
             .default_service(web::to(routes::not_found))
-            .wrap(from_fn(cache::serve))
+            .wrap(from_fn(middleware::cache::serve))
             .wrap(cors())
             // Inside the envelope, so that its metrics and log line see a 304 decided here.
-            .wrap(from_fn(encoding::serve))
+            .wrap(from_fn(middleware::encoding::serve))
             .wrap(from_fn(middleware::envelope))
     })
     .on_connect(move |_, extensions| {

@@ -13,14 +13,14 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{
     ContentBuilder, Header, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
 };
-use utoipa::{IntoParams, OpenApi, ToSchema};
+use utoipa::{IntoParams, OpenApi, PartialSchema};
 
-use super::meta::{ChangeFeedEntry, CreatedKey, Discovery, Facts};
 use super::problem::Problem;
 use super::query::CursorKind;
-use super::routes::ExpandedNetwork;
+use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
 use crate::domain::*;
-use crate::storage::AUDITED_TYPES;
+use crate::storage::kinds::{KindVisitor, editable_names, for_each_kind};
+use crate::storage::{Table, audited_types};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -530,47 +530,52 @@ fn build() -> Document {
                 .build(),
         ),
     );
-    components.schemas.insert("Tombstone".into(), tombstone_schema());
-    components.schemas.insert("Links".into(), links_schema());
+    components.schemas.insert("Tombstone".into(), Tombstone::schema());
+    components.schemas.insert("Links".into(), Links::schema());
     for status in PROBLEM_STATUSES {
         let (_, response) = problem_response(*status);
         components.responses.insert(problem_name(*status), response);
     }
 
+    /// Every editable kind's collection operations, in the order of the list of kinds.
+    struct Collections(Vec<(String, PathItem)>);
+    impl KindVisitor for Collections {
+        fn visit<R: Table>(&mut self) {
+            self.0.extend(collection_paths::<R>());
+        }
+    }
+    let mut collections = Collections(Vec::new());
+    for_each_kind(&mut collections);
     let mut paths = PathsBuilder::new();
-    for (path, item) in collection_paths::<Network, NetworkFilter>("Network", "networks", false)
-        .into_iter()
-        .chain(collection_paths::<Contract, ContractFilter>("Contract", "contracts", true))
-        .chain(collection_paths::<Body, BodyFilter>("Body", "bodies", true))
-        .chain(collection_paths::<Handlungsfeld, HandlungsfeldFilter>("Handlungsfeld", "handlungsfelder", true))
-        .chain(collection_paths::<Contact, ContactFilter>("Contact", "contacts", true))
-        .chain(network_paths())
-        .chain(reference_paths())
-        .chain(meta_paths())
-    {
+    for (path, item) in collections.0.into_iter().chain(network_paths()).chain(reference_paths()).chain(meta_paths()) {
         paths = paths.path(path, item);
     }
     doc.paths = paths.build();
+    /// A tag per editable kind, then the others.
+    struct KindTags(Vec<(&'static str, &'static str)>);
+    impl KindVisitor for KindTags {
+        fn visit<R: Table>(&mut self) {
+            self.0.push((R::KIND.as_str(), R::DESCRIPTION));
+        }
+    }
+    let mut tags = KindTags(Vec::new());
+    for_each_kind(&mut tags);
     doc.tags = Some(
-        [
-            ("networks", "Regionale Bildungsnetzwerke, one per Kreis or kreisfreie Stadt."),
-            ("contracts", "Kooperationsverträge between the Land NRW and a Kreis or kreisfreie Stadt."),
-            ("bodies", "Gremien: Bildungskonferenz, Lenkungskreis, Regionales Bildungsbüro, working groups."),
-            ("handlungsfelder", "The shared vocabulary of fields of action."),
-            ("contacts", "Contacts of networks, bodies and Bezirksregierungen; internal ones need an API key."),
-            ("reference", "Regierungsbezirke and the 53 Kreise and kreisfreie Städte of NRW (read-only)."),
-            ("sync", "The change feed across all types."),
-            ("exports", "Downloads of the public data: the dataset and CSV files."),
-            ("administration", "API keys and the audit log (admin keys only)."),
-            ("operations", "Discovery, health, readiness, metrics."),
-        ]
-        .into_iter()
-        .map(|(name, description)| {
-            let mut tag = Tag::new(name);
-            tag.description = Some(description.into());
-            tag
-        })
-        .collect(),
+        tags.0
+            .into_iter()
+            .chain([
+                ("reference", "Regierungsbezirke and the 53 Kreise and kreisfreie Städte of NRW (read-only)."),
+                ("sync", "The change feed across all types."),
+                ("exports", "Downloads of the public data: the dataset and CSV files."),
+                ("administration", "API keys and the audit log (admin keys only)."),
+                ("operations", "Discovery, health, readiness, metrics."),
+            ])
+            .map(|(name, description)| {
+                let mut tag = Tag::new(name);
+                tag.description = Some(description.into());
+                tag
+            })
+            .collect(),
     );
     doc
 }
@@ -903,47 +908,6 @@ fn comma_list(names: &[&str]) -> String {
     format!("^{one}(,{one})*$")
 }
 
-fn page_schema(item: RefOr<Schema>) -> Schema {
-    let entry = OneOfBuilder::new().item(item).item(schema_ref("Tombstone"));
-    ObjectBuilder::new()
-        .property("data", ArrayBuilder::new().items(entry))
-        .required("data")
-        .property("links", schema_ref("Links"))
-        .required("links")
-        .into()
-}
-
-fn tombstone_schema() -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .description(Some("A deleted record (or one the reader may not see), in lists with modifiedSince."))
-        .property(
-            "id",
-            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-        )
-        .required("id")
-        .property("deleted", ObjectBuilder::new().schema_type(Type::Boolean).enum_values(Some([true])))
-        .required("deleted")
-        .property("updatedAt", schema_ref("Timestamp"))
-        .required("updatedAt")
-        .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
-        .into()
-}
-
-fn links_schema() -> RefOr<Schema> {
-    ObjectBuilder::new()
-        .description(Some("`self`: this page; `next`: the next page, absent on the last one (also in the Link header); `resume`: change feed only."))
-        .property("self", ObjectBuilder::new().schema_type(Type::String))
-        .required("self")
-        .property("next", ObjectBuilder::new().schema_type(Type::String))
-        .property(
-            "resume",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .description(Some("Change feed only: where to continue later, present on every page.")),
-        )
-        .into()
-}
-
 fn list_response(item: RefOr<Schema>, description: &str) -> RefOr<utoipa::openapi::Response> {
     let mut response = with_common_headers(ResponseBuilder::new().description(description))
         .header("ETag", string_header("Validator of this page."))
@@ -1004,9 +968,11 @@ fn request_body(schema: &str, description: &str, content_types: &[&str]) -> utoi
 
 /// The operations of one editable resource: list and create, and (with `item`) read, replace, patch and
 /// delete by id. Networks' item operations are in [`network_paths`] (they also take slugs and `expand`).
-fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: bool) -> Vec<(String, PathItem)> {
-    let plural = path;
-    let mut list_params = F::into_params(|| Some(ParameterIn::Query));
+fn collection_paths<R: Table>() -> Vec<(String, PathItem)> {
+    let schema = &*R::name();
+    let plural = R::KIND.as_str();
+    let item = R::KIND != ResourceKind::Networks;
+    let mut list_params = R::Filter::into_params(|| Some(ParameterIn::Query));
     let mut list_description = format!(
         "A page of {plural} in a stable order (creation order), filtered with AND. With `modifiedSince`: the {plural} \
          changed since then, in change order, deleted ones as tombstones."
@@ -1058,15 +1024,17 @@ fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: 
     if item {
         paths.push((
             format!("/v1/{plural}/{{id}}"),
-            item_operations(schema, plural, uuid_path_param(&format!("The {schema}'s UUID.")), false),
+            item_operations::<R>(uuid_path_param(&format!("The {schema}'s UUID."))),
         ));
     }
-    let _ = R::name();
     paths
 }
 
 /// Read, replace, patch and delete of one record.
-fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parameter, network: bool) -> PathItem {
+fn item_operations<R: Table>(id: utoipa::openapi::path::Parameter) -> PathItem {
+    let schema = &*R::name();
+    let plural = R::KIND.as_str();
+    let network = R::KIND == ResourceKind::Networks;
     let mut get_params = vec![
         id.clone(),
         if_none_match(),
@@ -1145,23 +1113,10 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
         UPDATE_PROBLEMS,
     ))
     .build();
-    let mut delete_description =
-        String::from("Deletes the record; a tombstone remains for sync. Needs the current ETag in If-Match.");
-    if network {
-        delete_description.push_str(
-            " A network that still has contracts, bodies or contacts is not deleted (409): nothing cascades.",
-        );
-    }
-    if schema == "Handlungsfeld" {
-        delete_description.push_str(" A Handlungsfeld still named by networks or contracts is not deleted (409).");
-    }
-    if schema == "Body" {
-        delete_description.push_str(" A body that still has contacts is not deleted (409).");
-    }
-    if schema == "Contact" {
-        delete_description
-            .push_str(" Deleting a person erases their data for real; only the tombstone (id and time) remains.");
-    }
+    let delete_description = format!(
+        "Deletes the record; a tombstone remains for sync. Needs the current ETag in If-Match.{}",
+        R::DELETE_NOTE
+    );
     let delete = required_key(with_problems(
         operation(
             &format!("delete_{plural}"),
@@ -1183,13 +1138,24 @@ fn item_operations(schema: &str, plural: &str, id: utoipa::openapi::path::Parame
 
 fn network_paths() -> Vec<(String, PathItem)> {
     let id = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
-    let mut paths = vec![("/v1/networks/{id}".to_string(), item_operations("Network", "networks", id.clone(), true))];
-    for (segment, schema, filter_params) in [
-        ("contracts", "Contract", ContractFilter::into_params(|| Some(ParameterIn::Query))),
-        ("bodies", "Body", BodyFilter::into_params(|| Some(ParameterIn::Query))),
-        ("handlungsfelder", "Handlungsfeld", HandlungsfeldFilter::into_params(|| Some(ParameterIn::Query))),
-        ("contacts", "Contact", ContactFilter::into_params(|| Some(ParameterIn::Query))),
-    ] {
+    let mut paths = vec![("/v1/networks/{id}".to_string(), item_operations::<Network>(id.clone()))];
+    /// The lists of every other editable kind under `/v1/networks/{id}/`.
+    struct Nested(Vec<(&'static str, String, Vec<utoipa::openapi::path::Parameter>)>);
+    impl KindVisitor for Nested {
+        fn visit<R: Table>(&mut self) {
+            if R::KIND != ResourceKind::Networks {
+                self.0.push((
+                    R::KIND.as_str(),
+                    R::name().into_owned(),
+                    R::Filter::into_params(|| Some(ParameterIn::Query)),
+                ));
+            }
+        }
+    }
+    let mut nested = Nested(Vec::new());
+    for_each_kind(&mut nested);
+    for (segment, schema, filter_params) in nested.0 {
+        let schema = schema.as_str();
         let mut params = vec![id.clone()];
         params.extend(filter_params.into_iter().filter(|p| p.name != "network"));
         params.extend(paging_params(50, CursorKind::Records));
@@ -1346,11 +1312,11 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     };
     let mut change_params = vec![query_param(
         "type",
-        "Comma-separated types to include: networks, contracts, bodies, handlungsfelder, contacts (default all).",
+        &format!("Comma-separated types to include: {} (default all).", editable_names().join(", ")),
         ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(200))
-            .pattern(Some(comma_list(super::meta::FEED_TYPES))),
+            .pattern(Some(comma_list(&editable_names()))),
         json!("networks,contracts"),
     )];
     change_params.extend(paging_params(50, CursorKind::Sequence));
@@ -1389,7 +1355,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         query_param(
             "resourceType",
             "Only entries of this type.",
-            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(AUDITED_TYPES.iter().copied())),
+            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(audited_types())),
             json!("networks"),
         ),
         query_param(
@@ -1472,7 +1438,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark (so that Excel reads umlauts), RFC 4180 quoting (a cell with `,`, `;`, a double quote, tab or line break is quoted, its double quotes doubled), CRLF; cells separated by `,`, or by `;` with `separator=semicolon` (German Excel opens that in columns). \
             The columns are the fields of the JSON representation in its order, every cell readable text, never JSON: lists of ids joined with `, `; an address in three columns `addressStreet`, `addressPostalCode`, `addressCity`; `sources` as `Title (publisher, date, URL)` with the parts a source has, joined with `; `; a contract's `signatories` as `Name (role, party)`, joined with `; `; booleans `true`/`false`; empty cells for absent values. The dataset export has every field in full. \
             No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
-            .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
+            .parameter(path_param("file", &csv_files(), json!("networks.csv")))
             .parameter(query_param(
                 "separator",
                 "The character between cells: `comma` (the default) or `semicolon`, for spreadsheets whose list separator is `;` (German Excel). Each has its own ETag.",
@@ -1558,6 +1524,13 @@ fn meta_paths() -> Vec<(String, PathItem)> {
             ),
         ),
     ]
+}
+
+/// "`networks.csv`, …, `handlungsfelder.csv` or `contacts.csv`.": the CSV files, one per editable kind.
+fn csv_files() -> String {
+    let files: Vec<String> = editable_names().iter().map(|name| format!("`{name}.csv`")).collect();
+    let (last, others) = files.split_last().expect("there are editable kinds");
+    format!("{} or {last}.", others.join(", "))
 }
 
 trait ResponseWith {

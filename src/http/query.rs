@@ -7,9 +7,9 @@ use std::str::FromStr;
 use uuid::Uuid;
 
 use super::problem::ApiError;
-use crate::domain::{
-    Access, BodyFilter, ContactFilter, ContractFilter, FieldError, HandlungsfeldFilter, NetworkFilter, Timestamp,
-};
+pub use crate::domain::query::FromQuery;
+use crate::domain::query::QuerySource;
+use crate::domain::{FieldError, Timestamp};
 use crate::storage::{Cursor, Window};
 
 pub const DEFAULT_LIMIT: i64 = 50;
@@ -90,6 +90,22 @@ impl QueryParams {
             }
         }
         if self.errors.is_empty() { Ok(()) } else { Err(ApiError::Invalid(self.errors)) }
+    }
+}
+
+/// The filters of the domain read their parameters through the methods above.
+impl QuerySource for QueryParams {
+    fn text(&mut self, name: &str) -> Option<String> {
+        QueryParams::text(self, name)
+    }
+    fn parsed<T: FromStr>(&mut self, name: &str, expected: &str) -> Option<T> {
+        QueryParams::parsed(self, name, expected)
+    }
+    fn one_of<T: FromStr>(&mut self, name: &str, allowed: &[&str]) -> Option<T> {
+        QueryParams::one_of(self, name, allowed)
+    }
+    fn district(&mut self, name: &str) -> Option<i32> {
+        QueryParams::district(self, name)
     }
 }
 
@@ -221,95 +237,6 @@ pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Tim
         CursorKind::Key(digits) => {
             (text.len() == digits && all_digits(text)).then(|| (Cursor::Key(text.to_string()), None))
         }
-    }
-}
-
-/// Reads a resource's filters from the query string.
-pub trait FromQuery: Sized + Send + Sync + 'static {
-    fn read(params: &mut QueryParams) -> Self;
-
-    /// Narrows the filter to what the caller may see (contacts).
-    fn restrict(&mut self, _access: &Access) {}
-
-    /// Narrows the filter to one network, for the lists under `/v1/networks/{id}/…`; `None` when the
-    /// resource has no such list.
-    fn for_network(&mut self, _network: Uuid) -> Option<()> {
-        None
-    }
-}
-
-impl FromQuery for NetworkFilter {
-    fn read(params: &mut QueryParams) -> Self {
-        NetworkFilter {
-            district: params.district("district"),
-            region: params.text("region"),
-            status: params.one_of("status", crate::domain::NetworkStatus::ALL),
-            handlungsfeld: params.text("handlungsfeld"),
-            q: params.text("q"),
-        }
-    }
-}
-
-impl FromQuery for ContractFilter {
-    fn read(params: &mut QueryParams) -> Self {
-        ContractFilter {
-            network: params.text("network"),
-            kind: params.one_of("kind", crate::domain::ContractKind::ALL),
-            networks: None,
-        }
-    }
-
-    fn for_network(&mut self, network: Uuid) -> Option<()> {
-        self.network = Some(network.to_string());
-        Some(())
-    }
-}
-
-impl FromQuery for BodyFilter {
-    fn read(params: &mut QueryParams) -> Self {
-        BodyFilter {
-            network: params.text("network"),
-            body_type: params.one_of("type", crate::domain::BodyType::ALL),
-            networks: None,
-        }
-    }
-
-    fn for_network(&mut self, network: Uuid) -> Option<()> {
-        self.network = Some(network.to_string());
-        Some(())
-    }
-}
-
-impl FromQuery for HandlungsfeldFilter {
-    fn read(params: &mut QueryParams) -> Self {
-        HandlungsfeldFilter { q: params.text("q"), network: None }
-    }
-
-    fn for_network(&mut self, network: Uuid) -> Option<()> {
-        self.network = Some(network);
-        Some(())
-    }
-}
-
-impl FromQuery for ContactFilter {
-    fn read(params: &mut QueryParams) -> Self {
-        ContactFilter {
-            network: params.text("network"),
-            body: params.parsed("body", "a UUID"),
-            district: params.district("district"),
-            q: params.text("q"),
-            reach: Default::default(),
-            networks: None,
-        }
-    }
-
-    fn restrict(&mut self, access: &Access) {
-        self.reach = access.private_reach();
-    }
-
-    fn for_network(&mut self, network: Uuid) -> Option<()> {
-        self.network = Some(network.to_string());
-        Some(())
     }
 }
 

@@ -3,17 +3,18 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
-use utoipa::ToSchema;
 
 use super::auth::{Caller, require_key};
 use super::conditional::respond;
 use super::crud::{self, Edit, page_response};
 use super::problem::ApiError;
-use super::query::{CursorKind, FromQuery, Paging, QueryParams};
+use super::query::{CursorKind, Paging, QueryParams};
+use super::responses::{ExpandedNetwork, cut_page};
 use super::state::AppState;
 use super::{exports, meta, problem};
-use crate::domain::{Body, Contact, Contract, District, Expansion, Handlungsfeld, Network, Region, Resource};
-use crate::storage::{Change, Cursor, Related, Table};
+use crate::domain::{District, Expansion, FromQuery, Handlungsfeld, Network, Region, Resource, ResourceKind};
+use crate::storage::kinds::{KindVisitor, for_each_kind};
+use crate::storage::{Change, Cursor, Table};
 
 /// Registers every route of the API.
 pub fn configure(cfg: &mut web::ServiceConfig) {
@@ -34,19 +35,12 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(meta::healthz)))
         .service(web::resource("/readyz").route(web::get().to(meta::readyz)))
         .service(web::resource("/v1").route(web::get().to(meta::discovery)))
-        .service(web::resource("/v1/networks/{id}/contracts").route(web::get().to(nested::<Contract>)))
-        .service(web::resource("/v1/networks/{id}/bodies").route(web::get().to(nested::<Body>)))
-        .service(web::resource("/v1/networks/{id}/contacts").route(web::get().to(nested::<Contact>)))
-        .service(web::resource("/v1/networks/{id}/handlungsfelder").route(web::get().to(nested::<Handlungsfeld>)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
                 .route(web::put().to(link))
                 .route(web::delete().to(unlink)),
         );
-    collection::<Contract>(cfg, true);
-    collection::<Body>(cfg, true);
-    collection::<Handlungsfeld>(cfg, true);
-    collection::<Contact>(cfg, true);
+    for_each_kind(&mut Collections(cfg));
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
         .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
@@ -63,52 +57,31 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)));
 }
 
-/// `/v1/{type}` (list, create) and, with `item`, `/v1/{type}/{id}` (read, replace, patch, delete).
-fn collection<R>(cfg: &mut web::ServiceConfig, item: bool)
-where
-    R: Table,
-    R::Filter: FromQuery,
-{
-    let path = format!("/v1/{}", R::KIND);
-    cfg.service(
-        web::resource(path.clone()).route(web::get().to(crud::list::<R>)).route(web::post().to(crud::create::<R>)),
-    );
-    if item {
-        cfg.service(
-            web::resource(format!("{path}/{{id}}"))
-                .route(web::get().to(crud::get::<R>))
-                .route(web::put().to(crud::replace::<R>))
-                .route(web::patch().to(crud::patch::<R>))
-                .route(web::delete().to(crud::delete::<R>)),
-        );
-    }
-}
+/// Registers the routes of every editable kind but networks (whose routes come first, above):
+/// `/v1/{kind}` (list, create), `/v1/{kind}/{id}` (read, replace, patch, delete) and the network's list
+/// `/v1/networks/{id}/{kind}`.
+struct Collections<'a>(&'a mut web::ServiceConfig);
 
-/// A network with the related records `expand` asked for.
-#[derive(Debug, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct ExpandedNetwork {
-    #[serde(flatten)]
-    pub network: Network,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contracts: Option<Vec<Contract>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub bodies: Option<Vec<Body>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub handlungsfelder: Option<Vec<Handlungsfeld>>,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub contacts: Option<Vec<Contact>>,
-}
-
-impl ExpandedNetwork {
-    fn new(network: Network, related: Related, expand: Expansion) -> ExpandedNetwork {
-        ExpandedNetwork {
-            network,
-            contracts: expand.contracts.then_some(related.contracts),
-            bodies: expand.bodies.then_some(related.bodies),
-            handlungsfelder: expand.handlungsfelder.then_some(related.handlungsfelder),
-            contacts: expand.contacts.then_some(related.contacts),
+impl KindVisitor for Collections<'_> {
+    fn visit<R: Table>(&mut self) {
+        if R::KIND == ResourceKind::Networks {
+            return;
         }
+        let path = format!("/v1/{}", R::KIND);
+        self.0
+            .service(web::resource(format!("/v1/networks/{{id}}/{}", R::KIND)).route(web::get().to(nested::<R>)))
+            .service(
+                web::resource(path.clone())
+                    .route(web::get().to(crud::list::<R>))
+                    .route(web::post().to(crud::create::<R>)),
+            )
+            .service(
+                web::resource(format!("{path}/{{id}}"))
+                    .route(web::get().to(crud::get::<R>))
+                    .route(web::put().to(crud::replace::<R>))
+                    .route(web::patch().to(crud::patch::<R>))
+                    .route(web::delete().to(crud::delete::<R>)),
+            );
     }
 }
 
@@ -172,16 +145,12 @@ async fn list_networks(req: HttpRequest, state: web::Data<AppState>, caller: Cal
 }
 
 /// `/v1/networks/{id}/{type}`: the list of `R` with the network filter set.
-async fn nested<R>(
+async fn nested<R: Table>(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     caller: Caller,
-) -> Result<HttpResponse, ApiError>
-where
-    R: Table,
-    R::Filter: FromQuery,
-{
+) -> Result<HttpResponse, ApiError> {
     let (mut filter, paging) = crud::list_query::<R>(&req, &caller.0)?;
     let id = crud::resolve_id::<Network>(&state, &path).await?;
     crud::fetch::<Network>(&state, id, &caller.0).await?;
@@ -285,15 +254,11 @@ async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -
 fn reference_page<T: Serialize>(
     req: &HttpRequest,
     caller: &Caller,
-    mut items: Vec<T>,
+    items: Vec<T>,
     paging: &Paging,
     key: impl Fn(&T) -> String,
 ) -> Result<HttpResponse, ApiError> {
-    let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
-    let next = (items.len() > limit).then(|| {
-        items.truncate(limit);
-        key(items.last().expect("limit is at least 1"))
-    });
+    let (items, next) = cut_page(items, paging.limit, key);
     let data = items.iter().map(|item| serde_json::to_value(item).unwrap_or_default()).collect();
     Ok(page_response(req, &caller.0, data, next))
 }

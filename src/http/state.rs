@@ -45,6 +45,9 @@ impl Default for HttpConfig {
     }
 }
 
+/// How many full exports one process streams at once; each reads on a database connection of its own.
+pub const CONCURRENT_EXPORTS: usize = 4;
+
 pub struct AppState {
     pub db: Db,
     pub shutdown: Arc<Shutdown>,
@@ -52,7 +55,7 @@ pub struct AppState {
     pub config: HttpConfig,
     pub metrics: Metrics,
     pub auth_failures: AuthFailures,
-    /// Streamed exports in progress (at most `exports::CONCURRENT_EXPORTS`).
+    /// Streamed exports in progress (at most [`CONCURRENT_EXPORTS`]).
     pub exports: Arc<tokio::sync::Semaphore>,
 }
 
@@ -61,7 +64,7 @@ impl AppState {
         let auth_failures = AuthFailures { limit: config.auth_failure_limit, ..AuthFailures::default() };
         let read_cache =
             config.read_cache.then(|| (ReadCache::new(config.read_cache_bytes), Freshness::start(db.clone())));
-        let exports = Arc::new(tokio::sync::Semaphore::new(super::exports::CONCURRENT_EXPORTS));
+        let exports = Arc::new(tokio::sync::Semaphore::new(CONCURRENT_EXPORTS));
         AppState {
             db,
             shutdown: Arc::default(),

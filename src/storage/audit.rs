@@ -10,7 +10,11 @@ use super::{Actor, DbConnection, StoreResult};
 use crate::domain::{AuditEntry, Timestamp};
 
 /// The types of records the audit log has entries of: the editable kinds and the API keys.
-pub const AUDITED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts", API_KEYS];
+pub fn audited_types() -> Vec<&'static str> {
+    let mut types = super::kinds::editable_names();
+    types.push(API_KEYS);
+    types
+}
 
 /// The audit log's name for API keys, which are no resource kind of the registry's data.
 pub const API_KEYS: &str = "api-keys";
@@ -19,7 +23,7 @@ pub const API_KEYS: &str = "api-keys";
 #[derive(Debug, Clone, Default)]
 pub struct AuditFilter {
     pub resource_id: Option<Uuid>,
-    /// One of [`AUDITED_TYPES`].
+    /// One of [`audited_types`].
     pub resource_type: Option<String>,
     /// Entries written at or after this time.
     pub since: Option<Timestamp>,

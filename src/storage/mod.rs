@@ -13,6 +13,7 @@ mod contracts;
 mod dataset;
 mod handlungsfelder;
 mod keys;
+pub mod kinds;
 mod networks;
 mod prepared;
 mod reads;
@@ -34,7 +35,7 @@ use uuid::Uuid;
 
 use crate::domain::{FieldError, Resource, ResourceKind, Timestamp, access::Scope};
 
-pub use audit::{AUDITED_TYPES, AuditFilter};
+pub use audit::{AuditFilter, audited_types};
 pub use changes::{Change, ChangeEntry};
 pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
@@ -819,24 +820,24 @@ struct Journal<'a> {
     touched: Vec<(ResourceKind, Uuid, Timestamp)>,
 }
 
-/// The statements that lock a record's row on PostgreSQL: by id, and by id at a version.
+/// The statements that lock a record's row on PostgreSQL: by id, and by id at a version. Each editable
+/// kind's table is named like the kind; the statements are made once, and are static for the statement
+/// cache.
 fn row_lock_sql(kind: ResourceKind) -> Option<(&'static str, &'static str)> {
-    macro_rules! of {
-        ($table:literal) => {
-            Some((
-                concat!("SELECT 1 FROM ", $table, " WHERE id = "),
-                concat!("SELECT 1 FROM ", $table, " WHERE (id, updated_at) = ("),
-            ))
-        };
-    }
-    match kind {
-        ResourceKind::Networks => of!("networks"),
-        ResourceKind::Contracts => of!("contracts"),
-        ResourceKind::Bodies => of!("bodies"),
-        ResourceKind::Handlungsfelder => of!("handlungsfelder"),
-        ResourceKind::Contacts => of!("contacts"),
-        ResourceKind::Regions | ResourceKind::Districts => None,
-    }
+    static STATEMENTS: std::sync::OnceLock<Vec<(ResourceKind, (&'static str, &'static str))>> =
+        std::sync::OnceLock::new();
+    let statements = STATEMENTS.get_or_init(|| {
+        let leak = |text: String| -> &'static str { Box::leak(text.into_boxed_str()) };
+        kinds::editable_kinds()
+            .into_iter()
+            .map(|kind| {
+                let by_id = leak(format!("SELECT 1 FROM {kind} WHERE id = "));
+                let at_version = leak(format!("SELECT 1 FROM {kind} WHERE (id, updated_at) = ("));
+                (kind, (by_id, at_version))
+            })
+            .collect()
+    });
+    statements.iter().find(|(of, _)| *of == kind).map(|(_, sql)| *sql)
 }
 
 /// A row lock of PostgreSQL. A write that lost a race takes the lock its own update or delete takes: a
@@ -1005,13 +1006,19 @@ fn check_references(conn: &mut DbConnection, references: &[crate::domain::Refere
     for reference in references {
         if !reference::exists(conn, reference.kind, &reference.key)? {
             let what = match reference.kind {
-                ResourceKind::Regions => "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel",
-                ResourceKind::Districts => "no Regierungsbezirk has this key",
-                ResourceKind::Networks => "no network has this id",
-                ResourceKind::Bodies => "no body has this id",
-                ResourceKind::Handlungsfelder => "no Handlungsfeld has this id",
-                ResourceKind::Contracts => "no contract has this id",
-                ResourceKind::Contacts => "no contact has this id",
+                ResourceKind::Regions => "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel".to_string(),
+                ResourceKind::Districts => "no Regierungsbezirk has this key".to_string(),
+                editable => {
+                    struct Noun(&'static str);
+                    impl kinds::KindVisitor for Noun {
+                        fn visit<R: Table>(&mut self) {
+                            self.0 = R::NOUN;
+                        }
+                    }
+                    let mut noun = Noun("record");
+                    kinds::with_kind(editable, &mut noun);
+                    format!("no {} has this id", noun.0)
+                }
             };
             missing.push(FieldError::new(reference.field.clone(), what));
         }

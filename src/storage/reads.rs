@@ -4,8 +4,9 @@ use std::collections::HashMap;
 
 use uuid::Uuid;
 
+use super::kinds::{KindVisitor, for_each_kind};
 use super::table::{Table, Window};
-use super::{Change, ChangeEntry, Db, DbConnection, StoreResult, changes, reference};
+use super::{Change, ChangeEntry, Db, DbConnection, StoreError, StoreResult, changes, reference};
 use crate::domain::access::Access;
 use crate::domain::{
     Body, BodyFilter, Contact, ContactFilter, Contract, ContractFilter, Expansion, Handlungsfeld, Network,
@@ -63,27 +64,33 @@ impl Db {
     ) -> StoreResult<Vec<(ChangeEntry, Option<serde_json::Value>)>> {
         self.read(|conn| {
             let entries = changes::feed(conn, after_seq, kinds, since, limit)?;
-            let mut records: HashMap<Uuid, serde_json::Value> = HashMap::new();
-            for kind in [
-                ResourceKind::Networks,
-                ResourceKind::Contracts,
-                ResourceKind::Bodies,
-                ResourceKind::Handlungsfelder,
-                ResourceKind::Contacts,
-            ] {
-                let ids: Vec<Uuid> = entries.iter().filter(|e| e.kind == kind && !e.deleted).map(|e| e.id).collect();
-                if ids.is_empty() {
-                    continue;
-                }
-                let values = match kind {
-                    ResourceKind::Networks => visible_values::<Network>(conn, &ids, access)?,
-                    ResourceKind::Contracts => visible_values::<Contract>(conn, &ids, access)?,
-                    ResourceKind::Bodies => visible_values::<Body>(conn, &ids, access)?,
-                    ResourceKind::Handlungsfelder => visible_values::<Handlungsfeld>(conn, &ids, access)?,
-                    _ => visible_values::<Contact>(conn, &ids, access)?,
-                };
-                records.extend(values);
+            // Per kind, the records of its entries, read together.
+            struct Records<'a> {
+                conn: &'a mut DbConnection,
+                entries: &'a [ChangeEntry],
+                access: &'a Access,
+                records: HashMap<Uuid, serde_json::Value>,
+                failed: Option<StoreError>,
             }
+            impl KindVisitor for Records<'_> {
+                fn visit<R: Table>(&mut self) {
+                    let ids: Vec<Uuid> =
+                        self.entries.iter().filter(|e| e.kind == R::KIND && !e.deleted).map(|e| e.id).collect();
+                    if ids.is_empty() || self.failed.is_some() {
+                        return;
+                    }
+                    match visible_values::<R>(self.conn, &ids, self.access) {
+                        Ok(values) => self.records.extend(values),
+                        Err(error) => self.failed = Some(error),
+                    }
+                }
+            }
+            let mut visitor = Records { conn, entries: &entries, access, records: HashMap::new(), failed: None };
+            for_each_kind(&mut visitor);
+            if let Some(error) = visitor.failed {
+                return Err(error);
+            }
+            let mut records = visitor.records;
             Ok(entries
                 .into_iter()
                 .map(|entry| {

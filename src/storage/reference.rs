@@ -3,8 +3,10 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
+use super::kinds::{KindVisitor, with_kind};
 use super::rows::{parse, timestamp, uuid};
-use super::schema::{bodies, contacts, contracts, districts, handlungsfelder, networks, regions};
+use super::schema::{districts, handlungsfelder, networks, regions};
+use super::table::Table;
 use super::{Db, DbConnection, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{District, Region, ResourceKind};
@@ -89,13 +91,23 @@ pub fn exists(conn: &mut DbConnection, kind: ResourceKind, key: &str) -> StoreRe
             Err(_) => 0,
         },
         ResourceKind::Regions => regions::table.filter(regions::key.eq(key)).select(count_star()).first(conn)?,
-        ResourceKind::Networks => networks::table.filter(networks::id.eq(key)).select(count_star()).first(conn)?,
-        ResourceKind::Contracts => contracts::table.filter(contracts::id.eq(key)).select(count_star()).first(conn)?,
-        ResourceKind::Bodies => bodies::table.filter(bodies::id.eq(key)).select(count_star()).first(conn)?,
-        ResourceKind::Handlungsfelder => {
-            handlungsfelder::table.filter(handlungsfelder::id.eq(key)).select(count_star()).first(conn)?
+        editable => {
+            // A record of an editable kind, through the list of kinds.
+            struct Exists<'a> {
+                conn: &'a mut DbConnection,
+                id: Uuid,
+                found: StoreResult<bool>,
+            }
+            impl KindVisitor for Exists<'_> {
+                fn visit<R: Table>(&mut self) {
+                    self.found = R::load_many(self.conn, &[self.id]).map(|records| !records.is_empty());
+                }
+            }
+            let Ok(id) = Uuid::parse_str(key) else { return Ok(false) };
+            let mut exists = Exists { conn, id, found: Ok(false) };
+            with_kind(editable, &mut exists);
+            return exists.found;
         }
-        ResourceKind::Contacts => contacts::table.filter(contacts::id.eq(key)).select(count_star()).first(conn)?,
     };
     Ok(count > 0)
 }

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::{Change, DbConnection, StoreResult};
 use crate::domain::access::{Access, Scope};
-use crate::domain::{Resource, ResourceKind, Timestamp};
+use crate::domain::{FromQuery, Resource, ResourceKind, Timestamp};
 
 /// Where a list page starts: after an id (plain lists, ordered by id), or after a change (lists with
 /// `modifiedSince`, ordered by `updatedAt`, then id).
@@ -31,7 +31,8 @@ pub struct Window {
 
 /// One resource's table. Implemented once per resource in this module's submodules.
 pub trait Table: Resource + Sized {
-    type Filter: Send + Sync + 'static;
+    /// The list's filter, read from the query string (see [`FromQuery`]).
+    type Filter: FromQuery;
 
     fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;

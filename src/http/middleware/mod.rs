@@ -1,5 +1,8 @@
 //! What wraps every request: request id, tracing span and log line, time-out, metrics, the headers every
 //! response carries, and problem+json for errors produced outside the handlers (404, 405, 413, …).
+//! The middleware of the read cache ([`cache`]) and of content codings ([`encoding`]) are submodules: the
+//! cache and the codings themselves (`http::cache`, `http::encoding`) are below the application state,
+//! which holds them; what takes the state from a request is here, above it.
 
 use std::sync::atomic::Ordering;
 use std::time::Instant;
@@ -12,10 +15,13 @@ use actix_web::middleware::Next;
 use actix_web::{HttpMessage, ResponseError, web};
 use tracing::Instrument;
 
-use super::meta::API_VERSION;
 use super::problem::{ApiError, PROBLEM_JSON, problem_for_status};
+use super::responses::API_VERSION;
 use super::state::AppState;
 use crate::storage::CommitGate;
+
+pub mod cache;
+pub mod encoding;
 
 /// The id of a request: the client's `X-Request-Id` when it is sensible, else a new UUID.
 #[derive(Debug, Clone)]

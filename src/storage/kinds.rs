@@ -1,0 +1,75 @@
+//! The editable kinds of record, listed once.
+//!
+//! Everything that handles "every kind" — routes, the OpenAPI document, exports, discovery, the change
+//! feed — does it by visiting this list: it implements [`KindVisitor`], whose one generic method is called
+//! with each kind's type, and passes itself to [`for_each_kind`]. Code that starts from a kind's *name*
+//! (`/v1/exports/{file}`, a change feed entry) uses [`with_kind`], which visits only the kind of that name.
+//!
+//! There is no `match` on the kinds anywhere else, so a kind that is not in the list cannot be reached,
+//! and adding one means adding its line below (plus its own domain, storage and row modules).
+//!
+//! ```ignore
+//! struct Names(Vec<&'static str>);
+//! impl KindVisitor for Names {
+//!     fn visit<R: Table>(&mut self) {
+//!         self.0.push(R::KIND.as_str());
+//!     }
+//! }
+//! ```
+
+use super::table::Table;
+use crate::domain::{Body, Contact, Contract, Handlungsfeld, Network, ResourceKind};
+
+/// Something done once per editable kind; `R` is the kind's record type (its storage, filter, schema
+/// and `KIND` all hang off it).
+pub trait KindVisitor {
+    fn visit<R: Table>(&mut self);
+}
+
+/// Calls `visitor` with every editable kind, in the order the API presents them (discovery, the OpenAPI
+/// document, messages that name the kinds).
+pub fn for_each_kind(visitor: &mut impl KindVisitor) {
+    visitor.visit::<Network>();
+    visitor.visit::<Contract>();
+    visitor.visit::<Body>();
+    visitor.visit::<Handlungsfeld>();
+    visitor.visit::<Contact>();
+}
+
+/// Calls `visitor` with the editable kind `kind`, if it is one; returns whether it was.
+pub fn with_kind(kind: ResourceKind, visitor: &mut impl KindVisitor) -> bool {
+    struct Only<'a, V> {
+        kind: ResourceKind,
+        inner: &'a mut V,
+        found: bool,
+    }
+    impl<V: KindVisitor> KindVisitor for Only<'_, V> {
+        fn visit<R: Table>(&mut self) {
+            if R::KIND == self.kind {
+                self.found = true;
+                self.inner.visit::<R>();
+            }
+        }
+    }
+    let mut only = Only { kind, inner: visitor, found: false };
+    for_each_kind(&mut only);
+    only.found
+}
+
+/// The editable kinds, in the order of [`for_each_kind`].
+pub fn editable_kinds() -> Vec<ResourceKind> {
+    struct Kinds(Vec<ResourceKind>);
+    impl KindVisitor for Kinds {
+        fn visit<R: Table>(&mut self) {
+            self.0.push(R::KIND);
+        }
+    }
+    let mut kinds = Kinds(Vec::new());
+    for_each_kind(&mut kinds);
+    kinds.0
+}
+
+/// Their names as in paths (`networks`, …), in the same order.
+pub fn editable_names() -> Vec<&'static str> {
+    editable_kinds().iter().map(ResourceKind::as_str).collect()
+}
