@@ -1,0 +1,149 @@
+//! The handlers of networks that are not the generic ones of `crud`: a network by UUID or slug with
+//! `expand`, the network list with `expand`, the lists of a network's records and the links of
+//! Handlungsfelder.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
+
+use super::auth::{Caller, require_key};
+use super::conditional::respond;
+use super::crud::{self, Edit, page_response};
+use super::problem::ApiError;
+use super::query::QueryParams;
+use super::responses::ExpandedNetwork;
+use super::state::AppState;
+use crate::domain::{Expansion, FromQuery, Handlungsfeld, Network, Resource};
+use crate::storage::{Change, Table};
+
+/// Reads `expand`, for the single network and the network list alike.
+fn read_expand(params: &mut QueryParams) -> Expansion {
+    let Some(list) = params.parsed::<String>("expand", "") else { return Expansion::default() };
+    Expansion::parse(&list).unwrap_or_else(|| {
+        params.error("expand", format!("must be a comma-separated list of {}", Expansion::NAMES.join(", ")));
+        Expansion::default()
+    })
+}
+
+pub async fn get_network(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let expand = read_expand(&mut params);
+    params.finish()?;
+    let id = crud::resolve_id::<Network>(&state, &path).await?;
+    let network = crud::fetch::<Network>(&state, id, &caller.0).await?;
+    let updated_at = network.updated_at();
+    if expand.is_empty() {
+        return Ok(respond(&req, &caller.0, StatusCode::OK, &network, Some(updated_at)));
+    }
+    let db = state.db.clone();
+    let reader = caller.0.clone();
+    let of = network.clone();
+    let related = web::block(move || db.network_related(&of, expand, &reader)).await??;
+    Ok(respond(&req, &caller.0, StatusCode::OK, &ExpandedNetwork::new(network, related, expand), None))
+}
+
+/// `GET /v1/networks`: a page of networks; with `expand`, each with its related records, as the single
+/// read embeds them and as the caller may see them.
+pub async fn list_networks(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let mut params = QueryParams::parse(req.query_string())?;
+    let expand = read_expand(&mut params);
+    let (filter, paging) = crud::list_params::<Network>(params, &caller.0)?;
+    if expand.is_empty() {
+        return crud::list_with::<Network>(&req, &state, caller.0, filter, paging).await;
+    }
+    let db = state.db.clone();
+    let window = paging.window();
+    let reader = caller.0.clone();
+    let (page, mut related) =
+        web::block(move || db.list_networks_expanded(&filter, &window, expand, &reader)).await??;
+    let (page, next) = crud::split_page(page, &paging);
+    let data = page
+        .into_iter()
+        .map(|change| match change {
+            Change::Live(network) => {
+                let of_network = related.remove(&network.id).unwrap_or_default();
+                serde_json::to_value(ExpandedNetwork::new(network, of_network, expand)).unwrap_or_default()
+            }
+            tombstone => crud::change_value(&tombstone),
+        })
+        .collect();
+    Ok(page_response(&req, &caller.0, data, next.map(|cursor| paging.encode(&cursor))))
+}
+
+/// `/v1/networks/{id}/{type}`: the list of `R` with the network filter set.
+pub async fn nested<R: Table>(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    let (mut filter, paging) = crud::list_query::<R>(&req, &caller.0)?;
+    let id = crud::resolve_id::<Network>(&state, &path).await?;
+    crud::fetch::<Network>(&state, id, &caller.0).await?;
+    filter.for_network(id).ok_or_else(|| ApiError::NotFound("No such list.".into()))?;
+    crud::list_with::<R>(&req, &state, caller.0, filter, paging).await
+}
+
+/// Links a Handlungsfeld to a network (idempotent); needs the network's ETag in If-Match.
+pub async fn link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    change_link(req, state, path, caller, true).await
+}
+
+/// Unlinks a Handlungsfeld from a network; needs the network's ETag in If-Match.
+pub async fn unlink(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    caller: Caller,
+) -> Result<HttpResponse, ApiError> {
+    change_link(req, state, path, caller, false).await
+}
+
+async fn change_link(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    caller: Caller,
+    linked: bool,
+) -> Result<HttpResponse, ApiError> {
+    require_key(&caller.0)?;
+    let (network_key, handlungsfeld) = path.into_inner();
+    let id = crud::resolve_id::<Network>(&state, &network_key).await?;
+    let handlungsfeld = crud::parse_id(&handlungsfeld)?;
+    crud::fetch::<Handlungsfeld>(&state, handlungsfeld, &caller.0).await?;
+    let change = move |document: &mut serde_json::Value| {
+        let mut ids: Vec<serde_json::Value> =
+            document.get("handlungsfeldIds").and_then(|v| v.as_array()).cloned().unwrap_or_default();
+        let this = serde_json::Value::String(handlungsfeld.to_string());
+        ids.retain(|other| *other != this);
+        if linked {
+            ids.push(this);
+        }
+        document["handlungsfeldIds"] = serde_json::Value::Array(ids);
+    };
+    let action = if linked { "link" } else { "unlink" };
+    let network = crud::edit::<Network>(&req, &state, &caller.0, id, action, Edit::Derive(Box::new(change))).await?;
+    let response = respond(&req, &caller.0, StatusCode::OK, &network, Some(network.updated_at()));
+    if linked {
+        Ok(response)
+    } else {
+        let mut no_content = HttpResponse::NoContent();
+        if let Some(etag) = response.headers().get(actix_web::http::header::ETAG) {
+            no_content.insert_header((actix_web::http::header::ETAG, etag.clone()));
+        }
+        Ok(no_content.finish())
+    }
+}
