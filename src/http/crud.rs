@@ -233,7 +233,8 @@ pub async fn edit<R: Table>(
     updated.ok_or_else(|| ApiError::Internal("update returned no record".into()))
 }
 
-pub async fn replace<R: Table>(
+/// `PUT` of one record (a replacement) and, with `MERGE`, its `PATCH` (a JSON Merge Patch), under If-Match.
+pub async fn write<R: Table, const MERGE: bool>(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
@@ -242,38 +243,32 @@ pub async fn replace<R: Table>(
 ) -> Result<HttpResponse, ApiError> {
     require_key(&caller.0)?;
     let id = resolve_id::<R>(&state, &path).await?;
-    let value = json_body(&req, &body, false)?;
-    let record = edit::<R>(&req, &state, &caller.0, id, "replace", Edit::Replace(value)).await?;
+    let value = json_body(&req, &body, MERGE)?;
+    let (action, change) = if MERGE {
+        check_patch_fields::<R>(&value)?;
+        ("patch", Edit::MergePatch(value))
+    } else {
+        ("replace", Edit::Replace(value))
+    };
+    let record = edit::<R>(&req, &state, &caller.0, id, action, change).await?;
     Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }
 
-pub async fn patch<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
-    require_key(&caller.0)?;
-    let id = resolve_id::<R>(&state, &path).await?;
-    let value = json_body(&req, &body, true)?;
+/// A merge patch is an object of fields `R` has. Checked before it is merged: a field that is not there
+/// would vanish with `null`.
+fn check_patch_fields<R: Table>(value: &Value) -> Result<(), ApiError> {
     let Some(fields) = value.as_object() else {
         return Err(ApiError::Invalid(vec![crate::domain::FieldError::new(
             "(body)",
             "a merge patch must be a JSON object of the fields to change",
         )]));
     };
-    // Checked here, not only in the merged document: a field that is not there would vanish with `null`.
     let unknown: Vec<_> = fields
         .keys()
         .filter(|key| !R::WRITABLE.contains(&key.as_str()) && !R::READ_ONLY.contains(&key.as_str()))
         .map(|key| crate::domain::FieldError::new(key.clone(), "unknown field"))
         .collect();
-    if !unknown.is_empty() {
-        return Err(ApiError::Invalid(unknown));
-    }
-    let record = edit::<R>(&req, &state, &caller.0, id, "patch", Edit::MergePatch(value)).await?;
-    Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
+    if unknown.is_empty() { Ok(()) } else { Err(ApiError::Invalid(unknown)) }
 }
 
 pub async fn delete<R: Table>(

@@ -92,33 +92,15 @@ pub async fn nested<R: Table>(
     crud::list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
 
-/// Links a Handlungsfeld to a network (idempotent); needs the network's ETag in If-Match.
-pub async fn link(
+/// `PUT` (`LINKED`) links a Handlungsfeld to a network, `DELETE` unlinks it; both are idempotent and need
+/// the network's ETag in If-Match.
+pub async fn change_link<const LINKED: bool>(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
-    change_link(req, state, path, caller, true).await
-}
-
-/// Unlinks a Handlungsfeld from a network; needs the network's ETag in If-Match.
-pub async fn unlink(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    change_link(req, state, path, caller, false).await
-}
-
-async fn change_link(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    caller: Caller,
-    linked: bool,
-) -> Result<HttpResponse, ApiError> {
+    let linked = LINKED;
     require_key(&caller.0)?;
     let (network_key, handlungsfeld) = path.into_inner();
     let id = crud::resolve_id::<Network>(&state, &network_key).await?;

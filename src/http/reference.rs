@@ -11,8 +11,8 @@ use super::problem::ApiError;
 use super::query::{CursorKind, Paging, QueryParams};
 use super::responses::cut_page;
 use super::state::AppState;
-use crate::domain::{District, Region};
-use crate::storage::Cursor;
+use crate::domain::{District, Region, Timestamp};
+use crate::storage::{Cursor, Db, StoreResult};
 
 /// Reference lists are small: regions and districts come in one page by default.
 const REFERENCE_LIMIT: i64 = 100;
@@ -63,39 +63,64 @@ fn reference_page<T: Serialize>(
     Ok(page_response(req, &caller.0, data, next))
 }
 
-pub async fn district(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    QueryParams::parse(req.query_string())?.finish()?;
-    // One spelling per district ("5", not "05" or "+5"): one URL per record, one cache entry.
-    let key: i32 = Some(path.as_str())
-        .filter(|text| text.len() == 1)
-        .and_then(|text| text.parse().ok())
-        .ok_or_else(|| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
-    let db = state.db.clone();
-    let district = web::block(move || db.district(key))
-        .await??
-        .ok_or_else(|| ApiError::NotFound("Regierungsbezirke have the keys 1, 3, 5, 7 and 9.".into()))?;
-    Ok(respond(&req, &caller.0, StatusCode::OK, &district, Some(district.updated_at)))
+/// A reference record that `/v1/{type}/{key}` reads by its key.
+pub trait Keyed: Serialize + Send + Sized + 'static {
+    type Key: Send + 'static;
+    /// What a key names that no record has.
+    const UNKNOWN: &'static str;
+    /// The key the path spells, or the 404 for a path that spells none.
+    fn key(path: &str) -> Result<Self::Key, ApiError>;
+    fn load(db: &Db, key: Self::Key) -> StoreResult<Option<Self>>;
+    fn updated_at(&self) -> Timestamp;
 }
 
-pub async fn region(
+impl Keyed for District {
+    type Key = i32;
+    const UNKNOWN: &'static str = "Regierungsbezirke have the keys 1, 3, 5, 7 and 9.";
+
+    fn key(path: &str) -> Result<i32, ApiError> {
+        // One spelling per district ("5", not "05" or "+5"): one URL per record, one cache entry.
+        Some(path)
+            .filter(|text| text.len() == 1)
+            .and_then(|text| text.parse().ok())
+            .ok_or_else(|| ApiError::NotFound(Self::UNKNOWN.into()))
+    }
+    fn load(db: &Db, key: i32) -> StoreResult<Option<District>> {
+        db.district(key)
+    }
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+}
+
+impl Keyed for Region {
+    type Key = String;
+    const UNKNOWN: &'static str = "No region of NRW has this Kreisschlüssel.";
+
+    fn key(path: &str) -> Result<String, ApiError> {
+        if path.len() != 5 || !path.bytes().all(|b| b.is_ascii_digit()) {
+            return Err(ApiError::NotFound("Regions are keyed by their 5-digit Kreisschlüssel, e.g. 05158.".into()));
+        }
+        Ok(path.to_string())
+    }
+    fn load(db: &Db, key: String) -> StoreResult<Option<Region>> {
+        db.region(&key)
+    }
+    fn updated_at(&self) -> Timestamp {
+        self.updated_at
+    }
+}
+
+/// `/v1/districts/{key}` and `/v1/regions/{key}`: one reference record.
+pub async fn item<T: Keyed>(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<String>,
     caller: Caller,
 ) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
-    let key = path.into_inner();
-    if key.len() != 5 || !key.bytes().all(|b| b.is_ascii_digit()) {
-        return Err(ApiError::NotFound("Regions are keyed by their 5-digit Kreisschlüssel, e.g. 05158.".into()));
-    }
+    let key = T::key(&path)?;
     let db = state.db.clone();
-    let region = web::block(move || db.region(&key))
-        .await??
-        .ok_or_else(|| ApiError::NotFound("No region of NRW has this Kreisschlüssel.".into()))?;
-    Ok(respond(&req, &caller.0, StatusCode::OK, &region, Some(region.updated_at)))
+    let record = web::block(move || T::load(&db, key)).await??.ok_or_else(|| ApiError::NotFound(T::UNKNOWN.into()))?;
+    Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }

@@ -3,11 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::networks::{get_network, link, list_networks, nested, unlink};
+use super::networks::{change_link, get_network, list_networks, nested};
 use super::problem::ApiError;
-use super::reference::{district, districts, region, regions};
+use super::reference::{districts, item, regions};
 use super::{crud, exports, meta, problem};
-use crate::domain::{Network, ResourceKind};
+use crate::domain::{District, Network, Region, ResourceKind};
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 
@@ -18,8 +18,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(
         web::resource("/v1/networks/{id}")
             .route(web::get().to(get_network))
-            .route(web::put().to(crud::replace::<Network>))
-            .route(web::patch().to(crud::patch::<Network>))
+            .route(web::put().to(crud::write::<Network, false>))
+            .route(web::patch().to(crud::write::<Network, true>))
             .route(web::delete().to(crud::delete::<Network>)),
     );
     cfg.service(
@@ -32,14 +32,14 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1").route(web::get().to(meta::discovery)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
-                .route(web::put().to(link))
-                .route(web::delete().to(unlink)),
+                .route(web::put().to(change_link::<true>))
+                .route(web::delete().to(change_link::<false>)),
         );
     for_each_kind(&mut Collections(cfg));
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
-        .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
+        .service(web::resource("/v1/regions/{key}").route(web::get().to(item::<Region>)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
-        .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
+        .service(web::resource("/v1/districts/{key}").route(web::get().to(item::<District>)))
         .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
         .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
         .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
@@ -73,8 +73,8 @@ impl KindVisitor for Collections<'_> {
             .service(
                 web::resource(format!("{path}/{{id}}"))
                     .route(web::get().to(crud::get::<R>))
-                    .route(web::put().to(crud::replace::<R>))
-                    .route(web::patch().to(crud::patch::<R>))
+                    .route(web::put().to(crud::write::<R, false>))
+                    .route(web::patch().to(crud::write::<R, true>))
                     .route(web::delete().to(crud::delete::<R>)),
             );
     }

@@ -138,31 +138,28 @@ pub fn networks_named(conn: &mut DbConnection, key: &str) -> StoreResult<Vec<Str
         .load(conn)?)
 }
 
+/// The id of the record of `$table` (which has a slug) that the UUID or slug `$key` names.
+macro_rules! id_by_key {
+    ($conn:expr, $table:ident, $key:expr) => {{
+        let (conn, key): (&mut DbConnection, &str) = ($conn, $key);
+        let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
+            $table::table.find(key.to_lowercase()).select($table::id).first(conn).optional()?
+        } else if !crate::domain::validation::is_slug(key) {
+            // Not a slug (a NUL byte, an umlaut, a path): no record has it.
+            None
+        } else {
+            $table::table.filter($table::slug.eq(key)).select($table::id).first(conn).optional()?
+        };
+        id.as_deref().map(uuid).transpose()
+    }};
+}
+
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
-        networks::table.find(key.to_lowercase()).select(networks::id).first(conn).optional()?
-    } else if !crate::domain::validation::is_slug(key) {
-        // Not a slug (a NUL byte, an umlaut, a path): no network has it.
-        None
-    } else {
-        networks::table.filter(networks::slug.eq(key)).select(networks::id).first(conn).optional()?
-    };
-    id.as_deref().map(uuid).transpose()
+    id_by_key!(conn, networks, key)
 }
 
 /// Resolves a Handlungsfeld given by UUID or slug.
 pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    let id: Option<String> = if crate::domain::validation::parse_uuid(key).is_some() {
-        handlungsfelder::table.find(key.to_lowercase()).select(handlungsfelder::id).first(conn).optional()?
-    } else if !crate::domain::validation::is_slug(key) {
-        None
-    } else {
-        handlungsfelder::table
-            .filter(handlungsfelder::slug.eq(key))
-            .select(handlungsfelder::id)
-            .first(conn)
-            .optional()?
-    };
-    id.as_deref().map(uuid).transpose()
+    id_by_key!(conn, handlungsfelder, key)
 }
