@@ -1,7 +1,8 @@
 //! The handlers every editable resource shares: list, read, create, replace, patch, delete.
 //!
-//! Routes are registered per resource in `routes.rs`; each route calls one of these with the resource
-//! type, so pagination, ETags, If-Match, merge patch, tombstones and authorisation are written once.
+//! `routes.rs` registers them for every kind of the list of kinds (`storage::kinds`); each route calls one
+//! of these with the kind's type, so pagination, ETags, If-Match, merge patch, tombstones and
+//! authorisation are written once.
 
 use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
