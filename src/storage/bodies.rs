@@ -8,7 +8,9 @@ use super::schema::{bodies, contacts};
 use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Address, Body, BodyFilter, BodyInput, ResourceKind, Timestamp};
+use crate::domain::{
+    Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, Timestamp, WebUrl,
+};
 
 /// A body's columns as stored.
 #[derive(Queryable, Selectable)]
@@ -85,12 +87,12 @@ impl TryFrom<BodyRow> for Body {
             id: uuid(&row.id)?,
             network_id: uuid(&row.network_id)?,
             body_type: parse(&row.body_type, "body type")?,
-            name: row.name,
-            description: row.description,
+            name: Name::from_stored(row.name),
+            description: row.description.map(LongText::from_stored),
             address: address(row.address)?,
-            email: row.email,
-            phone: row.phone,
-            website: row.website,
+            email: row.email.map(Email::from_stored),
+            phone: row.phone.map(Phone::from_stored),
+            website: row.website.map(WebUrl::from_stored),
             sources: from_json(&row.sources)?,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),

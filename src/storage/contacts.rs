@@ -13,7 +13,8 @@ use super::table::{Table, Window, apply_window};
 use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
-    Contact, ContactFilter, ContactInput, PrivateReach, Resource, ResourceKind, Timestamp, Visibility,
+    Contact, ContactFilter, ContactInput, Email, Function, Name, Phone, PrivateReach, Resource, ResourceKind,
+    ShortText, Timestamp, Visibility,
 };
 
 /// A condition on contacts, built up from the filters of a list.
@@ -99,11 +100,11 @@ impl TryFrom<ContactRow> for Contact {
             network_id: opt_uuid(row.network_id.as_deref())?,
             body_id: opt_uuid(row.body_id.as_deref())?,
             district_key: row.district_key,
-            name: row.name,
-            function: row.function,
-            organisation: row.organisation,
-            email: row.email,
-            phone: row.phone,
+            name: Name::from_stored(row.name),
+            function: row.function.map(Function::from_stored),
+            organisation: row.organisation.map(ShortText::from_stored),
+            email: row.email.map(Email::from_stored),
+            phone: row.phone.map(Phone::from_stored),
             address: address(row.address)?,
             visibility: parse(&row.visibility, "visibility")?,
             is_person: row.is_person != 0,

@@ -9,7 +9,7 @@ use super::schema::{contract_handlungsfelder as links, contracts, networks};
 use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, StoreResult, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Contract, ContractFilter, ContractInput, Resource, ResourceKind, Timestamp};
+use crate::domain::{Contract, ContractFilter, ContractInput, LongText, Resource, ResourceKind, Timestamp, WebUrl};
 
 /// A contract's columns as stored.
 #[derive(Queryable, Selectable)]
@@ -82,8 +82,8 @@ fn assemble(conn: &mut DbConnection, rows: Vec<ContractRow>) -> StoreResult<Vec<
                 kind: parse(&row.kind, "contract kind")?,
                 signed_on: row.signed_on.as_deref().map(|d| parse(d, "date")).transpose()?,
                 signatories: from_json(&row.signatories)?,
-                document_url: row.document_url,
-                notes: row.notes,
+                document_url: row.document_url.map(WebUrl::from_stored),
+                notes: row.notes.map(LongText::from_stored),
                 sources: from_json(&row.sources)?,
                 created_at: timestamp(row.created_at),
                 updated_at: timestamp(row.updated_at),

@@ -7,7 +7,7 @@ use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungs
 use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, Timestamp};
+use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug, Timestamp};
 
 /// A Handlungsfeld's columns as stored.
 #[derive(Queryable, Selectable)]
@@ -57,9 +57,9 @@ impl TryFrom<HandlungsfeldRow> for Handlungsfeld {
     fn try_from(row: HandlungsfeldRow) -> StoreResult<Handlungsfeld> {
         Ok(Handlungsfeld {
             id: uuid(&row.id)?,
-            slug: row.slug,
-            name: row.name,
-            description: row.description,
+            slug: Slug::from_stored(row.slug),
+            name: Name::from_stored(row.name),
+            description: row.description.map(LongText::from_stored),
             sources: from_json(&row.sources)?,
             created_at: timestamp(row.created_at),
             updated_at: timestamp(row.updated_at),
@@ -156,7 +156,7 @@ impl Table for Handlungsfeld {
         }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let taken: i64 = handlungsfelder::table
-            .filter(handlungsfelder::slug.eq(&input.slug))
+            .filter(handlungsfelder::slug.eq(input.slug.as_str()))
             .filter(handlungsfelder::id.ne(&own))
             .select(count_star())
             .first(conn)?;

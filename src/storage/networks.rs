@@ -13,7 +13,10 @@ use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
-use crate::domain::{ContractKind, Network, NetworkFilter, NetworkInput, PartialDate, ResourceKind, Timestamp};
+use crate::domain::{
+    ContractKind, LongText, Name, Network, NetworkFilter, NetworkInput, PartialDate, RegionKey, ResourceKind, Slug,
+    Timestamp, WebUrl,
+};
 
 /// A network's columns as stored.
 #[derive(Queryable, Selectable)]
@@ -139,12 +142,12 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Selected>) -> StoreResult<Vec<Net
                 id: uuid(&row.id)?,
                 handlungsfeld_ids: linked.remove(&row.id).unwrap_or_default(),
                 founded_on,
-                slug: row.slug,
-                name: row.name,
-                region_key: row.region_key,
+                slug: Slug::from_stored(row.slug),
+                name: Name::from_stored(row.name),
+                region_key: RegionKey::from_stored(row.region_key),
                 status: parse(&row.status, "network status")?,
-                website: row.website,
-                description: row.description,
+                website: row.website.map(WebUrl::from_stored),
+                description: row.description.map(LongText::from_stored),
                 sources: from_json(&row.sources)?,
                 created_at: timestamp(row.created_at),
                 updated_at: timestamp(row.updated_at),
@@ -283,7 +286,7 @@ impl Table for Network {
         }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let slug_taken: i64 = networks::table
-            .filter(networks::slug.eq(&input.slug))
+            .filter(networks::slug.eq(input.slug.as_str()))
             .filter(networks::id.ne(&own))
             .select(count_star())
             .first(conn)?;
@@ -292,7 +295,7 @@ impl Table for Network {
             return Err(super::unique::taken("networks", "slug", Some(detail)));
         }
         let region_taken: Option<String> = networks::table
-            .filter(networks::region_key.eq(&input.region_key))
+            .filter(networks::region_key.eq(input.region_key.as_str()))
             .filter(networks::id.ne(&own))
             .select(networks::slug)
             .first(conn)
