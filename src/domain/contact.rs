@@ -9,7 +9,7 @@ use uuid::Uuid;
 
 use super::access::{Access, Role, Scope};
 use super::common::{Address, Source, Timestamp, string_enum};
-use super::fields::{Email, Function, Name, Phone, ShortText};
+use super::fields::{DistrictKey, Email, Function, Name, Phone, ShortText};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
@@ -28,7 +28,7 @@ pub struct Contact {
     /// A body of `networkId`.
     pub body_id: Option<Uuid>,
     /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
-    pub district_key: Option<i32>,
+    pub district_key: Option<DistrictKey>,
     pub name: Name,
     pub function: Option<Function>,
     pub organisation: Option<ShortText>,
@@ -58,7 +58,7 @@ pub struct ContactInput {
     /// the body's.
     pub network_id: Option<Uuid>,
     pub body_id: Option<Uuid>,
-    pub district_key: Option<i32>,
+    pub district_key: Option<DistrictKey>,
     pub name: Name,
     pub function: Option<Function>,
     pub organisation: Option<ShortText>,
@@ -117,15 +117,7 @@ impl Resource for Contact {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
         let network_id = f.opt_uuid("networkId");
         let body_id = f.opt_uuid("bodyId");
-        let district_key = f.opt_integer("districtKey");
-        let district_key = match district_key {
-            Some(key) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
-            Some(_) => {
-                f.error("districtKey", "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9");
-                None
-            }
-            None => None,
-        };
+        let district_key = f.opt_district_key("districtKey");
         let name = f.required("name");
         let function = f.opt("function");
         let organisation = f.opt("organisation");

@@ -9,10 +9,10 @@ use std::fmt;
 use std::ops::Deref;
 
 use utoipa::openapi::RefOr;
-use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 use uuid::Uuid;
 
-use super::reference::REGION_KEYS;
+use super::reference::{DISTRICT_KEYS, REGION_KEYS};
 use super::validation::{MAX_NAME, MAX_SHORT, MAX_SLUG, MAX_TEXT, MAX_URL, is_email, is_phone, is_slug, is_web_url};
 
 /// What a string value of a field must be.
@@ -167,7 +167,10 @@ macro_rules! string_types {
 
         /// The field types' schemas by name, which the OpenAPI document states inline where they are used.
         pub fn inline_schemas() -> Vec<(&'static str, RefOr<Schema>)> {
-            vec![$((stringify!($name), <$name as utoipa::PartialSchema>::schema())),+]
+            vec![
+                $((stringify!($name), <$name as utoipa::PartialSchema>::schema()),)+
+                ("DistrictKey", <DistrictKey as utoipa::PartialSchema>::schema()),
+            ]
         }
     };
 }
@@ -330,6 +333,47 @@ impl utoipa::PartialSchema for RegionKey {
             .into()
     }
 }
+
+/// The key of a Regierungsbezirk: 1, 3, 5, 7 or 9.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, serde::Serialize, serde::Deserialize)]
+#[serde(transparent)]
+pub struct DistrictKey(i32);
+
+impl DistrictKey {
+    pub const INVALID: &'static str = "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9";
+
+    /// The key, if `key` is one.
+    pub fn new(key: i64) -> Option<Self> {
+        DISTRICT_KEYS.iter().copied().find(|k| i64::from(*k) == key).map(DistrictKey)
+    }
+
+    /// A key read back from storage, where it was checked when written.
+    pub fn from_stored(key: i32) -> Self {
+        DistrictKey(key)
+    }
+
+    pub fn get(self) -> i32 {
+        self.0
+    }
+}
+
+impl fmt::Display for DistrictKey {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+impl utoipa::PartialSchema for DistrictKey {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .schema_type(Type::Integer)
+            .format(Some(SchemaFormat::KnownFormat(KnownFormat::Int32)))
+            .enum_values(Some(DISTRICT_KEYS))
+            .into()
+    }
+}
+
+impl utoipa::ToSchema for DistrictKey {}
 
 #[cfg(test)]
 mod tests {

@@ -23,7 +23,8 @@ pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReac
 pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
 pub use facts::Fact;
 pub use fields::{
-    Email, FieldType, Function, LongText, Name, Note, Phone, PostalCode, RegionKey, ShortText, Slug, WebUrl,
+    DistrictKey, Email, FieldType, Function, LongText, Name, Note, Phone, PostalCode, RegionKey, ShortText, Slug,
+    WebUrl,
 };
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
 pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};

@@ -12,7 +12,7 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{Address, PartialDate, Source};
-use super::fields::{FieldType, forbidden, text_problem};
+use super::fields::{DistrictKey, FieldType, forbidden, text_problem};
 
 /// The fields' patterns live with the field types.
 pub use super::fields::patterns;
@@ -228,6 +228,16 @@ impl<'a> Fields<'a> {
             self.error(name, "must be an integer");
         }
         value
+    }
+
+    /// The key of a Regierungsbezirk; absent or `null` is none.
+    pub fn opt_district_key(&mut self, name: &str) -> Option<DistrictKey> {
+        let key = self.opt_integer(name)?;
+        let key = DistrictKey::new(key);
+        if key.is_none() {
+            self.error(name, DistrictKey::INVALID);
+        }
+        key
     }
 
     /// A list whose items are read by `item`; absent or `null` is the empty list.

@@ -351,6 +351,8 @@ mod field_types {
         let name = reference.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")?;
         let schema = types.get(name)?.as_object()?;
         let description = reference.get("description").or_else(|| object.get("description"));
+        // The description where the derive puts it: after the type and its format.
+        let before_description = if schema.contains_key("format") { "format" } else { "type" };
         let mut inlined = Map::new();
         for (key, keyword) in schema {
             match key.as_str() {
@@ -362,7 +364,7 @@ mod field_types {
                 }
                 _ => inlined.insert(key.clone(), keyword.clone()),
             };
-            if key == "type"
+            if key == before_description
                 && let Some(description) = description
             {
                 inlined.insert("description".into(), description.clone());
@@ -373,7 +375,7 @@ mod field_types {
 }
 
 /// What the schemas need beyond their field types (see [`field_types`]): the rules no type states yet
-/// (district keys, the limit of every list), seed examples, and the shape of inputs: read-only fields
+/// (the limit of every list), seed examples, and the shape of inputs: read-only fields
 /// accepted and ignored, nothing else, optional fields nullable, and a merge-patch schema per input.
 mod field_rules {
     use serde_json::{Map, Value, json};
@@ -408,15 +410,10 @@ mod field_rules {
         json!({"pattern": pattern, "maxLength": max})
     }
 
-    /// What the field types do not state: the keys of Regierungsbezirke, the limit of every list
+    /// What the field types do not state: the limit of every list
     /// ([`Fields::list`](crate::domain::validation::Fields::list)), and examples that name seed records.
     fn rule(field: &str, property: &Value) -> Option<Value> {
         Some(match field {
-            "districtKey" => {
-                let mut keys: Vec<Value> = DISTRICT_KEYS.iter().map(|k| json!(k)).collect();
-                keys.push(Value::Null);
-                json!({"enum": keys})
-            }
             "handlungsfeldIds" => json!({
                 "maxItems": MAX_LIST,
                 "description": "A set: an id named twice counts once.",

@@ -13,8 +13,8 @@ use super::table::{Table, Window, apply_window};
 use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
-    Contact, ContactFilter, ContactInput, Email, Function, Name, Phone, PrivateReach, Resource, ResourceKind,
-    ShortText, Timestamp, Visibility,
+    Contact, ContactFilter, ContactInput, DistrictKey, Email, Function, Name, Phone, PrivateReach, Resource,
+    ResourceKind, ShortText, Timestamp, Visibility,
 };
 
 /// A condition on contacts, built up from the filters of a list.
@@ -74,7 +74,7 @@ impl<'a> ContactValues<'a> {
             id: id.to_string(),
             network_id: input.network_id.map(|id| id.to_string()),
             body_id: input.body_id.map(|id| id.to_string()),
-            district_key: input.district_key,
+            district_key: input.district_key.map(DistrictKey::get),
             name: &input.name,
             function: input.function.as_deref(),
             organisation: input.organisation.as_deref(),
@@ -99,7 +99,7 @@ impl TryFrom<ContactRow> for Contact {
             id: uuid(&row.id)?,
             network_id: opt_uuid(row.network_id.as_deref())?,
             body_id: opt_uuid(row.body_id.as_deref())?,
-            district_key: row.district_key,
+            district_key: row.district_key.map(DistrictKey::from_stored),
             name: Name::from_stored(row.name),
             function: row.function.map(Function::from_stored),
             organisation: row.organisation.map(ShortText::from_stored),
@@ -128,7 +128,10 @@ fn districts_of(conn: &mut DbConnection, networks: &[String]) -> StoreResult<Has
 
 fn scope(contact: &Contact, districts: &HashMap<String, i32>) -> Scope {
     let network_district = contact.network_id.and_then(|id| districts.get(&id.to_string()).copied());
-    Scope { network_id: contact.network_id, district_key: network_district.or(contact.district_key) }
+    Scope {
+        network_id: contact.network_id,
+        district_key: network_district.or(contact.district_key.map(DistrictKey::get)),
+    }
 }
 
 impl Table for Contact {
@@ -266,14 +269,14 @@ impl Table for Contact {
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<Scope> {
         match input.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope { network_id: None, district_key: input.district_key }),
+            None => Ok(Scope { network_id: None, district_key: input.district_key.map(DistrictKey::get) }),
         }
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Contact) -> StoreResult<Scope> {
         match record.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope { network_id: None, district_key: record.district_key }),
+            None => Ok(Scope { network_id: None, district_key: record.district_key.map(DistrictKey::get) }),
         }
     }
 
@@ -312,7 +315,7 @@ impl Table for Contact {
             }
         }
         if let Some(district) = input.district_key
-            && network_scope(conn, network)?.district_key.is_some_and(|own| own != district)
+            && network_scope(conn, network)?.district_key.is_some_and(|own| own != district.get())
         {
             return Err(StoreError::Conflict(
                 "districtKey: the network lies in another Regierungsbezirk; leave districtKey empty or give the network's".into(),
