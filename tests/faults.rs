@@ -554,7 +554,7 @@ fn sigint_drains_keep_alive_connections_and_slow_uploads() {
         .all::<rbn_registry::domain::Contact>(&Default::default(), &admin_access())
         .unwrap()
         .into_iter()
-        .map(|c| c.name)
+        .map(|c| c.name.into())
         .collect();
     let answered: BTreeSet<String> =
         ["langsam", "eins", "zwei"].iter().take(1 + pipelined.len()).map(|n| n.to_string()).collect();

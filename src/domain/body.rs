@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::common::{Address, Source, Timestamp, string_enum};
-use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::fields::{Email, LongText, Name, Phone, WebUrl};
+use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
 string_enum! {
@@ -30,16 +31,12 @@ pub struct Body {
     #[serde(rename = "type")]
     pub body_type: BodyType,
     /// The local name, e.g. "Lenkungsgruppe".
-    #[schema(example = "Regionales Bildungsbüro", max_length = 300)]
-    pub name: String,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub name: Name,
+    pub description: Option<LongText>,
     pub address: Option<Address>,
-    #[schema(example = "bildungsbuero@kreis.example")]
-    pub email: Option<String>,
-    #[schema(example = "+49 2104 99 0")]
-    pub phone: Option<String>,
-    pub website: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub website: Option<WebUrl>,
     pub sources: Vec<Source>,
     #[schema(read_only)]
     pub created_at: Timestamp,
@@ -55,14 +52,12 @@ pub struct BodyInput {
     pub network_id: Uuid,
     #[serde(rename = "type")]
     pub body_type: BodyType,
-    #[schema(max_length = 300)]
-    pub name: String,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub name: Name,
+    pub description: Option<LongText>,
     pub address: Option<Address>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
-    pub website: Option<String>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
+    pub website: Option<WebUrl>,
     #[schema(required = false)]
     pub sources: Vec<Source>,
 }
@@ -113,12 +108,12 @@ impl Resource for Body {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
         let network_id = f.uuid("networkId");
         let body_type = f.enumeration("type", BodyType::ALL);
-        let name = f.string("name", MAX_NAME);
-        let description = f.opt_string("description", MAX_TEXT);
+        let name = f.required("name");
+        let description = f.opt("description");
         let address = f.opt_address("address");
-        let email = f.opt_email("email");
-        let phone = f.opt_phone("phone");
-        let website = f.opt_url("website");
+        let email = f.opt("email");
+        let phone = f.opt("phone");
+        let website = f.opt("website");
         let sources = f.sources("sources");
         let input = (|| {
             Some(BodyInput {

@@ -6,6 +6,8 @@ use std::str::FromStr;
 use chrono::{DateTime, Datelike, NaiveDate, SubsecRound, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use utoipa::ToSchema;
+
+use super::fields::{Name, Note, PostalCode, ShortText, WebUrl};
 use utoipa::openapi::RefOr;
 use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, Schema, SchemaFormat, Type};
 
@@ -163,7 +165,7 @@ impl utoipa::PartialSchema for PartialDate {
     fn schema() -> RefOr<Schema> {
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(r"^\d{4}(-\d{2}(-\d{2})?)?$"))
+            .pattern(Some(super::fields::patterns::PARTIAL_DATE))
             .description(Some("ISO 8601 date with reduced precision: year, year-month or full date."))
             .examples([serde_json::json!("2013-11-19"), serde_json::json!("2008")])
             .into()
@@ -189,12 +191,9 @@ impl ToSchema for Timestamp {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
-    #[schema(example = "Am Bonneshof 35")]
-    pub street: Option<String>,
-    #[schema(example = "40474")]
-    pub postal_code: Option<String>,
-    #[schema(example = "Düsseldorf")]
-    pub city: Option<String>,
+    pub street: Option<ShortText>,
+    pub postal_code: Option<PostalCode>,
+    pub city: Option<ShortText>,
 }
 
 /// Where a record's content comes from: a document, its publisher and date.
@@ -202,19 +201,14 @@ pub struct Address {
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     /// File name or identifier of the document.
-    #[schema(example = "000_5f1d657e03a14db8.txt")]
-    pub document: Option<String>,
-    #[schema(example = "50. Regionales Bildungsnetzwerk im Kreis Mettmann")]
-    pub title: String,
-    #[schema(example = "Ministerium für Schule und Weiterbildung NRW")]
-    pub publisher: Option<String>,
+    pub document: Option<ShortText>,
+    pub title: Name,
+    pub publisher: Option<ShortText>,
     pub date: Option<PartialDate>,
-    #[schema(example = "https://www.schulministerium.nrw/")]
-    pub url: Option<String>,
+    pub url: Option<WebUrl>,
     /// What a reader should know about the source, e.g. why a field is left open. Absent when there is none.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(example = "Dokument 000 nennt keinen Herausgeber; deshalb bleibt publisher leer.")]
-    pub note: Option<String>,
+    pub note: Option<Note>,
 }
 
 /// Declares a closed set of string values: `FromStr`, `as_str`, serde and OpenAPI from one list.

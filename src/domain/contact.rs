@@ -9,7 +9,8 @@ use uuid::Uuid;
 
 use super::access::{Access, Role, Scope};
 use super::common::{Address, Source, Timestamp, string_enum};
-use super::validation::{Fields, MAX_NAME, MAX_SHORT, ValidationErrors};
+use super::fields::{DistrictKey, Email, Function, Name, Phone, ShortText};
+use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
 string_enum! {
@@ -27,17 +28,14 @@ pub struct Contact {
     /// A body of `networkId`.
     pub body_id: Option<Uuid>,
     /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
-    pub district_key: Option<i32>,
-    #[schema(example = "Servicestelle Regionale Bildungsnetzwerke", max_length = 300)]
-    pub name: String,
-    #[schema(example = "Bezirkskoordination", max_length = 2000)]
-    pub function: Option<String>,
-    #[schema(example = "Bezirksregierung Düsseldorf", max_length = 200)]
-    pub organisation: Option<String>,
+    pub district_key: Option<DistrictKey>,
+    pub name: Name,
+    pub function: Option<Function>,
+    pub organisation: Option<ShortText>,
     /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
-    pub email: Option<String>,
+    pub email: Option<Email>,
     /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
-    pub phone: Option<String>,
+    pub phone: Option<Phone>,
     pub address: Option<Address>,
     pub visibility: Visibility,
     /// A natural person (personal data under the DSGVO) rather than a function or mailbox.
@@ -60,15 +58,12 @@ pub struct ContactInput {
     /// the body's.
     pub network_id: Option<Uuid>,
     pub body_id: Option<Uuid>,
-    pub district_key: Option<i32>,
-    #[schema(max_length = 300)]
-    pub name: String,
-    #[schema(max_length = 2000)]
-    pub function: Option<String>,
-    #[schema(max_length = 200)]
-    pub organisation: Option<String>,
-    pub email: Option<String>,
-    pub phone: Option<String>,
+    pub district_key: Option<DistrictKey>,
+    pub name: Name,
+    pub function: Option<Function>,
+    pub organisation: Option<ShortText>,
+    pub email: Option<Email>,
+    pub phone: Option<Phone>,
     pub address: Option<Address>,
     /// Defaults to `public`.
     #[schema(required = false)]
@@ -150,20 +145,12 @@ impl Resource for Contact {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
         let network_id = f.opt_uuid("networkId");
         let body_id = f.opt_uuid("bodyId");
-        let district_key = f.opt_integer("districtKey");
-        let district_key = match district_key {
-            Some(key) if [1, 3, 5, 7, 9].contains(&key) => Some(key as i32),
-            Some(_) => {
-                f.error("districtKey", "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9");
-                None
-            }
-            None => None,
-        };
-        let name = f.string("name", MAX_NAME);
-        let function = f.opt_string("function", 2000);
-        let organisation = f.opt_string("organisation", MAX_SHORT);
-        let email = f.opt_email("email");
-        let phone = f.opt_phone("phone");
+        let district_key = f.opt_district_key("districtKey");
+        let name = f.required("name");
+        let function = f.opt("function");
+        let organisation = f.opt("organisation");
+        let email = f.opt("email");
+        let phone = f.opt("phone");
         let address = f.opt_address("address");
         let visibility = f.opt_enumeration("visibility", Visibility::ALL).unwrap_or(Visibility::Public);
         let is_person = f.opt_bool("isPerson").unwrap_or(false);

@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::common::{PartialDate, Source, Timestamp, string_enum};
-use super::validation::{Fields, MAX_NAME, MAX_SHORT, MAX_TEXT, ValidationErrors};
+use super::fields::{LongText, Name, ShortText, WebUrl};
+use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
 string_enum! {
@@ -23,10 +24,8 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Signatory {
-    #[schema(example = "Sylvia Löhrmann", max_length = 300)]
-    pub name: String,
-    #[schema(example = "Schulministerin", max_length = 200)]
-    pub role: Option<String>,
+    pub name: Name,
+    pub role: Option<ShortText>,
     pub party: Party,
 }
 
@@ -43,9 +42,8 @@ pub struct Contract {
     pub signatories: Vec<Signatory>,
     /// The Handlungsfelder the contract names.
     pub handlungsfeld_ids: Vec<Uuid>,
-    pub document_url: Option<String>,
-    #[schema(max_length = 5000)]
-    pub notes: Option<String>,
+    pub document_url: Option<WebUrl>,
+    pub notes: Option<LongText>,
     pub sources: Vec<Source>,
     #[schema(read_only)]
     pub created_at: Timestamp,
@@ -65,9 +63,8 @@ pub struct ContractInput {
     pub signatories: Vec<Signatory>,
     #[schema(required = false)]
     pub handlungsfeld_ids: Vec<Uuid>,
-    pub document_url: Option<String>,
-    #[schema(max_length = 5000)]
-    pub notes: Option<String>,
+    pub document_url: Option<WebUrl>,
+    pub notes: Option<LongText>,
     #[schema(required = false)]
     pub sources: Vec<Source>,
 }
@@ -116,15 +113,15 @@ impl Resource for Contract {
         let signed_on = f.opt_date("signedOn");
         let signatories = f.list("signatories", |f, value, path| {
             f.object(value, path, &["name", "role", "party"], |s| {
-                let name = s.string("name", MAX_NAME);
-                let role = s.opt_string("role", MAX_SHORT);
+                let name = s.required("name");
+                let role = s.opt("role");
                 let party = s.enumeration("party", Party::ALL);
                 Some(Signatory { name: name?, role, party: party? })
             })
         });
         let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
-        let document_url = f.opt_url("documentUrl");
-        let notes = f.opt_string("notes", MAX_TEXT);
+        let document_url = f.opt("documentUrl");
+        let notes = f.opt("notes");
         let sources = f.sources("sources");
         let input = (|| {
             Some(ContractInput {

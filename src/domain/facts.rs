@@ -8,7 +8,7 @@ use serde_json::Value;
 use utoipa::ToSchema;
 
 use super::common::{PartialDate, Source};
-use super::reference::DISTRICT_KEYS;
+use super::fields::DistrictKey;
 use super::validation::{Fields, MAX_TEXT, ValidationErrors};
 
 /// One statement of a source document, quoted, with the number it gives.
@@ -46,14 +46,7 @@ impl Fact {
             f.error("count", "must not be negative");
         }
         let date = f.opt_date("date");
-        let district_key = match f.opt_integer("districtKey") {
-            Some(key) if DISTRICT_KEYS.iter().any(|k| i64::from(*k) == key) => Some(key as i32),
-            Some(_) => {
-                f.error("districtKey", "must be the key of a Regierungsbezirk: 1, 3, 5, 7 or 9");
-                None
-            }
-            None => None,
-        };
+        let district_key = f.opt_district_key("districtKey").map(DistrictKey::get);
         let given = value.get("sources").and_then(Value::as_array).map_or(0, Vec::len);
         let sources = f.sources("sources");
         if given == 0 {

@@ -6,7 +6,8 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::common::{Source, Timestamp};
-use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::fields::{LongText, Name, Slug};
+use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
 /// A field of action, e.g. "Übergang Schule–Beruf".
@@ -15,12 +16,9 @@ use super::{Reference, Resource, ResourceKind};
 pub struct Handlungsfeld {
     #[schema(read_only)]
     pub id: Uuid,
-    #[schema(example = "schulische-inklusion", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
-    pub slug: String,
-    #[schema(example = "Schulische Inklusion", max_length = 300)]
-    pub name: String,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub slug: Slug,
+    pub name: Name,
+    pub description: Option<LongText>,
     pub sources: Vec<Source>,
     #[schema(read_only)]
     pub created_at: Timestamp,
@@ -33,12 +31,9 @@ pub struct Handlungsfeld {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"slug": "schulische-inklusion", "name": "Schulische Inklusion"}))]
 pub struct HandlungsfeldInput {
-    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
-    pub slug: String,
-    #[schema(max_length = 300)]
-    pub name: String,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub slug: Slug,
+    pub name: Name,
+    pub description: Option<LongText>,
     #[schema(required = false)]
     pub sources: Vec<Source>,
 }
@@ -78,9 +73,9 @@ impl Resource for Handlungsfeld {
 
     fn parse_input(value: &Value) -> Result<HandlungsfeldInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
-        let slug = f.slug("slug");
-        let name = f.string("name", MAX_NAME);
-        let description = f.opt_string("description", MAX_TEXT);
+        let slug = f.required("slug");
+        let name = f.required("name");
+        let description = f.opt("description");
         let sources = f.sources("sources");
         let input = (|| Some(HandlungsfeldInput { slug: slug?, name: name?, description, sources }))();
         f.finish(input)

@@ -9,6 +9,7 @@ pub mod contact;
 pub mod contract;
 pub mod dataset;
 pub mod facts;
+pub mod fields;
 pub mod handlungsfeld;
 pub mod network;
 pub mod query;
@@ -22,6 +23,10 @@ pub use common::{Address, PartialDate, Source, Timestamp};
 pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReach, Visibility};
 pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
 pub use facts::Fact;
+pub use fields::{
+    DistrictKey, Email, FieldType, Function, LongText, Name, Note, Phone, PostalCode, RegionKey, ShortText, Slug,
+    WebUrl,
+};
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
 pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
 pub use query::{FromQuery, QuerySource};

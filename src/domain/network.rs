@@ -7,7 +7,8 @@ use uuid::Uuid;
 
 use super::common::{PartialDate, Source, Timestamp, string_enum};
 use super::contract::ContractKind;
-use super::validation::{Fields, MAX_NAME, MAX_TEXT, ValidationErrors};
+use super::fields::{LongText, Name, RegionKey, Slug, WebUrl};
+use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
 string_enum! {
@@ -22,18 +23,13 @@ pub struct Network {
     #[schema(read_only)]
     pub id: Uuid,
     /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
-    #[schema(example = "kreis-mettmann", pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
-    pub slug: String,
-    #[schema(example = "Regionales Bildungsnetzwerk Kreis Mettmann", max_length = 300)]
-    pub name: String,
+    pub slug: Slug,
+    pub name: Name,
     /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
-    #[schema(example = "05158", pattern = r"^05\d{3}$")]
-    pub region_key: String,
+    pub region_key: RegionKey,
     pub status: NetworkStatus,
-    #[schema(example = "https://www.kreis-mettmann.de/bildung")]
-    pub website: Option<String>,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub website: Option<WebUrl>,
+    pub description: Option<LongText>,
     /// The Handlungsfelder the network works on (`/v1/networks/{id}/handlungsfelder` lists them).
     pub handlungsfeld_ids: Vec<Uuid>,
     /// Derived from the contracts: the earliest known date of a `founding` contract (unknown when the
@@ -52,18 +48,14 @@ pub struct Network {
 #[serde(rename_all = "camelCase")]
 #[schema(example = json!({"slug": "kreis-mettmann", "name": "Regionales Bildungsnetzwerk Kreis Mettmann", "regionKey": "05158", "status": "active", "website": "https://www.kreis-mettmann.de/bildung"}))]
 pub struct NetworkInput {
-    #[schema(pattern = "^[a-z0-9]+(-[a-z0-9]+)*$", max_length = 100)]
-    pub slug: String,
-    #[schema(max_length = 300)]
-    pub name: String,
-    #[schema(pattern = r"^05\d{3}$")]
-    pub region_key: String,
+    pub slug: Slug,
+    pub name: Name,
+    pub region_key: RegionKey,
     /// Defaults to `active`.
     #[schema(required = false)]
     pub status: NetworkStatus,
-    pub website: Option<String>,
-    #[schema(max_length = 5000)]
-    pub description: Option<String>,
+    pub website: Option<WebUrl>,
+    pub description: Option<LongText>,
     #[schema(required = false)]
     pub handlungsfeld_ids: Vec<Uuid>,
     #[schema(required = false)]
@@ -113,12 +105,12 @@ impl Resource for Network {
 
     fn parse_input(value: &Value) -> Result<NetworkInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);
-        let slug = f.slug("slug");
-        let name = f.string("name", MAX_NAME);
-        let region_key = region_key(&mut f, "regionKey", true);
+        let slug = f.required("slug");
+        let name = f.required("name");
+        let region_key = f.required("regionKey");
         let status = f.opt_enumeration("status", NetworkStatus::ALL).unwrap_or(NetworkStatus::Active);
-        let website = f.opt_url("website");
-        let description = f.opt_string("description", MAX_TEXT);
+        let website = f.opt("website");
+        let description = f.opt("description");
         let handlungsfeld_ids = f.uuid_list("handlungsfeldIds");
         let sources = f.sources("sources");
         let input = (|| {
@@ -137,7 +129,7 @@ impl Resource for Network {
     }
 
     fn references(input: &NetworkInput) -> Vec<Reference> {
-        let mut refs = vec![Reference::new("regionKey", ResourceKind::Regions, &input.region_key)];
+        let mut refs = vec![Reference::new("regionKey", ResourceKind::Regions, &*input.region_key)];
         for (i, id) in input.handlungsfeld_ids.iter().enumerate() {
             refs.push(Reference::new(format!("handlungsfeldIds[{i}]"), ResourceKind::Handlungsfelder, id));
         }
@@ -157,17 +149,6 @@ pub fn derive_founded_on(contracts: &[(ContractKind, Option<PartialDate>)]) -> O
         contracts.iter().filter_map(|(_, date)| *date).min()
     } else {
         founding.iter().filter_map(|(_, date)| *date).min()
-    }
-}
-
-/// Reads a Kreisschlüssel of NRW (`05` and three digits).
-pub fn region_key(f: &mut Fields<'_>, name: &str, required: bool) -> Option<String> {
-    let key = if required { f.string(name, 5) } else { f.opt_string(name, 5) }?;
-    if super::reference::REGION_KEYS.contains(&key.as_str()) {
-        Some(key)
-    } else {
-        f.error(name, "must be the Kreisschlüssel of one of the 53 Kreise and kreisfreie Städte of NRW, e.g. 05158");
-        None
     }
 }
 

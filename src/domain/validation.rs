@@ -12,6 +12,10 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use super::common::{Address, PartialDate, Source};
+use super::fields::{DistrictKey, FieldType, forbidden, text_problem};
+
+/// The fields' patterns live with the field types.
+pub use super::fields::patterns;
 
 /// One problem with one field of a request body or query.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, ToSchema)]
@@ -97,16 +101,15 @@ impl<'a> Fields<'a> {
         self.object.and_then(|o| o.get(name)).filter(|v| !v.is_null())
     }
 
-    /// An optional string: absent, `null` and `""` all mean "no value".
-    /// An optional string: absent, `null` and blank all mean "no value". Length and characters are
-    /// checked before trimming, as the OpenAPI document's `maxLength` and `pattern` state them.
+    /// An optional one-line string: absent, `null` and blank all mean "no value". Length and characters
+    /// are checked before trimming. Resource fields have their types instead ([`Fields::opt`]).
     pub fn opt_string(&mut self, name: &str, max_chars: usize) -> Option<String> {
         let value = self.raw(name)?;
         let Some(text) = value.as_str() else {
             self.error(name, "must be a string");
             return None;
         };
-        if let Some(message) = text_problem(text, max_chars, name_allows_newlines(name)) {
+        if let Some(message) = text_problem(text, max_chars, false) {
             self.error(name, message);
             return None;
         }
@@ -120,6 +123,11 @@ impl<'a> Fields<'a> {
     pub fn string(&mut self, name: &str, max_chars: usize) -> Option<String> {
         let present = self.raw(name).is_some();
         let value = self.opt_string(name, max_chars);
+        self.require(name, present, value)
+    }
+
+    /// "is required", or "must not be empty" for a blank value, unless the field has an error already.
+    fn require<T>(&mut self, name: &str, present: bool, value: Option<T>) -> Option<T> {
         if value.is_none() && !self.has_error(name) {
             self.error(name, if present { "must not be empty" } else { "is required" });
         }
@@ -131,62 +139,27 @@ impl<'a> Fields<'a> {
         self.errors.iter().any(|e| e.field == path)
     }
 
-    pub fn slug(&mut self, name: &str) -> Option<String> {
-        let slug = self.string(name, MAX_SLUG)?;
-        if !is_slug(&slug) {
-            self.error(
-                name,
-                "must be lower-case letters and digits in groups joined by single hyphens, e.g. kreis-mettmann",
-            );
-            return None;
-        }
-        if Uuid::parse_str(&slug).is_ok() {
-            self.error(name, "must not look like a UUID");
-            return None;
-        }
-        Some(slug)
-    }
-
-    /// An optional string with a fixed syntax (URL, e-mail, phone, code): checked as given, not trimmed;
-    /// only `null` or absence mean "no value".
-    fn opt_token(&mut self, name: &str, max_chars: usize) -> Option<String> {
+    /// An optional field of a field type; absent and `null` (and for texts, blank) mean "no value".
+    pub fn opt<T: FieldType>(&mut self, name: &str) -> Option<T> {
         let value = self.raw(name)?;
         let Some(text) = value.as_str() else {
             self.error(name, "must be a string");
             return None;
         };
-        if let Some(message) = text_problem(text, max_chars, false) {
-            self.error(name, message);
-            return None;
+        match T::read(text) {
+            Ok(value) => value,
+            Err(message) => {
+                self.error(name, message);
+                None
+            }
         }
-        Some(text.to_string())
     }
 
-    pub fn opt_url(&mut self, name: &str) -> Option<String> {
-        let url = self.opt_token(name, MAX_URL)?;
-        if !is_web_url(&url) {
-            self.error(name, "must be an absolute http(s) URL, e.g. https://www.example.de/bildungsbuero");
-            return None;
-        }
-        Some(url)
-    }
-
-    pub fn opt_email(&mut self, name: &str) -> Option<String> {
-        let email = self.opt_token(name, 254)?;
-        if !is_email(&email) {
-            self.error(name, "must be an e-mail address, e.g. bildungsbuero@kreis.example");
-            return None;
-        }
-        Some(email)
-    }
-
-    pub fn opt_phone(&mut self, name: &str) -> Option<String> {
-        let phone = self.opt_token(name, 50)?;
-        if !is_phone(&phone) {
-            self.error(name, "must be a phone number of digits, spaces and + ( ) - / .");
-            return None;
-        }
-        Some(phone)
+    /// A required field of a field type.
+    pub fn required<T: FieldType>(&mut self, name: &str) -> Option<T> {
+        let present = self.raw(name).is_some();
+        let value = self.opt(name);
+        self.require(name, present, value)
     }
 
     /// A required value of a closed set (`FromStr` of a domain enum); lists the allowed values on error.
@@ -257,6 +230,16 @@ impl<'a> Fields<'a> {
         value
     }
 
+    /// The key of a Regierungsbezirk; absent or `null` is none.
+    pub fn opt_district_key(&mut self, name: &str) -> Option<DistrictKey> {
+        let key = self.opt_integer(name)?;
+        let key = DistrictKey::new(key);
+        if key.is_none() {
+            self.error(name, DistrictKey::INVALID);
+        }
+        key
+    }
+
     /// A list whose items are read by `item`; absent or `null` is the empty list.
     pub fn list<T>(
         &mut self,
@@ -311,14 +294,9 @@ impl<'a> Fields<'a> {
         let raw = self.raw(name)?;
         let path = self.path(name);
         self.object(raw, path, &["street", "postalCode", "city"], |f| {
-            let street = f.opt_string("street", MAX_SHORT);
-            let postal_code = f.opt_token("postalCode", 10);
-            if let Some(code) = &postal_code
-                && !(code.len() == 5 && code.bytes().all(|b| b.is_ascii_digit()))
-            {
-                f.error("postalCode", "must be a German postal code of five digits");
-            }
-            let city = f.opt_string("city", MAX_SHORT);
+            let street = f.opt("street");
+            let postal_code = f.opt("postalCode");
+            let city = f.opt("city");
             if street.is_none() && postal_code.is_none() && city.is_none() {
                 return None;
             }
@@ -329,12 +307,12 @@ impl<'a> Fields<'a> {
     pub fn sources(&mut self, name: &str) -> Vec<Source> {
         self.list(name, |fields, value, path| {
             fields.object(value, path, &["document", "title", "publisher", "date", "url", "note"], |f| {
-                let document = f.opt_string("document", MAX_SHORT);
-                let title = f.string("title", MAX_NAME);
-                let publisher = f.opt_string("publisher", MAX_SHORT);
+                let document = f.opt("document");
+                let title = f.required("title");
+                let publisher = f.opt("publisher");
                 let date = f.opt_date("date");
-                let url = f.opt_url("url");
-                let note = f.opt_string("note", MAX_TEXT);
+                let url = f.opt("url");
+                let note = f.opt("note");
                 Some(Source { document, title: title?, publisher, date, url, note })
             })
         })
@@ -348,68 +326,6 @@ impl<'a> Fields<'a> {
             _ => Err(ValidationErrors(self.errors)),
         }
     }
-}
-
-/// Descriptions and notes may have line breaks; names and other one-line fields may not.
-fn name_allows_newlines(name: &str) -> bool {
-    matches!(name, "description" | "notes" | "function")
-}
-
-/// Why a text is not acceptable, if it is not.
-pub fn text_problem(text: &str, max_chars: usize, newlines: bool) -> Option<String> {
-    if text.chars().count() > max_chars {
-        return Some(format!("must be at most {max_chars} characters long"));
-    }
-    let bad_control = text.chars().any(|c| forbidden(c, newlines));
-    bad_control.then(|| "must not contain control characters".to_string())
-}
-
-/// The JSON Schema patterns of the field kinds, stated in the OpenAPI document. The checks in this module
-/// accept exactly what they match (the contract tests generate values from them).
-pub mod patterns {
-    /// What no text may hold, as the inside of a character class: C0 and C1 controls and the deceptive
-    /// characters of `is_deceptive`.
-    macro_rules! deceptive {
-        () => {
-            r"\u200b\u202a-\u202e\u2060\u2066-\u2069\ufeff"
-        };
-    }
-    macro_rules! unprintable {
-        () => {
-            concat!(r"\x00-\x1f\x7f-\x9f", deceptive!())
-        };
-    }
-    /// A one-line text with at least one visible character.
-    pub const TEXT: &str = concat!("^[^", unprintable!(), "]*[^\\s", unprintable!(), "][^", unprintable!(), "]*$");
-    /// An optional one-line text (blank means none).
-    pub const OPTIONAL_TEXT: &str = concat!("^[^", unprintable!(), "]*$");
-    /// An optional multi-line text: tabs and line breaks allowed.
-    pub const MULTI_LINE_TEXT: &str = concat!(r"^[^\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f", deceptive!(), "]*$");
-    pub const SLUG: &str = r"^[a-z0-9]+(-[a-z0-9]+)*$";
-    pub const URL: &str = concat!(
-        r"^https?://[^\s",
-        unprintable!(),
-        r#""<>/?#:@\\\[\]]+(:[0-9]{1,5})?([/?#][^\s"#,
-        unprintable!(),
-        r#""<>\\]*)?$"#
-    );
-    pub const EMAIL: &str = concat!(
-        r"^[^\s",
-        unprintable!(),
-        r#"@<>()\[\]\\,;:"]+@[^\s"#,
-        unprintable!(),
-        r#"@<>()\[\]\\,;:".]+(\.[^\s"#,
-        unprintable!(),
-        r#"@<>()\[\]\\,;:".]+)+$"#
-    );
-    pub const PHONE: &str = r"^[ +()/.-]*[0-9][ +()/.-]*[0-9][ +()/.-]*[0-9][0-9 +()/.-]*$";
-    pub const POSTAL_CODE: &str = r"^[0-9]{5}$";
-    /// Year, year-month or a real calendar date (leap years included), years 1000 to 9999.
-    pub const PARTIAL_DATE: &str = concat!(
-        r"^[1-9][0-9]{3}(-(0[1-9]|1[0-2]))?$",
-        r"|^[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))$",
-        r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29$"
-    );
 }
 
 /// The syntax of slugs ([`patterns::SLUG`]): lower-case letters and digits in groups joined by single
@@ -426,19 +342,6 @@ pub fn is_slug(text: &str) -> bool {
 pub fn parse_uuid(text: &str) -> Option<Uuid> {
     let hyphens_right = text.len() == 36 && [8, 13, 18, 23].iter().all(|&i| text.as_bytes()[i] == b'-');
     if hyphens_right { Uuid::parse_str(text).ok() } else { None }
-}
-
-/// Characters no text field may hold (C0 and C1 controls), except line breaks and tabs where allowed.
-fn forbidden(c: char, newlines: bool) -> bool {
-    (c.is_control() && !(newlines && matches!(c, '\t' | '\n' | '\r'))) || is_deceptive(c)
-}
-
-/// Invisible and direction-changing characters that have no place in the registry's texts: a zero-width
-/// space makes a name look empty, and bidi overrides and isolates make text (and URLs) display other than
-/// they read ("Trojan Source"). Joiners and the left-to-right and right-to-left marks stay: languages need
-/// them. The patterns of [`patterns`] state the same set for the OpenAPI document.
-fn is_deceptive(c: char) -> bool {
-    matches!(c, '\u{200b}' | '\u{202a}'..='\u{202e}' | '\u{2060}' | '\u{2066}'..='\u{2069}' | '\u{feff}')
 }
 
 /// An absolute http or https URL: a host without white space or delimiters, an optional port, then an
@@ -492,9 +395,9 @@ mod tests {
     fn collects_every_error() {
         let body = json!({"name": "", "website": "ftp://x", "extra": 1, "status": "gone"});
         let mut fields = Fields::new(&body, &["name", "website", "status", "slug"], &["id"]);
-        fields.string("name", 10);
-        fields.opt_url("website");
-        fields.slug("slug");
+        fields.required::<super::super::Name>("name");
+        fields.opt::<super::super::WebUrl>("website");
+        fields.required::<super::super::Slug>("slug");
         fields.enumeration::<crate::domain::NetworkStatus>("status", &["active", "inactive"]);
         let errors = fields.finish(Some(())).unwrap_err().0;
         let names: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();

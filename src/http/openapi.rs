@@ -99,6 +99,7 @@ pub fn document_json() -> String {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut value = serde_json::to_value(document()).expect("the document serialises");
+        field_types::inline(&mut value);
         field_rules::apply(&mut value);
         shared_headers::hoist(&mut value);
         shared_parts::hoist_all(&mut value);
@@ -307,14 +308,83 @@ mod shared_parts {
     }
 }
 
-/// The validation rules of `domain::validation`, stated on the schemas' fields and parameters: one table
-/// from field name to JSON Schema keywords, so the document says exactly what the service accepts.
+/// The domain's field types (`domain::fields`) state their own schemas; the document gives them inline,
+/// as if each property stated the rule: a property that refers to one gets the type's schema with the
+/// property's description, and also `null` where the field is optional.
+mod field_types {
+    use serde_json::{Map, Value, json};
+
+    use crate::domain::fields::inline_schemas;
+
+    pub fn inline(document: &mut Value) {
+        let types: Map<String, Value> = inline_schemas()
+            .into_iter()
+            .map(|(name, schema)| (name.to_string(), serde_json::to_value(schema).expect("a schema serialises")))
+            .collect();
+        if let Some(schemas) = document.pointer_mut("/components/schemas").and_then(Value::as_object_mut) {
+            schemas.retain(|name, _| !types.contains_key(name));
+            for schema in schemas.values_mut() {
+                visit(schema, &types);
+            }
+        }
+    }
+
+    fn visit(value: &mut Value, types: &Map<String, Value>) {
+        if let Some(inlined) = inlined(value, types) {
+            *value = inlined;
+            return;
+        }
+        match value {
+            Value::Object(object) => object.values_mut().for_each(|v| visit(v, types)),
+            Value::Array(items) => items.iter_mut().for_each(|v| visit(v, types)),
+            _ => {}
+        }
+    }
+
+    /// The schema of a field type for a reference to one (`{"$ref"}`) or to one or `null`
+    /// (`{"oneOf": [{"type": "null"}, {"$ref"}]}`), which is how an `Option` of it derives.
+    fn inlined(value: &Value, types: &Map<String, Value>) -> Option<Value> {
+        let object = value.as_object()?;
+        let (reference, nullable) = match object.get("oneOf").and_then(Value::as_array) {
+            Some(items) if items.len() == 2 && items[0] == json!({"type": "null"}) => (items[1].as_object()?, true),
+            Some(_) => return None,
+            None => (object, false),
+        };
+        let name = reference.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")?;
+        let schema = types.get(name)?.as_object()?;
+        let description = reference.get("description").or_else(|| object.get("description"));
+        // The description where the derive puts it: after the type and its format.
+        let before_description = if schema.contains_key("format") { "format" } else { "type" };
+        let mut inlined = Map::new();
+        for (key, keyword) in schema {
+            match key.as_str() {
+                "type" if nullable => inlined.insert(key.clone(), json!([keyword, "null"])),
+                "enum" if nullable => {
+                    let mut values = keyword.as_array().cloned().unwrap_or_default();
+                    values.push(Value::Null);
+                    inlined.insert(key.clone(), Value::Array(values))
+                }
+                _ => inlined.insert(key.clone(), keyword.clone()),
+            };
+            if key == before_description
+                && let Some(description) = description
+            {
+                inlined.insert("description".into(), description.clone());
+            }
+        }
+        Some(Value::Object(inlined))
+    }
+}
+
+/// What the schemas need beyond their field types (see [`field_types`]): the rules no type states yet
+/// (the limit of every list), seed examples, and the shape of inputs: read-only fields
+/// accepted and ignored, nothing else, optional fields nullable, and a merge-patch schema per input.
 mod field_rules {
     use serde_json::{Map, Value, json};
 
-    use crate::domain::reference::{DISTRICT_KEYS, REGION_KEYS};
-    use crate::domain::validation::patterns::*;
-    use crate::domain::validation::{MAX_LIST, MAX_NAME, MAX_SHORT, MAX_SLUG, MAX_TEXT, MAX_URL};
+    use crate::domain::reference::DISTRICT_KEYS;
+    use crate::domain::validation::MAX_LIST;
+    use crate::domain::validation::patterns::OPTIONAL_TEXT;
 
     /// Records of the seed dataset (Kreis Mettmann) the examples refer to, so that they work as given.
     const SEED_NETWORK: &str = "db672378-2759-4224-a54c-4415f60666d0";
@@ -342,35 +412,19 @@ mod field_rules {
         json!({"pattern": pattern, "maxLength": max})
     }
 
-    fn rule(schema: &str, field: &str) -> Option<Value> {
-        Some(match (schema, field) {
-            (_, "slug") => json!({"pattern": SLUG, "minLength": 1, "maxLength": MAX_SLUG}),
-            ("Source", "title") | (_, "name") => json!({"pattern": TEXT, "minLength": 1, "maxLength": MAX_NAME}),
-            ("Signatory", "role") | (_, "organisation" | "document" | "publisher" | "street" | "city") => {
-                text(OPTIONAL_TEXT, MAX_SHORT)
-            }
-            (_, "description" | "notes") => text(MULTI_LINE_TEXT, MAX_TEXT),
-            ("Source", "note") => text(OPTIONAL_TEXT, MAX_TEXT),
-            (_, "function") => text(MULTI_LINE_TEXT, 2000),
-            (_, "website" | "documentUrl" | "url") => text(URL, MAX_URL),
-            (_, "email") => text(EMAIL, 254),
-            (_, "phone") => text(PHONE, 50),
-            (_, "postalCode") => json!({"pattern": POSTAL_CODE}),
-            (_, "regionKey") => json!({"enum": REGION_KEYS.as_slice()}),
-            (_, "districtKey") => {
-                let mut keys: Vec<Value> = DISTRICT_KEYS.iter().map(|k| json!(k)).collect();
-                keys.push(Value::Null);
-                json!({"enum": keys})
-            }
-            (_, "handlungsfeldIds") => json!({
+    /// What the field types do not state: the limit of every list
+    /// ([`Fields::list`](crate::domain::validation::Fields::list)), and examples that name seed records.
+    fn rule(field: &str, property: &Value) -> Option<Value> {
+        Some(match field {
+            "handlungsfeldIds" => json!({
                 "maxItems": MAX_LIST,
                 "description": "A set: an id named twice counts once.",
                 "items": {"type": "string", "format": "uuid", "examples": [SEED_HANDLUNGSFELD]},
                 "example": [SEED_HANDLUNGSFELD]
             }),
-            (_, "networkId") => json!({"example": SEED_NETWORK, "examples": [SEED_NETWORK]}),
-            (_, "bodyId") => json!({"example": SEED_BODY, "examples": [SEED_BODY]}),
-            (_, "signatories" | "sources") => json!({"maxItems": MAX_LIST}),
+            "networkId" => json!({"example": SEED_NETWORK, "examples": [SEED_NETWORK]}),
+            "bodyId" => json!({"example": SEED_BODY, "examples": [SEED_BODY]}),
+            _ if property["type"] == "array" => json!({"maxItems": MAX_LIST}),
             _ => return None,
         })
     }
@@ -457,7 +511,7 @@ mod field_rules {
                 }
                 if let Some(properties) = schema.get_mut("properties").and_then(Value::as_object_mut) {
                     for (field, property) in properties.iter_mut() {
-                        if let Some(keywords) = rule(name, field) {
+                        if let Some(keywords) = rule(field, property) {
                             merge(property, &keywords);
                         }
                     }
@@ -465,9 +519,6 @@ mod field_rules {
                 if let Some(object) = schema.as_object_mut() {
                     close_input(name, object);
                 }
-            }
-            if let Some(date) = schemas.get_mut("PartialDate") {
-                date["pattern"] = json!(PARTIAL_DATE);
             }
             // A merge patch names only the fields it changes; `null` clears optional ones.
             let patches: Vec<(String, Value)> = schemas

@@ -8,22 +8,66 @@ use super::schema::{bodies, contacts};
 use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Address, Body, BodyFilter, BodyInput, ResourceKind, Timestamp};
+use crate::domain::{
+    Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, Timestamp, WebUrl,
+};
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+/// A body's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = bodies)]
+struct BodyRow {
+    id: String,
+    network_id: String,
+    body_type: String,
+    name: String,
+    description: Option<String>,
+    address: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    website: Option<String>,
+    sources: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = bodies, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct BodyValues<'a> {
+    id: String,
+    network_id: String,
+    body_type: &'static str,
+    name: &'a str,
+    description: Option<&'a str>,
+    address: Option<String>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    website: Option<&'a str>,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> BodyValues<'a> {
+    fn new(id: Uuid, input: &'a BodyInput, now: Timestamp) -> Self {
+        BodyValues {
+            id: id.to_string(),
+            network_id: input.network_id.to_string(),
+            body_type: input.body_type.as_str(),
+            name: &input.name,
+            description: input.description.as_deref(),
+            address: address_column(&input.address),
+            email: input.email.as_deref(),
+            phone: input.phone.as_deref(),
+            website: input.website.as_deref(),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
 
 /// An address from its JSON column.
 pub(super) fn address(column: Option<String>) -> StoreResult<Option<Address>> {
@@ -35,35 +79,25 @@ pub(super) fn address_column(address: &Option<Address>) -> Option<String> {
     address.as_ref().map(to_json)
 }
 
-fn body(row: Row) -> StoreResult<Body> {
-    let (
-        id,
-        network_id,
-        body_type,
-        name,
-        description,
-        address_json,
-        email,
-        phone,
-        website,
-        sources,
-        created_at,
-        updated_at,
-    ) = row;
-    Ok(Body {
-        id: uuid(&id)?,
-        network_id: uuid(&network_id)?,
-        body_type: parse(&body_type, "body type")?,
-        name,
-        description,
-        address: address(address_json)?,
-        email,
-        phone,
-        website,
-        sources: from_json(&sources)?,
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+impl TryFrom<BodyRow> for Body {
+    type Error = StoreError;
+
+    fn try_from(row: BodyRow) -> StoreResult<Body> {
+        Ok(Body {
+            id: uuid(&row.id)?,
+            network_id: uuid(&row.network_id)?,
+            body_type: parse(&row.body_type, "body type")?,
+            name: Name::from_stored(row.name),
+            description: row.description.map(LongText::from_stored),
+            address: address(row.address)?,
+            email: row.email.map(Email::from_stored),
+            phone: row.phone.map(Phone::from_stored),
+            website: row.website.map(WebUrl::from_stored),
+            sources: from_json(&row.sources)?,
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
 }
 
 impl Table for Body {
@@ -74,16 +108,16 @@ impl Table for Body {
     }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Body>> {
-        let rows: Vec<Row> = bodies::table
+        let rows: Vec<BodyRow> = bodies::table
             .filter(bodies::id.eq_any(ids_to_text(ids)))
-            .select(bodies::all_columns)
+            .select(BodyRow::as_select())
             .order(bodies::id)
             .load(conn)?;
-        rows.into_iter().map(body).collect()
+        rows.into_iter().map(Body::try_from).collect()
     }
 
     fn list(conn: &mut DbConnection, filter: &BodyFilter, window: &Window) -> StoreResult<Vec<Body>> {
-        let mut query = bodies::table.select(bodies::all_columns).into_boxed::<MultiBackend>();
+        let mut query = bodies::table.select(BodyRow::as_select()).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
             let ids = super::reference::networks_named(conn, network)?;
             query = of_networks!(query, bodies::network_id, ids);
@@ -94,27 +128,12 @@ impl Table for Body {
         if let Some(body_type) = filter.body_type {
             query = query.filter(bodies::body_type.eq(body_type.as_str()));
         }
-        let rows: Vec<Row> = apply_window!(query, bodies, window).load(conn)?;
-        rows.into_iter().map(body).collect()
+        let rows: Vec<BodyRow> = apply_window!(query, bodies, window).load(conn)?;
+        rows.into_iter().map(Body::try_from).collect()
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(bodies::table)
-            .values((
-                bodies::id.eq(id.to_string()),
-                bodies::network_id.eq(input.network_id.to_string()),
-                bodies::body_type.eq(input.body_type.as_str()),
-                bodies::name.eq(&input.name),
-                bodies::description.eq(&input.description),
-                bodies::address.eq(address_column(&input.address)),
-                bodies::email.eq(&input.email),
-                bodies::phone.eq(&input.phone),
-                bodies::website.eq(&input.website),
-                bodies::sources.eq(to_json(&input.sources)),
-                bodies::created_at.eq(naive(now)),
-                bodies::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+        diesel::insert_into(bodies::table).values(BodyValues::new(id, input, now)).execute(conn)?;
         Ok(())
     }
 
@@ -125,26 +144,15 @@ impl Table for Body {
         now: Timestamp,
         version: Timestamp,
     ) -> StoreResult<Option<Self>> {
-        let row: Option<Row> = prepared::update(
+        let row: Option<BodyRow> = prepared::update(
             bodies::table,
-            (
-                bodies::network_id.eq(input.network_id.to_string()),
-                bodies::body_type.eq(input.body_type.as_str()),
-                bodies::name.eq(&input.name),
-                bodies::description.eq(&input.description),
-                bodies::address.eq(address_column(&input.address)),
-                bodies::email.eq(&input.email),
-                bodies::phone.eq(&input.phone),
-                bodies::website.eq(&input.website),
-                bodies::sources.eq(to_json(&input.sources)),
-                bodies::updated_at.eq(naive(now)),
-            ),
+            BodyValues::new(id, input, now),
             bodies::id.eq(id.to_string()).and(bodies::updated_at.eq(naive(version))),
         )
-        .returning(bodies::all_columns)
+        .returning(BodyRow::as_returning())
         .get_result(conn)
         .optional()?;
-        row.map(body).transpose()
+        row.map(Body::try_from).transpose()
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {

@@ -13,7 +13,8 @@ use super::table::{Table, Window, apply_window};
 use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
-    Contact, ContactFilter, ContactInput, PrivateReach, Resource, ResourceKind, Timestamp, Visibility,
+    Contact, ContactFilter, ContactInput, DistrictKey, Email, Function, Name, Phone, PrivateReach, Resource,
+    ResourceKind, ShortText, Timestamp, Visibility,
 };
 
 /// A condition on contacts, built up from the filters of a list.
@@ -21,62 +22,98 @@ type Predicate = Box<
     dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
 >;
 
-type Row = (
-    String,
-    Option<String>,
-    Option<String>,
-    Option<i32>,
-    String,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    Option<String>,
-    String,
-    i32,
-    i32,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+/// A contact's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = contacts)]
+struct ContactRow {
+    id: String,
+    network_id: Option<String>,
+    body_id: Option<String>,
+    district_key: Option<i32>,
+    name: String,
+    function: Option<String>,
+    organisation: Option<String>,
+    email: Option<String>,
+    phone: Option<String>,
+    address: Option<String>,
+    visibility: String,
+    is_person: i32,
+    publication_consent: i32,
+    sources: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
 
-fn contact(row: Row) -> StoreResult<Contact> {
-    let (
-        id,
-        network_id,
-        body_id,
-        district_key,
-        name,
-        function,
-        organisation,
-        email,
-        phone,
-        address_json,
-        visibility,
-        is_person,
-        publication_consent,
-        sources,
-        created_at,
-        updated_at,
-    ) = row;
-    Ok(Contact {
-        id: uuid(&id)?,
-        network_id: opt_uuid(network_id.as_deref())?,
-        body_id: opt_uuid(body_id.as_deref())?,
-        district_key,
-        name,
-        function,
-        organisation,
-        email,
-        phone,
-        address: address(address_json)?,
-        visibility: parse(&visibility, "visibility")?,
-        is_person: is_person != 0,
-        publication_consent: publication_consent != 0,
-        sources: from_json(&sources)?,
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = contacts, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct ContactValues<'a> {
+    id: String,
+    network_id: Option<String>,
+    body_id: Option<String>,
+    district_key: Option<i32>,
+    name: &'a str,
+    function: Option<&'a str>,
+    organisation: Option<&'a str>,
+    email: Option<&'a str>,
+    phone: Option<&'a str>,
+    address: Option<String>,
+    visibility: &'static str,
+    is_person: i32,
+    publication_consent: i32,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> ContactValues<'a> {
+    fn new(id: Uuid, input: &'a ContactInput, now: Timestamp) -> Self {
+        ContactValues {
+            id: id.to_string(),
+            network_id: input.network_id.map(|id| id.to_string()),
+            body_id: input.body_id.map(|id| id.to_string()),
+            district_key: input.district_key.map(DistrictKey::get),
+            name: &input.name,
+            function: input.function.as_deref(),
+            organisation: input.organisation.as_deref(),
+            email: input.email.as_deref(),
+            phone: input.phone.as_deref(),
+            address: address_column(&input.address),
+            visibility: input.visibility.as_str(),
+            is_person: i32::from(input.is_person),
+            publication_consent: i32::from(input.publication_consent),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
+
+impl TryFrom<ContactRow> for Contact {
+    type Error = StoreError;
+
+    fn try_from(row: ContactRow) -> StoreResult<Contact> {
+        Ok(Contact {
+            id: uuid(&row.id)?,
+            network_id: opt_uuid(row.network_id.as_deref())?,
+            body_id: opt_uuid(row.body_id.as_deref())?,
+            district_key: row.district_key.map(DistrictKey::from_stored),
+            name: Name::from_stored(row.name),
+            function: row.function.map(Function::from_stored),
+            organisation: row.organisation.map(ShortText::from_stored),
+            email: row.email.map(Email::from_stored),
+            phone: row.phone.map(Phone::from_stored),
+            address: address(row.address)?,
+            visibility: parse(&row.visibility, "visibility")?,
+            is_person: row.is_person != 0,
+            publication_consent: row.publication_consent != 0,
+            sources: from_json(&row.sources)?,
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
 }
 
 /// The Regierungsbezirk of each of `networks`.
@@ -91,7 +128,10 @@ fn districts_of(conn: &mut DbConnection, networks: &[String]) -> StoreResult<Has
 
 fn scope(contact: &Contact, districts: &HashMap<String, i32>) -> Scope {
     let network_district = contact.network_id.and_then(|id| districts.get(&id.to_string()).copied());
-    Scope { network_id: contact.network_id, district_key: network_district.or(contact.district_key) }
+    Scope {
+        network_id: contact.network_id,
+        district_key: network_district.or(contact.district_key.map(DistrictKey::get)),
+    }
 }
 
 impl Table for Contact {
@@ -102,12 +142,12 @@ impl Table for Contact {
     }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contact>> {
-        let rows: Vec<Row> = contacts::table
+        let rows: Vec<ContactRow> = contacts::table
             .filter(contacts::id.eq_any(ids_to_text(ids)))
-            .select(contacts::all_columns)
+            .select(ContactRow::as_select())
             .order(contacts::id)
             .load(conn)?;
-        rows.into_iter().map(contact).collect()
+        rows.into_iter().map(Contact::try_from).collect()
     }
 
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
@@ -177,7 +217,7 @@ impl Table for Contact {
         let all_of = |predicates: Vec<Predicate>| -> Option<Predicate> {
             predicates.into_iter().reduce(|all, next| Box::new(all.and(next)))
         };
-        let mut query = contacts::table.select(contacts::all_columns).into_boxed::<MultiBackend>();
+        let mut query = contacts::table.select(ContactRow::as_select()).into_boxed::<MultiBackend>();
         // Plain lists leave out what the reader may not see. With `modifiedSince` every hidden contact
         // changed in the window is kept, whatever the filters, so that `present` turns it into a tombstone and
         // mirrors drop it: selecting hidden contacts by network, body or district would tell an anonymous
@@ -193,31 +233,12 @@ impl Table for Contact {
             (Some(shown), None) => query.filter(shown),
             (None, _) => query,
         };
-        let rows: Vec<Row> = apply_window!(query, contacts, window).load(conn)?;
-        rows.into_iter().map(contact).collect()
+        let rows: Vec<ContactRow> = apply_window!(query, contacts, window).load(conn)?;
+        rows.into_iter().map(Contact::try_from).collect()
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(contacts::table)
-            .values((
-                contacts::id.eq(id.to_string()),
-                contacts::network_id.eq(input.network_id.map(|id| id.to_string())),
-                contacts::body_id.eq(input.body_id.map(|id| id.to_string())),
-                contacts::district_key.eq(input.district_key),
-                contacts::name.eq(&input.name),
-                contacts::function.eq(&input.function),
-                contacts::organisation.eq(&input.organisation),
-                contacts::email.eq(&input.email),
-                contacts::phone.eq(&input.phone),
-                contacts::address.eq(address_column(&input.address)),
-                contacts::visibility.eq(input.visibility.as_str()),
-                contacts::is_person.eq(i32::from(input.is_person)),
-                contacts::publication_consent.eq(i32::from(input.publication_consent)),
-                contacts::sources.eq(to_json(&input.sources)),
-                contacts::created_at.eq(naive(now)),
-                contacts::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+        diesel::insert_into(contacts::table).values(ContactValues::new(id, input, now)).execute(conn)?;
         Ok(())
     }
 
@@ -228,30 +249,15 @@ impl Table for Contact {
         now: Timestamp,
         version: Timestamp,
     ) -> StoreResult<Option<Self>> {
-        let row: Option<Row> = prepared::update(
+        let row: Option<ContactRow> = prepared::update(
             contacts::table,
-            (
-                contacts::network_id.eq(input.network_id.map(|id| id.to_string())),
-                contacts::body_id.eq(input.body_id.map(|id| id.to_string())),
-                contacts::district_key.eq(input.district_key),
-                contacts::name.eq(&input.name),
-                contacts::function.eq(&input.function),
-                contacts::organisation.eq(&input.organisation),
-                contacts::email.eq(&input.email),
-                contacts::phone.eq(&input.phone),
-                contacts::address.eq(address_column(&input.address)),
-                contacts::visibility.eq(input.visibility.as_str()),
-                contacts::is_person.eq(i32::from(input.is_person)),
-                contacts::publication_consent.eq(i32::from(input.publication_consent)),
-                contacts::sources.eq(to_json(&input.sources)),
-                contacts::updated_at.eq(naive(now)),
-            ),
+            ContactValues::new(id, input, now),
             contacts::id.eq(id.to_string()).and(contacts::updated_at.eq(naive(version))),
         )
-        .returning(contacts::all_columns)
+        .returning(ContactRow::as_returning())
         .get_result(conn)
         .optional()?;
-        row.map(contact).transpose()
+        row.map(Contact::try_from).transpose()
     }
 
     /// Deleting removes the row for real; only the id and time stay, in the change feed's tombstone.
@@ -263,14 +269,14 @@ impl Table for Contact {
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<Scope> {
         match input.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope { network_id: None, district_key: input.district_key }),
+            None => Ok(Scope { network_id: None, district_key: input.district_key.map(DistrictKey::get) }),
         }
     }
 
     fn scope_of_record(conn: &mut DbConnection, record: &Contact) -> StoreResult<Scope> {
         match record.network_id {
             Some(network) => network_scope(conn, network),
-            None => Ok(Scope { network_id: None, district_key: record.district_key }),
+            None => Ok(Scope { network_id: None, district_key: record.district_key.map(DistrictKey::get) }),
         }
     }
 
@@ -309,7 +315,7 @@ impl Table for Contact {
             }
         }
         if let Some(district) = input.district_key
-            && network_scope(conn, network)?.district_key.is_some_and(|own| own != district)
+            && network_scope(conn, network)?.district_key.is_some_and(|own| own != district.get())
         {
             return Err(StoreError::Conflict(
                 "districtKey: the network lies in another Regierungsbezirk; leave districtKey empty or give the network's".into(),

@@ -9,23 +9,61 @@ use super::schema::{contract_handlungsfelder as links, contracts, networks};
 use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, StoreResult, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Contract, ContractFilter, ContractInput, Resource, ResourceKind, Timestamp};
+use crate::domain::{Contract, ContractFilter, ContractInput, LongText, Resource, ResourceKind, Timestamp, WebUrl};
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<String>,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+/// A contract's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = contracts)]
+struct ContractRow {
+    id: String,
+    network_id: String,
+    kind: String,
+    signed_on: Option<String>,
+    signatories: String,
+    document_url: Option<String>,
+    notes: Option<String>,
+    sources: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
 
-fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Contract>> {
-    let ids: Vec<String> = rows.iter().map(|row| row.0.clone()).collect();
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = contracts, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct ContractValues<'a> {
+    id: String,
+    network_id: String,
+    kind: &'static str,
+    signed_on: Option<String>,
+    signatories: String,
+    document_url: Option<&'a str>,
+    notes: Option<&'a str>,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> ContractValues<'a> {
+    fn new(id: Uuid, input: &'a ContractInput, now: Timestamp) -> Self {
+        ContractValues {
+            id: id.to_string(),
+            network_id: input.network_id.to_string(),
+            kind: input.kind.as_str(),
+            signed_on: input.signed_on.map(|d| d.to_string()),
+            signatories: to_json(&input.signatories),
+            document_url: input.document_url.as_deref(),
+            notes: input.notes.as_deref(),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
+
+fn assemble(conn: &mut DbConnection, rows: Vec<ContractRow>) -> StoreResult<Vec<Contract>> {
+    let ids: Vec<String> = rows.iter().map(|row| row.id.clone()).collect();
     let link_rows: Vec<(String, String)> = links::table
         .filter(links::contract_id.eq_any(&ids))
         .select((links::contract_id, links::handlungsfeld_id))
@@ -36,19 +74,19 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Row>) -> StoreResult<Vec<Contract
         linked.entry(contract).or_default().push(uuid(&handlungsfeld)?);
     }
     rows.into_iter()
-        .map(|(id, network_id, kind, signed_on, signatories, document_url, notes, sources, created_at, updated_at)| {
+        .map(|row| {
             Ok(Contract {
-                handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
-                id: uuid(&id)?,
-                network_id: uuid(&network_id)?,
-                kind: parse(&kind, "contract kind")?,
-                signed_on: signed_on.as_deref().map(|d| parse(d, "date")).transpose()?,
-                signatories: from_json(&signatories)?,
-                document_url,
-                notes,
-                sources: from_json(&sources)?,
-                created_at: timestamp(created_at),
-                updated_at: timestamp(updated_at),
+                handlungsfeld_ids: linked.remove(&row.id).unwrap_or_default(),
+                id: uuid(&row.id)?,
+                network_id: uuid(&row.network_id)?,
+                kind: parse(&row.kind, "contract kind")?,
+                signed_on: row.signed_on.as_deref().map(|d| parse(d, "date")).transpose()?,
+                signatories: from_json(&row.signatories)?,
+                document_url: row.document_url.map(WebUrl::from_stored),
+                notes: row.notes.map(LongText::from_stored),
+                sources: from_json(&row.sources)?,
+                created_at: timestamp(row.created_at),
+                updated_at: timestamp(row.updated_at),
             })
         })
         .collect()
@@ -93,16 +131,16 @@ impl Table for Contract {
     }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contract>> {
-        let rows: Vec<Row> = contracts::table
+        let rows: Vec<ContractRow> = contracts::table
             .filter(contracts::id.eq_any(ids_to_text(ids)))
-            .select(contracts::all_columns)
+            .select(ContractRow::as_select())
             .order(contracts::id)
             .load(conn)?;
         assemble(conn, rows)
     }
 
     fn list(conn: &mut DbConnection, filter: &ContractFilter, window: &Window) -> StoreResult<Vec<Contract>> {
-        let mut query = contracts::table.select(contracts::all_columns).into_boxed::<MultiBackend>();
+        let mut query = contracts::table.select(ContractRow::as_select()).into_boxed::<MultiBackend>();
         if let Some(network) = &filter.network {
             let ids = super::reference::networks_named(conn, network)?;
             query = of_networks!(query, contracts::network_id, ids);
@@ -113,25 +151,12 @@ impl Table for Contract {
         if let Some(kind) = filter.kind {
             query = query.filter(contracts::kind.eq(kind.as_str()));
         }
-        let rows: Vec<Row> = apply_window!(query, contracts, window).load(conn)?;
+        let rows: Vec<ContractRow> = apply_window!(query, contracts, window).load(conn)?;
         assemble(conn, rows)
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(contracts::table)
-            .values((
-                contracts::id.eq(id.to_string()),
-                contracts::network_id.eq(input.network_id.to_string()),
-                contracts::kind.eq(input.kind.as_str()),
-                contracts::signed_on.eq(input.signed_on.map(|d| d.to_string())),
-                contracts::signatories.eq(to_json(&input.signatories)),
-                contracts::document_url.eq(&input.document_url),
-                contracts::notes.eq(&input.notes),
-                contracts::sources.eq(to_json(&input.sources)),
-                contracts::created_at.eq(naive(now)),
-                contracts::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+        diesel::insert_into(contracts::table).values(ContractValues::new(id, input, now)).execute(conn)?;
         write_links(conn, id, input)
     }
 
@@ -144,16 +169,7 @@ impl Table for Contract {
     ) -> StoreResult<Option<Self>> {
         let rows = prepared::update(
             contracts::table,
-            (
-                contracts::network_id.eq(input.network_id.to_string()),
-                contracts::kind.eq(input.kind.as_str()),
-                contracts::signed_on.eq(input.signed_on.map(|d| d.to_string())),
-                contracts::signatories.eq(to_json(&input.signatories)),
-                contracts::document_url.eq(&input.document_url),
-                contracts::notes.eq(&input.notes),
-                contracts::sources.eq(to_json(&input.sources)),
-                contracts::updated_at.eq(naive(now)),
-            ),
+            ContractValues::new(id, input, now),
             contracts::id.eq(id.to_string()).and(contracts::updated_at.eq(naive(version))),
         )
         .execute(conn)?;

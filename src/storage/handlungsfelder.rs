@@ -7,21 +7,64 @@ use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungs
 use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
 use crate::domain::access::Scope;
-use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, Timestamp};
+use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug, Timestamp};
 
-type Row = (String, String, String, Option<String>, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
+/// A Handlungsfeld's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = handlungsfelder)]
+struct HandlungsfeldRow {
+    id: String,
+    slug: String,
+    name: String,
+    description: Option<String>,
+    sources: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
 
-fn handlungsfeld(row: Row) -> StoreResult<Handlungsfeld> {
-    let (id, slug, name, description, sources, created_at, updated_at) = row;
-    Ok(Handlungsfeld {
-        id: uuid(&id)?,
-        slug,
-        name,
-        description,
-        sources: from_json(&sources)?,
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = handlungsfelder, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct HandlungsfeldValues<'a> {
+    id: String,
+    slug: &'a str,
+    name: &'a str,
+    description: Option<&'a str>,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> HandlungsfeldValues<'a> {
+    fn new(id: Uuid, input: &'a HandlungsfeldInput, now: Timestamp) -> Self {
+        HandlungsfeldValues {
+            id: id.to_string(),
+            slug: &input.slug,
+            name: &input.name,
+            description: input.description.as_deref(),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
+
+impl TryFrom<HandlungsfeldRow> for Handlungsfeld {
+    type Error = StoreError;
+
+    fn try_from(row: HandlungsfeldRow) -> StoreResult<Handlungsfeld> {
+        Ok(Handlungsfeld {
+            id: uuid(&row.id)?,
+            slug: Slug::from_stored(row.slug),
+            name: Name::from_stored(row.name),
+            description: row.description.map(LongText::from_stored),
+            sources: from_json(&row.sources)?,
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
 }
 
 impl Table for Handlungsfeld {
@@ -32,16 +75,16 @@ impl Table for Handlungsfeld {
     }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Handlungsfeld>> {
-        let rows: Vec<Row> = handlungsfelder::table
+        let rows: Vec<HandlungsfeldRow> = handlungsfelder::table
             .filter(handlungsfelder::id.eq_any(ids_to_text(ids)))
-            .select(handlungsfelder::all_columns)
+            .select(HandlungsfeldRow::as_select())
             .order(handlungsfelder::id)
             .load(conn)?;
-        rows.into_iter().map(handlungsfeld).collect()
+        rows.into_iter().map(Handlungsfeld::try_from).collect()
     }
 
     fn list(conn: &mut DbConnection, filter: &HandlungsfeldFilter, window: &Window) -> StoreResult<Vec<Handlungsfeld>> {
-        let mut query = handlungsfelder::table.select(handlungsfelder::all_columns).into_boxed::<MultiBackend>();
+        let mut query = handlungsfelder::table.select(HandlungsfeldRow::as_select()).into_boxed::<MultiBackend>();
         if let Some(network) = filter.network {
             let linked = network_handlungsfelder::table
                 .filter(network_handlungsfelder::network_id.eq(network.to_string()))
@@ -57,22 +100,12 @@ impl Table for Handlungsfeld {
                     .or(handlungsfelder::slug.like(pattern).escape('\\')),
             );
         }
-        let rows: Vec<Row> = apply_window!(query, handlungsfelder, window).load(conn)?;
-        rows.into_iter().map(handlungsfeld).collect()
+        let rows: Vec<HandlungsfeldRow> = apply_window!(query, handlungsfelder, window).load(conn)?;
+        rows.into_iter().map(Handlungsfeld::try_from).collect()
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(handlungsfelder::table)
-            .values((
-                handlungsfelder::id.eq(id.to_string()),
-                handlungsfelder::slug.eq(&input.slug),
-                handlungsfelder::name.eq(&input.name),
-                handlungsfelder::description.eq(&input.description),
-                handlungsfelder::sources.eq(to_json(&input.sources)),
-                handlungsfelder::created_at.eq(naive(now)),
-                handlungsfelder::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+        diesel::insert_into(handlungsfelder::table).values(HandlungsfeldValues::new(id, input, now)).execute(conn)?;
         Ok(())
     }
 
@@ -83,21 +116,15 @@ impl Table for Handlungsfeld {
         now: Timestamp,
         version: Timestamp,
     ) -> StoreResult<Option<Self>> {
-        let row: Option<Row> = prepared::update(
+        let row: Option<HandlungsfeldRow> = prepared::update(
             handlungsfelder::table,
-            (
-                handlungsfelder::slug.eq(&input.slug),
-                handlungsfelder::name.eq(&input.name),
-                handlungsfelder::description.eq(&input.description),
-                handlungsfelder::sources.eq(to_json(&input.sources)),
-                handlungsfelder::updated_at.eq(naive(now)),
-            ),
+            HandlungsfeldValues::new(id, input, now),
             handlungsfelder::id.eq(id.to_string()).and(handlungsfelder::updated_at.eq(naive(version))),
         )
-        .returning(handlungsfelder::all_columns)
+        .returning(HandlungsfeldRow::as_returning())
         .get_result(conn)
         .optional()?;
-        row.map(handlungsfeld).transpose()
+        row.map(Handlungsfeld::try_from).transpose()
     }
 
     fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
@@ -129,7 +156,7 @@ impl Table for Handlungsfeld {
         }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let taken: i64 = handlungsfelder::table
-            .filter(handlungsfelder::slug.eq(&input.slug))
+            .filter(handlungsfelder::slug.eq(input.slug.as_str()))
             .filter(handlungsfelder::id.ne(&own))
             .select(count_star())
             .first(conn)?;

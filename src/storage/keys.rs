@@ -17,35 +17,57 @@ pub struct NewKey {
     pub secret: String,
 }
 
-type Row = (
-    String,
-    String,
-    String,
-    Option<i32>,
-    String,
-    String,
-    String,
-    Option<chrono::NaiveDateTime>,
-    Option<chrono::NaiveDateTime>,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+/// An API key's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = k)]
+struct KeyRow {
+    id: String,
+    name: String,
+    role: String,
+    district_key: Option<i32>,
+    network_ids: String,
+    prefix: String,
+    secret_hash: String,
+    expires_at: Option<chrono::NaiveDateTime>,
+    revoked_at: Option<chrono::NaiveDateTime>,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
 
-fn api_key(row: Row) -> StoreResult<ApiKey> {
-    let (id, name, role, district_key, network_ids, prefix, _hash, expires_at, revoked_at, created_at, updated_at) =
-        row;
-    Ok(ApiKey {
-        id: uuid(&id)?,
-        name,
-        role: parse(&role, "role")?,
-        district_key,
-        network_ids: from_json(&network_ids)?,
-        prefix,
-        expires_at: expires_at.map(timestamp),
-        revoked_at: revoked_at.map(timestamp),
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+/// The columns of a new key.
+#[derive(Insertable)]
+#[diesel(table_name = k, treat_none_as_default_value = false)]
+struct NewKeyRow<'a> {
+    id: String,
+    name: &'a str,
+    role: &'static str,
+    district_key: Option<i32>,
+    network_ids: String,
+    prefix: &'a str,
+    secret_hash: String,
+    expires_at: Option<chrono::NaiveDateTime>,
+    revoked_at: Option<chrono::NaiveDateTime>,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl TryFrom<KeyRow> for ApiKey {
+    type Error = StoreError;
+
+    fn try_from(row: KeyRow) -> StoreResult<ApiKey> {
+        Ok(ApiKey {
+            id: uuid(&row.id)?,
+            name: row.name,
+            role: parse(&row.role, "role")?,
+            district_key: row.district_key,
+            network_ids: from_json(&row.network_ids)?,
+            prefix: row.prefix,
+            expires_at: row.expires_at.map(timestamp),
+            revoked_at: row.revoked_at.map(timestamp),
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
 }
 
 /// The stored form of a secret.
@@ -77,24 +99,23 @@ impl Db {
                 .map(|(i, id)| Reference::new(format!("networkIds[{i}]"), ResourceKind::Networks, id))
                 .collect();
             check_references(conn, &networks)?;
-            diesel::insert_into(k::table)
-                .values((
-                    k::id.eq(id.to_string()),
-                    k::name.eq(&input.name),
-                    k::role.eq(input.role.as_str()),
-                    k::district_key.eq(input.district_key),
-                    k::network_ids.eq(to_json(&input.network_ids)),
-                    k::prefix.eq(&secret[..10]),
-                    k::secret_hash.eq(hash_secret(&secret)),
-                    k::expires_at.eq(input.expires_at.map(naive)),
-                    k::revoked_at.eq(None::<chrono::NaiveDateTime>),
-                    k::created_at.eq(naive(now)),
-                    k::updated_at.eq(naive(now)),
-                ))
-                .execute(conn)?;
+            let row = NewKeyRow {
+                id: id.to_string(),
+                name: &input.name,
+                role: input.role.as_str(),
+                district_key: input.district_key,
+                network_ids: to_json(&input.network_ids),
+                prefix: &secret[..10],
+                secret_hash: hash_secret(&secret),
+                expires_at: input.expires_at.map(naive),
+                revoked_at: None,
+                created_at: naive(now),
+                updated_at: naive(now),
+            };
+            diesel::insert_into(k::table).values(row).execute(conn)?;
             audit::append(conn, actor, audit::API_KEYS, id, "create", &["role".into()], now)?;
-            let row: Row = k::table.find(id.to_string()).select(k::all_columns).first(conn)?;
-            Ok(NewKey { key: api_key(row)?, secret: secret.clone() })
+            let row: KeyRow = k::table.find(id.to_string()).select(KeyRow::as_select()).first(conn)?;
+            Ok(NewKey { key: row.try_into()?, secret: secret.clone() })
         })
     }
 
@@ -103,14 +124,14 @@ impl Db {
         let hash = hash_secret(secret);
         // One lookup, no transaction: this runs for every authenticated request.
         let mut conn = self.conn()?;
-        let row: Option<Row> =
-            k::table.filter(k::secret_hash.eq(&hash)).select(k::all_columns).first(&mut *conn).optional()?;
+        let row: Option<KeyRow> =
+            k::table.filter(k::secret_hash.eq(&hash)).select(KeyRow::as_select()).first(&mut *conn).optional()?;
         drop(conn);
         let Some(row) = row else { return Ok(None) };
-        if !constant_time_eq(row.6.as_bytes(), hash.as_bytes()) {
+        if !constant_time_eq(row.secret_hash.as_bytes(), hash.as_bytes()) {
             return Ok(None);
         }
-        let key = api_key(row)?;
+        let key = ApiKey::try_from(row)?;
         let now = Timestamp::now();
         if key.revoked_at.is_some() || key.expires_at.is_some_and(|at| at <= now) {
             return Ok(None);
@@ -120,8 +141,8 @@ impl Db {
 
     pub fn keys(&self) -> StoreResult<Vec<ApiKey>> {
         self.read(|conn| {
-            let rows: Vec<Row> = k::table.select(k::all_columns).order(k::id).load(conn)?;
-            rows.into_iter().map(api_key).collect()
+            let rows: Vec<KeyRow> = k::table.select(KeyRow::as_select()).order(k::id).load(conn)?;
+            rows.into_iter().map(ApiKey::try_from).collect()
         })
     }
 
@@ -133,12 +154,13 @@ impl Db {
             let updated = diesel::update(k::table.find(id.to_string()).filter(k::revoked_at.is_null()))
                 .set((k::revoked_at.eq(Some(naive(now))), k::updated_at.eq(naive(now))))
                 .execute(conn)?;
-            let row: Option<Row> = k::table.find(id.to_string()).select(k::all_columns).first(conn).optional()?;
+            let row: Option<KeyRow> =
+                k::table.find(id.to_string()).select(KeyRow::as_select()).first(conn).optional()?;
             let row = row.ok_or(StoreError::NotFound)?;
             if updated > 0 {
                 audit::append(conn, actor, audit::API_KEYS, id, "revoke", &["revokedAt".into()], now)?;
             }
-            api_key(row)
+            row.try_into()
         })
     }
 }

@@ -13,20 +13,61 @@ use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
-use crate::domain::{ContractKind, Network, NetworkFilter, NetworkInput, PartialDate, ResourceKind, Timestamp};
+use crate::domain::{
+    ContractKind, LongText, Name, Network, NetworkFilter, NetworkInput, PartialDate, RegionKey, ResourceKind, Slug,
+    Timestamp, WebUrl,
+};
 
-type Row = (
-    String,
-    String,
-    String,
-    String,
-    String,
-    Option<String>,
-    Option<String>,
-    String,
-    chrono::NaiveDateTime,
-    chrono::NaiveDateTime,
-);
+/// A network's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = networks)]
+struct NetworkRow {
+    id: String,
+    slug: String,
+    name: String,
+    region_key: String,
+    status: String,
+    website: Option<String>,
+    description: Option<String>,
+    sources: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = networks, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct NetworkValues<'a> {
+    id: String,
+    slug: &'a str,
+    name: &'a str,
+    region_key: &'a str,
+    status: &'static str,
+    website: Option<&'a str>,
+    description: Option<&'a str>,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> NetworkValues<'a> {
+    fn new(id: Uuid, input: &'a NetworkInput, now: Timestamp) -> Self {
+        NetworkValues {
+            id: id.to_string(),
+            slug: &input.slug,
+            name: &input.name,
+            region_key: &input.region_key,
+            status: input.status.as_str(),
+            website: input.website.as_deref(),
+            description: input.description.as_deref(),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
 
 /// The earliest known `signedOn` of the network's contracts of one kind, as a column of a query of
 /// networks: one step in the index `contracts_founded_on`, however many contracts the network has.
@@ -44,7 +85,7 @@ macro_rules! earliest_signed {
 macro_rules! network_columns {
     () => {
         (
-            networks::all_columns,
+            NetworkRow::as_select(),
             contracts::table
                 .filter(contracts::network_id.eq(networks::id))
                 .filter(contracts::kind.eq(ContractKind::Founding.as_str()))
@@ -61,7 +102,7 @@ macro_rules! network_columns {
 
 /// A network's row with what its `foundedOn` derives from: whether it has a founding contract, and the
 /// earliest known date of each kind of contract (founding, resumption, renewal, amendment).
-type Selected = (Row, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
+type Selected = (NetworkRow, Option<String>, Option<String>, Option<String>, Option<String>, Option<String>);
 
 /// `foundedOn` from the earliest dates per kind: what `derive_founded_on` gives for all the contracts,
 /// since the earliest date of all is the earliest of the earliest per kind.
@@ -83,7 +124,7 @@ fn founded_on(selected: &Selected) -> StoreResult<Option<PartialDate>> {
 
 /// Builds networks from rows, loading the links to their Handlungsfelder in one query for the whole batch.
 fn assemble(conn: &mut DbConnection, rows: Vec<Selected>) -> StoreResult<Vec<Network>> {
-    let ids: Vec<String> = rows.iter().map(|row| row.0.0.clone()).collect();
+    let ids: Vec<String> = rows.iter().map(|row| row.0.id.clone()).collect();
     let mut linked: HashMap<String, Vec<Uuid>> = HashMap::new();
     let link_rows: Vec<(String, String)> = links::table
         .filter(links::network_id.eq_any(&ids))
@@ -96,21 +137,20 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Selected>) -> StoreResult<Vec<Net
     rows.into_iter()
         .map(|selected| {
             let founded_on = founded_on(&selected)?;
-            let (id, slug, name, region_key, status, website, description, sources, created_at, updated_at) =
-                selected.0;
+            let row = selected.0;
             Ok(Network {
-                id: uuid(&id)?,
-                handlungsfeld_ids: linked.remove(&id).unwrap_or_default(),
+                id: uuid(&row.id)?,
+                handlungsfeld_ids: linked.remove(&row.id).unwrap_or_default(),
                 founded_on,
-                slug,
-                name,
-                region_key,
-                status: parse(&status, "network status")?,
-                website,
-                description,
-                sources: from_json(&sources)?,
-                created_at: timestamp(created_at),
-                updated_at: timestamp(updated_at),
+                slug: Slug::from_stored(row.slug),
+                name: Name::from_stored(row.name),
+                region_key: RegionKey::from_stored(row.region_key),
+                status: parse(&row.status, "network status")?,
+                website: row.website.map(WebUrl::from_stored),
+                description: row.description.map(LongText::from_stored),
+                sources: from_json(&row.sources)?,
+                created_at: timestamp(row.created_at),
+                updated_at: timestamp(row.updated_at),
             })
         })
         .collect()
@@ -180,20 +220,7 @@ impl Table for Network {
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(networks::table)
-            .values((
-                networks::id.eq(id.to_string()),
-                networks::slug.eq(&input.slug),
-                networks::name.eq(&input.name),
-                networks::region_key.eq(&input.region_key),
-                networks::status.eq(input.status.as_str()),
-                networks::website.eq(&input.website),
-                networks::description.eq(&input.description),
-                networks::sources.eq(to_json(&input.sources)),
-                networks::created_at.eq(naive(now)),
-                networks::updated_at.eq(naive(now)),
-            ))
-            .execute(conn)?;
+        diesel::insert_into(networks::table).values(NetworkValues::new(id, input, now)).execute(conn)?;
         write_links(conn, id, input)
     }
 
@@ -206,16 +233,7 @@ impl Table for Network {
     ) -> StoreResult<Option<Self>> {
         let rows = prepared::update(
             networks::table,
-            (
-                networks::slug.eq(&input.slug),
-                networks::name.eq(&input.name),
-                networks::region_key.eq(&input.region_key),
-                networks::status.eq(input.status.as_str()),
-                networks::website.eq(&input.website),
-                networks::description.eq(&input.description),
-                networks::sources.eq(to_json(&input.sources)),
-                networks::updated_at.eq(naive(now)),
-            ),
+            &NetworkValues::new(id, input, now),
             networks::id.eq(id.to_string()).and(networks::updated_at.eq(naive(version))),
         )
         .execute(conn)?;
@@ -268,7 +286,7 @@ impl Table for Network {
         }
         let own = id.map(|id| id.to_string()).unwrap_or_default();
         let slug_taken: i64 = networks::table
-            .filter(networks::slug.eq(&input.slug))
+            .filter(networks::slug.eq(input.slug.as_str()))
             .filter(networks::id.ne(&own))
             .select(count_star())
             .first(conn)?;
@@ -277,7 +295,7 @@ impl Table for Network {
             return Err(super::unique::taken("networks", "slug", Some(detail)));
         }
         let region_taken: Option<String> = networks::table
-            .filter(networks::region_key.eq(&input.region_key))
+            .filter(networks::region_key.eq(input.region_key.as_str()))
             .filter(networks::id.ne(&own))
             .select(networks::slug)
             .first(conn)

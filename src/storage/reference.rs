@@ -7,60 +7,89 @@ use super::kinds::{KindVisitor, with_kind};
 use super::rows::{parse, timestamp, uuid};
 use super::schema::{districts, handlungsfelder, networks, regions};
 use super::table::Table;
-use super::{Db, DbConnection, StoreResult};
+use super::{Db, DbConnection, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{District, Region, ResourceKind};
 
-type DistrictRow = (i32, String, String, String, chrono::NaiveDateTime, chrono::NaiveDateTime);
-type RegionRow = (String, String, String, String, String, i32, chrono::NaiveDateTime, chrono::NaiveDateTime);
-
-fn district(row: DistrictRow) -> StoreResult<District> {
-    let (key, id, name, authority, created_at, updated_at) = row;
-    Ok(District {
-        id: uuid(&id)?,
-        key,
-        name,
-        authority,
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+/// A district's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = districts)]
+struct DistrictRow {
+    key: i32,
+    id: String,
+    name: String,
+    authority: String,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
 }
 
-fn region(row: RegionRow) -> StoreResult<Region> {
-    let (key, id, ars, name, kind, district_key, created_at, updated_at) = row;
-    Ok(Region {
-        id: uuid(&id)?,
-        key,
-        ars,
-        name,
-        kind: parse(&kind, "region kind")?,
-        district_key,
-        created_at: timestamp(created_at),
-        updated_at: timestamp(updated_at),
-    })
+/// A region's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = regions)]
+struct RegionRow {
+    key: String,
+    id: String,
+    ars: String,
+    name: String,
+    kind: String,
+    district_key: i32,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl TryFrom<DistrictRow> for District {
+    type Error = StoreError;
+
+    fn try_from(row: DistrictRow) -> StoreResult<District> {
+        Ok(District {
+            id: uuid(&row.id)?,
+            key: row.key,
+            name: row.name,
+            authority: row.authority,
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
+}
+
+impl TryFrom<RegionRow> for Region {
+    type Error = StoreError;
+
+    fn try_from(row: RegionRow) -> StoreResult<Region> {
+        Ok(Region {
+            id: uuid(&row.id)?,
+            key: row.key,
+            ars: row.ars,
+            name: row.name,
+            kind: parse(&row.kind, "region kind")?,
+            district_key: row.district_key,
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
 }
 
 impl Db {
     pub fn districts(&self) -> StoreResult<Vec<District>> {
         self.read(|conn| {
             let rows: Vec<DistrictRow> =
-                districts::table.select(districts::all_columns).order(districts::key).load(conn)?;
-            rows.into_iter().map(district).collect()
+                districts::table.select(DistrictRow::as_select()).order(districts::key).load(conn)?;
+            rows.into_iter().map(District::try_from).collect()
         })
     }
 
     pub fn district(&self, key: i32) -> StoreResult<Option<District>> {
         self.read(|conn| {
             let row: Option<DistrictRow> =
-                districts::table.find(key).select(districts::all_columns).first(conn).optional()?;
-            row.map(district).transpose()
+                districts::table.find(key).select(DistrictRow::as_select()).first(conn).optional()?;
+            row.map(District::try_from).transpose()
         })
     }
 
     /// Regions in key order, optionally of one district, after `after` (a key).
     pub fn regions(&self, district_key: Option<i32>, after: Option<&str>, limit: i64) -> StoreResult<Vec<Region>> {
         self.read(|conn| {
-            let mut query = regions::table.select(regions::all_columns).into_boxed();
+            let mut query = regions::table.select(RegionRow::as_select()).into_boxed();
             if let Some(d) = district_key {
                 query = query.filter(regions::district_key.eq(d));
             }
@@ -68,15 +97,15 @@ impl Db {
                 query = query.filter(regions::key.gt(after.to_string()));
             }
             let rows: Vec<RegionRow> = query.order(regions::key).limit(limit).load(conn)?;
-            rows.into_iter().map(region).collect()
+            rows.into_iter().map(Region::try_from).collect()
         })
     }
 
     pub fn region(&self, key: &str) -> StoreResult<Option<Region>> {
         self.read(|conn| {
             let row: Option<RegionRow> =
-                regions::table.find(key).select(regions::all_columns).first(conn).optional()?;
-            row.map(region).transpose()
+                regions::table.find(key).select(RegionRow::as_select()).first(conn).optional()?;
+            row.map(Region::try_from).transpose()
         })
     }
 }

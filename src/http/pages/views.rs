@@ -124,7 +124,7 @@ impl MapView {
                     Some(MapArea {
                         key: region.key.clone(),
                         name: region.name.clone(),
-                        network_name: network.map(|n| n.name.clone()),
+                        network_name: network.map(|n| n.name.to_string()),
                         href: network
                             .map_or_else(|| format!("/regionen/{}", region.key), |n| format!("/netzwerke/{}", n.slug)),
                         path: &area.path,
@@ -188,12 +188,7 @@ pub struct Channels {
 }
 
 impl Channels {
-    fn new(
-        email: &Option<String>,
-        phone: &Option<String>,
-        website: &Option<String>,
-        address: &Option<Address>,
-    ) -> Self {
+    fn new(email: Option<&str>, phone: Option<&str>, website: Option<&str>, address: &Option<Address>) -> Self {
         let address = address.as_ref().map(|a| {
             let city =
                 [a.postal_code.as_deref(), a.city.as_deref()].into_iter().flatten().collect::<Vec<_>>().join(" ");
@@ -204,7 +199,7 @@ impl Channels {
                 .collect::<Vec<_>>()
                 .join(", ")
         });
-        let phone_link = phone.as_ref().map(|p| {
+        let phone_link = phone.map(|p| {
             p.chars()
                 .enumerate()
                 .filter(|(i, c)| c.is_ascii_digit() || (*i == 0 && *c == '+'))
@@ -212,10 +207,10 @@ impl Channels {
                 .collect()
         });
         Channels {
-            email: email.clone(),
-            phone: phone.clone(),
+            email: email.map(str::to_owned),
+            phone: phone.map(str::to_owned),
             phone_link,
-            website: website.clone(),
+            website: website.map(str::to_owned),
             address: address.filter(|a| !a.is_empty()),
         }
     }
@@ -244,10 +239,10 @@ impl ContactView {
     /// contacts left out, withheld channels removed); this only formats.
     fn of(contact: &Contact) -> ContactView {
         ContactView {
-            name: contact.name.clone(),
-            function: contact.function.clone(),
-            organisation: contact.organisation.clone(),
-            channels: Channels::new(&contact.email, &contact.phone, &None, &contact.address),
+            name: contact.name.to_string(),
+            function: contact.function.clone().map(Into::into),
+            organisation: contact.organisation.clone().map(Into::into),
+            channels: Channels::new(contact.email.as_deref(), contact.phone.as_deref(), None, &contact.address),
         }
     }
 }
@@ -268,10 +263,10 @@ fn sources(sources: &[Source]) -> Vec<SourceView> {
     sources
         .iter()
         .map(|s| SourceView {
-            title: s.title.clone(),
-            publisher: s.publisher.clone(),
+            title: s.title.to_string(),
+            publisher: s.publisher.clone().map(Into::into),
             date: s.date.as_ref().map(DateView::of),
-            url: s.url.clone(),
+            url: s.url.clone().map(Into::into),
         })
         .collect()
 }
@@ -337,21 +332,21 @@ impl NetworkView {
         let mut bodies: Vec<&Body> = data.bodies.iter().collect();
         bodies.sort_by_key(|b| b.body_type as u8);
         NetworkView {
-            slug: network.slug.clone(),
-            name: network.name.clone(),
+            slug: network.slug.to_string(),
+            name: network.name.to_string(),
             active: network.status == NetworkStatus::Active,
-            region_name: data.region.as_ref().map_or_else(|| network.region_key.clone(), |r| r.name.clone()),
+            region_name: data.region.as_ref().map_or_else(|| network.region_key.to_string(), |r| r.name.clone()),
             region_kind: data.region.as_ref().map_or("Region", |r| german::region_kind(r.kind)),
             region_label: match &data.region {
                 Some(r) if r.kind == RegionKind::KreisfreieStadt => format!("{} (kreisfreie Stadt)", r.name),
                 Some(r) => r.name.clone(),
-                None => network.region_key.clone(),
+                None => network.region_key.to_string(),
             },
             district_key: data.district.as_ref().map(|d| d.key),
             district_name: data.district.as_ref().map(|d| d.name.clone()),
             authority: data.district.as_ref().map(|d| d.authority.clone()),
-            website: network.website.clone(),
-            description: network.description.clone(),
+            website: network.website.clone().map(Into::into),
+            description: network.description.clone().map(Into::into),
             founded_on: network.founded_on.as_ref().map(DateView::of),
             contracts: contracts
                 .into_iter()
@@ -372,23 +367,26 @@ impl NetworkView {
                             }
                         })
                         .collect(),
-                    document_url: c.document_url.clone(),
-                    notes: c.notes.clone(),
+                    document_url: c.document_url.clone().map(Into::into),
+                    notes: c.notes.clone().map(Into::into),
                 })
                 .collect(),
             bodies: bodies
                 .into_iter()
                 .map(|b| BodyView {
                     kind: german::body_type(b.body_type),
-                    name: b.name.clone(),
-                    description: b.description.clone(),
-                    channels: Channels::new(&b.email, &b.phone, &b.website, &b.address),
+                    name: b.name.to_string(),
+                    description: b.description.clone().map(Into::into),
+                    channels: Channels::new(b.email.as_deref(), b.phone.as_deref(), b.website.as_deref(), &b.address),
                 })
                 .collect(),
             handlungsfelder: data
                 .handlungsfelder
                 .iter()
-                .map(|h| HandlungsfeldView { name: h.name.clone(), description: h.description.clone() })
+                .map(|h| HandlungsfeldView {
+                    name: h.name.to_string(),
+                    description: h.description.clone().map(Into::into),
+                })
                 .collect(),
             contacts: data.contacts.iter().map(ContactView::of).collect(),
             servicestellen: data.district_contacts.iter().map(ContactView::of).collect(),
@@ -401,7 +399,7 @@ impl NetworkView {
     pub fn json_ld(&self, data: &NetworkData, page_url: &str) -> Value {
         let network = &data.network;
         let mut points: Vec<Value> = Vec::new();
-        let mut point = |name: &str, kind: &str, email: &Option<String>, phone: &Option<String>| {
+        let mut point = |name: &str, kind: &str, email: Option<&str>, phone: Option<&str>| {
             if email.is_none() && phone.is_none() {
                 return;
             }
@@ -415,10 +413,11 @@ impl NetworkView {
             points.push(p);
         };
         for body in &data.bodies {
-            point(&body.name, german::body_type(body.body_type), &body.email, &body.phone);
+            point(&body.name, german::body_type(body.body_type), body.email.as_deref(), body.phone.as_deref());
         }
         for contact in &data.contacts {
-            point(&contact.name, contact.function.as_deref().unwrap_or("Kontakt"), &contact.email, &contact.phone);
+            let function = contact.function.as_deref().unwrap_or("Kontakt");
+            point(&contact.name, function, contact.email.as_deref(), contact.phone.as_deref());
         }
         let mut document = json!({
             "@context": "https://schema.org",
