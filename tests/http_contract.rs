@@ -172,6 +172,8 @@ fn discovery_and_operations(backend: Backend) {
         "bodies",
         "handlungsfelder",
         "contacts",
+        "meetings",
+        "calendar",
         "districts",
         "regions",
         "changes",

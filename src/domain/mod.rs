@@ -10,6 +10,7 @@ pub mod contract;
 pub mod dataset;
 pub mod facts;
 pub mod handlungsfeld;
+pub mod meeting;
 pub mod network;
 pub mod reference;
 pub mod validation;
@@ -22,6 +23,7 @@ pub use contact::{Contact, ContactFilter, ContactInput, ContactView, PrivateReac
 pub use contract::{Contract, ContractFilter, ContractInput, ContractKind, Party, Signatory};
 pub use facts::Fact;
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
+pub use meeting::{Meeting, MeetingFilter, MeetingInput, MeetingLocation, MeetingStatus};
 pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
 pub use reference::{District, Region, RegionKind};
 pub use validation::{FieldError, ValidationErrors};
@@ -40,6 +42,7 @@ common::string_enum! {
         Bodies = "bodies",
         Handlungsfelder = "handlungsfelder",
         Contacts = "contacts",
+        Meetings = "meetings",
     }
 }
 

@@ -15,7 +15,7 @@ use uuid::Uuid;
 use super::auth::{Caller, actor, authorizer, require_key};
 use super::conditional::{IfMatch, respond};
 use super::problem::ApiError;
-use super::query::{CursorKind, FromQuery, Paging, QueryParams};
+use super::query::{FromQuery, Paging, QueryParams};
 use super::state::AppState;
 use crate::domain::validation::parse_uuid;
 use crate::domain::{Access, Resource, merge_patch};
@@ -87,7 +87,7 @@ pub fn change_value<R: Resource>(change: &Change<R>) -> Value {
 }
 
 /// Splits one extra row off a page fetched with `limit + 1`: it tells whether there is a next page.
-pub fn split_page<R: Resource>(mut page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
+pub fn split_page<R: Table>(mut page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
     let limit = usize::try_from(paging.limit).unwrap_or(usize::MAX);
     if page.len() <= limit {
         return (page, None);
@@ -95,7 +95,11 @@ pub fn split_page<R: Resource>(mut page: Vec<Change<R>>, paging: &Paging) -> (Ve
     page.truncate(limit);
     let next = page.last().map(|last| {
         let (at, id) = last.key();
-        if paging.since.is_some() { Cursor::Changed { at, id } } else { Cursor::Id(id) }
+        match last {
+            _ if paging.since.is_some() => Cursor::Changed { at, id },
+            Change::Live(record) => record.position(),
+            Change::Deleted { .. } => Cursor::Id(id),
+        }
     });
     (page, next)
 }
@@ -116,7 +120,7 @@ where
     R::Filter: FromQuery,
 {
     let mut filter = R::Filter::read(&mut params);
-    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Records);
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, R::Filter::CURSOR);
     params.finish()?;
     filter.restrict(access);
     Ok((filter, paging))

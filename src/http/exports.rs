@@ -14,8 +14,8 @@ use super::pipe::pipe;
 use super::problem::ApiError;
 use super::query::{FromQuery, QueryParams};
 use super::state::AppState;
-use crate::domain::dataset::{CsvColumn, CsvSeparator, to_csv};
-use crate::domain::{Access, Body, Contact, Contract, Handlungsfeld, Network};
+use crate::domain::dataset::{CellText, CsvColumn, CsvSeparator, to_csv};
+use crate::domain::{Access, Body, Contact, Contract, Handlungsfeld, Meeting, Network};
 use crate::storage::{Db, ExportError, SnapshotVersion, StoreResult, Table};
 
 /// The columns of a resource's CSV: its fields in the order of its representation, as readable text
@@ -94,12 +94,32 @@ pub fn csv_columns(resource: &str) -> Option<&'static [CsvColumn]> {
         C::plain("createdAt"),
         C::plain("updatedAt"),
     ];
+    const MEETINGS: &[CsvColumn] = &[
+        C::plain("id"),
+        C::plain("networkId"),
+        C::plain("bodyId"),
+        C::plain("name"),
+        C::plain("start"),
+        C::plain("end"),
+        C::plain("status"),
+        C { header: "locationStreet", field: "location", text: CellText::Part("address.street") },
+        C { header: "locationPostalCode", field: "location", text: CellText::Part("address.postalCode") },
+        C { header: "locationCity", field: "location", text: CellText::Part("address.city") },
+        C { header: "locationOnlineUrl", field: "location", text: CellText::Part("onlineUrl") },
+        C::plain("description"),
+        C::plain("url"),
+        C::plain("documentationUrl"),
+        C::SOURCES,
+        C::plain("createdAt"),
+        C::plain("updatedAt"),
+    ];
     Some(match resource {
         "networks" => NETWORKS,
         "contracts" => CONTRACTS,
         "bodies" => BODIES,
         "handlungsfelder" => HANDLUNGSFELDER,
         "contacts" => CONTACTS,
+        "meetings" => MEETINGS,
         _ => return None,
     })
 }
@@ -121,6 +141,7 @@ pub fn resource_values(db: &Db, resource: &str, access: &Access) -> StoreResult<
         "bodies" => values::<Body>(db, access)?,
         "handlungsfelder" => values::<Handlungsfeld>(db, access)?,
         "contacts" => values::<Contact>(db, access)?,
+        "meetings" => values::<Meeting>(db, access)?,
         _ => return Ok(None),
     }))
 }
@@ -222,7 +243,7 @@ pub async fn csv(
     let resource = file.strip_suffix(".csv").unwrap_or("").to_string();
     let columns = csv_columns(&resource).ok_or_else(|| {
         ApiError::NotFound(
-            "Exports exist for networks, contracts, bodies, handlungsfelder and contacts: /v1/exports/networks.csv"
+            "Exports exist for networks, contracts, bodies, handlungsfelder, contacts and meetings: /v1/exports/networks.csv"
                 .into(),
         )
     })?;

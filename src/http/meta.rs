@@ -116,6 +116,8 @@ pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Cal
             "bodies": "/v1/bodies",
             "handlungsfelder": "/v1/handlungsfelder",
             "contacts": "/v1/contacts",
+            "meetings": "/v1/meetings",
+            "calendar": "/v1/meetings.ics",
             "changes": "/v1/changes",
             "health": "/healthz",
             "readiness": "/readyz",
@@ -156,7 +158,7 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
 }
 
 /// The types the change feed holds.
-pub const FEED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts"];
+pub const FEED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts", "meetings"];
 
 /// One entry of the change feed.
 #[derive(Debug, Serialize, ToSchema)]

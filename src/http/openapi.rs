@@ -28,7 +28,7 @@ use crate::storage::AUDITED_TYPES;
         title = "rbn-registry",
         description = "Open data registry of the Regionale Bildungsnetzwerke (RBN) of North Rhine-Westphalia: \
             the networks of the 53 Kreise and kreisfreie Städte, their cooperation contracts, bodies (Gremien), \
-            Handlungsfelder and contacts.\n\n\
+            Handlungsfelder, contacts and meetings (also as calendar feeds).\n\n\
             **Reads** are anonymous and cacheable: every response has an `ETag`; send it back in `If-None-Match` \
             to get `304 Not Modified`. **Writes** need `Authorization: Bearer <api key>` and, for `PUT`, `PATCH` \
             and `DELETE`, the record's `ETag` in `If-Match` (428 without, 412 when stale). **Lists** page with \
@@ -63,6 +63,11 @@ use crate::storage::AUDITED_TYPES;
         Contact,
         ContactInput,
         Visibility,
+        Meeting,
+        MeetingInput,
+        MeetingStatus,
+        MeetingLocation,
+        calendar::EventTime,
         District,
         Region,
         RegionKind,
@@ -331,6 +336,9 @@ mod field_rules {
         "HandlungsfeldInput",
         "Contact",
         "ContactInput",
+        "Meeting",
+        "MeetingInput",
+        "MeetingLocation",
         "Signatory",
         "Address",
         "Source",
@@ -350,7 +358,7 @@ mod field_rules {
             (_, "description" | "notes") => text(MULTI_LINE_TEXT, MAX_TEXT),
             ("Source", "note") => text(OPTIONAL_TEXT, MAX_TEXT),
             (_, "function") => text(MULTI_LINE_TEXT, 2000),
-            (_, "website" | "documentUrl" | "url") => text(URL, MAX_URL),
+            (_, "website" | "documentUrl" | "url" | "documentationUrl" | "onlineUrl") => text(URL, MAX_URL),
             (_, "email") => text(EMAIL, 254),
             (_, "phone") => text(PHONE, 50),
             (_, "postalCode") => json!({"pattern": POSTAL_CODE}),
@@ -384,7 +392,7 @@ mod field_rules {
     /// The read-only fields an input may carry (a client sends back what it read); nothing else.
     fn close_input(name: &str, schema: &mut Map<String, Value>) {
         let Some(output) = name.strip_suffix("Input") else {
-            if matches!(name, "Signatory" | "Address" | "Source") {
+            if matches!(name, "Signatory" | "Address" | "Source" | "MeetingLocation") {
                 schema.insert("additionalProperties".into(), json!(false));
             }
             return;
@@ -544,6 +552,8 @@ fn build() -> Document {
         .chain(collection_paths::<Body, BodyFilter>("Body", "bodies", true))
         .chain(collection_paths::<Handlungsfeld, HandlungsfeldFilter>("Handlungsfeld", "handlungsfelder", true))
         .chain(collection_paths::<Contact, ContactFilter>("Contact", "contacts", true))
+        .chain(collection_paths::<Meeting, MeetingFilter>("Meeting", "meetings", true))
+        .chain(calendar_paths())
         .chain(network_paths())
         .chain(reference_paths())
         .chain(meta_paths())
@@ -558,6 +568,7 @@ fn build() -> Document {
             ("bodies", "Gremien: Bildungskonferenz, Lenkungskreis, Regionales Bildungsbüro, working groups."),
             ("handlungsfelder", "The shared vocabulary of fields of action."),
             ("contacts", "Contacts of networks, bodies and Bezirksregierungen; internal ones need an API key."),
+            ("meetings", "Meetings of the bodies, above all the annual Bildungskonferenz, also as calendar feeds."),
             ("reference", "Regierungsbezirke and the 53 Kreise and kreisfreie Städte of NRW (read-only)."),
             ("sync", "The change feed across all types."),
             ("exports", "Downloads of the public data: the dataset and CSV files."),
@@ -802,6 +813,10 @@ fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi:
         }
         CursorKind::Key(5) => ("Position from `links.next`: the last Kreisschlüssel seen.", json!("05158")),
         CursorKind::Key(_) => ("Position from `links.next`: the last key seen.", json!("3")),
+        CursorKind::Starts => (
+            "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
+            json!("s202703150800000000000190b7e23c4d7a1b9f001234567890ab"),
+        ),
     };
     vec![
         query_param(
@@ -1025,7 +1040,12 @@ fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: 
         );
         list_item = schema_ref("ExpandedNetwork");
     }
-    list_params.extend(paging_params(50, CursorKind::Records));
+    // Meetings are listed by start, the order a calendar has.
+    let cursor = if schema == "Meeting" { CursorKind::Starts } else { CursorKind::Records };
+    if schema == "Meeting" {
+        list_description = list_description.replace("creation order", "by start, then creation order");
+    }
+    list_params.extend(paging_params(50, cursor));
     list_params.push(if_none_match());
     let list = optional_key(with_problems(
         operation(&format!("list_{plural}"), plural, &format!("List {plural}"), &list_description)
@@ -1189,10 +1209,11 @@ fn network_paths() -> Vec<(String, PathItem)> {
         ("bodies", "Body", BodyFilter::into_params(|| Some(ParameterIn::Query))),
         ("handlungsfelder", "Handlungsfeld", HandlungsfeldFilter::into_params(|| Some(ParameterIn::Query))),
         ("contacts", "Contact", ContactFilter::into_params(|| Some(ParameterIn::Query))),
+        ("meetings", "Meeting", MeetingFilter::into_params(|| Some(ParameterIn::Query))),
     ] {
         let mut params = vec![id.clone()];
         params.extend(filter_params.into_iter().filter(|p| p.name != "network"));
-        params.extend(paging_params(50, CursorKind::Records));
+        params.extend(paging_params(50, if segment == "meetings" { CursorKind::Starts } else { CursorKind::Records }));
         params.push(if_none_match());
         let list = optional_key(with_problems(
             operation(
@@ -1242,6 +1263,70 @@ fn network_paths() -> Vec<(String, PathItem)> {
     item.delete = Some(unlink);
     paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
+}
+
+/// The calendar feeds of meetings: all (filtered) and one network's.
+fn calendar_paths() -> Vec<(String, PathItem)> {
+    let feed =
+        |id: &str, summary: &str, description: &str, mut params: Vec<utoipa::openapi::path::Parameter>| {
+            params.push(if_none_match());
+            let response = with_common_headers(ResponseBuilder::new().description("The calendar (RFC 5545)."))
+                .header(
+                    "ETag",
+                    string_header("Validator of the calendar: it changes only when a meeting in it changes."),
+                )
+                .header(
+                    "Cache-Control",
+                    string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
+                )
+                .header("Content-Encoding", content_encoding_header())
+                .header("Vary", vary_header())
+                .content(
+                    "text/calendar; charset=utf-8",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .example(Some(json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…\r\nEND:VCALENDAR\r\n")))
+                        .build(),
+                )
+                .build();
+            PathItem::new(
+            HttpMethod::Get,
+            optional_key(with_problems(
+                operation(id, "meetings", summary, &format!(
+                    "{description} One VEVENT per meeting known at least to the day (planning dates of a month or \
+                     a year are left out): UID from the meeting's id (it never changes), DTSTAMP and LAST-MODIFIED \
+                     its last change, SEQUENCE the number of its changes, whole days as `VALUE=DATE`, times in UTC, \
+                     `STATUS:CANCELLED` for cancelled meetings (`TENTATIVE` for postponed ones), LOCATION and URL. \
+                     Subscribe with `webcal://`; `If-None-Match` answers 304 until a meeting changes."
+                ))
+                .parameters(Some(params))
+                .response("200", response)
+                .response_with(not_modified()),
+                READ_PROBLEMS,
+            ))
+            .build(),
+        )
+        };
+    let filters: Vec<_> = MeetingFilter::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .filter(|p| ["network", "district", "body"].contains(&p.name.as_str()))
+        .collect();
+    let network = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
+    vec![
+        (
+            "/v1/meetings.ics".into(),
+            feed("calendar_meetings", "Calendar of meetings", "The meetings of the filters (AND).", filters),
+        ),
+        (
+            "/v1/networks/{id}/meetings.ics".into(),
+            feed(
+                "calendar_network_meetings",
+                "Calendar of a network's meetings",
+                "The network's meetings.",
+                vec![network],
+            ),
+        ),
+    ]
 }
 
 fn reference_paths() -> Vec<(String, PathItem)> {
@@ -1346,7 +1431,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
     };
     let mut change_params = vec![query_param(
         "type",
-        "Comma-separated types to include: networks, contracts, bodies, handlungsfelder, contacts (default all).",
+        "Comma-separated types to include: networks, contracts, bodies, handlungsfelder, contacts, meetings (default all).",
         ObjectBuilder::new()
             .schema_type(Type::String)
             .max_length(Some(200))
@@ -1472,7 +1557,7 @@ fn meta_paths() -> Vec<(String, PathItem)> {
         operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark (so that Excel reads umlauts), RFC 4180 quoting (a cell with `,`, `;`, a double quote, tab or line break is quoted, its double quotes doubled), CRLF; cells separated by `,`, or by `;` with `separator=semicolon` (German Excel opens that in columns). \
             The columns are the fields of the JSON representation in its order, every cell readable text, never JSON: lists of ids joined with `, `; an address in three columns `addressStreet`, `addressPostalCode`, `addressCity`; `sources` as `Title (publisher, date, URL)` with the parts a source has, joined with `; `; a contract's `signatories` as `Name (role, party)`, joined with `; `; booleans `true`/`false`; empty cells for absent values. The dataset export has every field in full. \
             No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
-            .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv` or `contacts.csv`.", json!("networks.csv")))
+            .parameter(path_param("file", "`networks.csv`, `contracts.csv`, `bodies.csv`, `handlungsfelder.csv`, `contacts.csv` or `meetings.csv`.", json!("networks.csv")))
             .parameter(query_param(
                 "separator",
                 "The character between cells: `comma` (the default) or `semicolon`, for spreadsheets whose list separator is `;` (German Excel). Each has its own ETag.",

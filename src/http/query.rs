@@ -8,7 +8,8 @@ use uuid::Uuid;
 
 use super::problem::ApiError;
 use crate::domain::{
-    Access, BodyFilter, ContactFilter, ContractFilter, FieldError, HandlungsfeldFilter, NetworkFilter, Timestamp,
+    Access, BodyFilter, ContactFilter, ContractFilter, FieldError, HandlungsfeldFilter, MeetingFilter, NetworkFilter,
+    Timestamp,
 };
 use crate::storage::{Cursor, Window};
 
@@ -103,6 +104,9 @@ pub enum CursorKind {
     Sequence,
     /// Reference lists: the key of the last item (`digits` long).
     Key(usize),
+    /// Lists in start order (meetings): `s`, the start's first instant (20 digits) and a UUID; or `c` as
+    /// for [`CursorKind::Records`].
+    Starts,
 }
 
 impl CursorKind {
@@ -112,6 +116,7 @@ impl CursorKind {
             CursorKind::Records => "^(i[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
             CursorKind::Sequence => "^[0-9]{1,18}$".into(),
             CursorKind::Key(digits) => format!("^[0-9]{{{digits}}}$"),
+            CursorKind::Starts => "^(s[0-9]{20}[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
         }
     }
 }
@@ -145,7 +150,7 @@ impl Paging {
         });
         let after = params.parsed::<String>("cursor", "").and_then(|text| match decode_cursor(kind, &text) {
             Some((cursor, cursor_since)) => {
-                if kind == CursorKind::Records {
+                if matches!(kind, CursorKind::Records | CursorKind::Starts) {
                     since = cursor_since;
                 }
                 Some(cursor)
@@ -185,6 +190,7 @@ pub fn encode_cursor(cursor: &Cursor, since: Option<Timestamp>) -> String {
             format!("c{:016}{:016}{}", micros(since.unwrap_or(*at)).max(0), micros(*at).max(0), id.simple())
         }
         Cursor::Key(key) => key.clone(),
+        Cursor::Start { key, id } => format!("s{key}{}", id.simple()),
     }
 }
 
@@ -196,7 +202,16 @@ pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Tim
         return None;
     }
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let lower_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     match kind {
+        CursorKind::Starts if text.starts_with('s') => {
+            let rest = &text[1..];
+            let (key, hex) = (rest.get(..20)?, rest.get(20..)?);
+            (all_digits(key) && hex.len() == 32 && lower_hex(hex))
+                .then(|| Some((Cursor::Start { key: key.to_string(), id: Uuid::parse_str(hex).ok()? }, None)))
+                .flatten()
+        }
+        CursorKind::Starts => decode_cursor(CursorKind::Records, text).filter(|(c, _)| !matches!(c, Cursor::Id(_))),
         CursorKind::Records => {
             if let Some(hex) = text.strip_prefix('i') {
                 (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
@@ -226,6 +241,9 @@ pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Tim
 
 /// Reads a resource's filters from the query string.
 pub trait FromQuery: Sized + Send + Sync + 'static {
+    /// The syntax of the cursors of the resource's lists.
+    const CURSOR: CursorKind = CursorKind::Records;
+
     fn read(params: &mut QueryParams) -> Self;
 
     /// Narrows the filter to what the caller may see (contacts).
@@ -313,6 +331,33 @@ impl FromQuery for ContactFilter {
     }
 }
 
+impl FromQuery for MeetingFilter {
+    const CURSOR: CursorKind = CursorKind::Starts;
+
+    fn read(params: &mut QueryParams) -> Self {
+        let time = |params: &mut QueryParams, name: &str| {
+            params.parsed(
+                name,
+                "a date-time with offset (RFC 3339) or a date: 2027-03-15T09:00:00+01:00, 2027-03-15, 2027-03 or 2027",
+            )
+        };
+        MeetingFilter {
+            network: params.text("network"),
+            body: params.parsed("body", "a UUID"),
+            district: params.district("district"),
+            status: params.one_of("status", crate::domain::MeetingStatus::ALL),
+            from: time(params, "from"),
+            to: time(params, "to"),
+            networks: None,
+        }
+    }
+
+    fn for_network(&mut self, network: Uuid) -> Option<()> {
+        self.network = Some(network.to_string());
+        Some(())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -353,7 +398,8 @@ mod tests {
             state ^= state >> 27;
             state.wrapping_mul(0x2545_f491_4f6c_dd1d)
         };
-        let kinds = [CursorKind::Records, CursorKind::Sequence, CursorKind::Key(1), CursorKind::Key(5)];
+        let kinds =
+            [CursorKind::Records, CursorKind::Sequence, CursorKind::Key(1), CursorKind::Key(5), CursorKind::Starts];
         // Bytes that make near misses likely: the syntax's own characters, and the parts of multi-byte UTF-8.
         let alphabet: Vec<u8> = b"ic0123456789abcdefABCDEF-_ %"
             .iter()
@@ -389,10 +435,11 @@ mod tests {
                 assert!(text.is_ascii(), "{text:?}");
                 let pattern_ok = match kind {
                     CursorKind::Records => matches!(cursor, Cursor::Id(_) | Cursor::Changed { .. }),
+                    CursorKind::Starts => matches!(cursor, Cursor::Start { .. } | Cursor::Changed { .. }),
                     _ => matches!(cursor, Cursor::Key(_)),
                 };
                 assert!(pattern_ok, "{text:?} as {kind:?}");
-                if kind == CursorKind::Records {
+                if matches!(kind, CursorKind::Records | CursorKind::Starts) {
                     assert_eq!(encode_cursor(&cursor, since), text, "a cursor decodes only from its one spelling");
                 }
             }

@@ -11,8 +11,8 @@ use super::crud::{self, Edit, page_response};
 use super::problem::ApiError;
 use super::query::{CursorKind, FromQuery, Paging, QueryParams};
 use super::state::AppState;
-use super::{exports, meta, problem};
-use crate::domain::{Body, Contact, Contract, District, Expansion, Handlungsfeld, Network, Region, Resource};
+use super::{calendars, exports, meta, problem};
+use crate::domain::{Body, Contact, Contract, District, Expansion, Handlungsfeld, Meeting, Network, Region, Resource};
 use crate::storage::{Change, Cursor, Related, Table};
 
 /// Registers every route of the API.
@@ -38,6 +38,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/networks/{id}/bodies").route(web::get().to(nested::<Body>)))
         .service(web::resource("/v1/networks/{id}/contacts").route(web::get().to(nested::<Contact>)))
         .service(web::resource("/v1/networks/{id}/handlungsfelder").route(web::get().to(nested::<Handlungsfeld>)))
+        .service(web::resource("/v1/networks/{id}/meetings").route(web::get().to(nested::<Meeting>)))
+        .service(web::resource("/v1/networks/{id}/meetings.ics").route(web::get().to(calendars::of_network)))
+        .service(web::resource("/v1/meetings.ics").route(web::get().to(calendars::all)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
                 .route(web::put().to(link))
@@ -47,6 +50,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     collection::<Body>(cfg, true);
     collection::<Handlungsfeld>(cfg, true);
     collection::<Contact>(cfg, true);
+    collection::<Meeting>(cfg, true);
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
         .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))

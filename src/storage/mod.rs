@@ -13,6 +13,7 @@ mod contracts;
 mod dataset;
 mod handlungsfelder;
 mod keys;
+mod meetings;
 mod networks;
 mod prepared;
 mod reads;
@@ -462,7 +463,7 @@ impl Db {
             if let DbConnection::Postgres(pg) = &mut *conn {
                 pg.batch_execute(
                     "LOCK TABLE networks, handlungsfelder, network_handlungsfelder, contracts, \
-                     contract_handlungsfelder, bodies, contacts IN EXCLUSIVE MODE",
+                     contract_handlungsfelder, bodies, contacts, meetings IN EXCLUSIVE MODE",
                 )?;
             }
             lock_writers(conn)?;
@@ -835,6 +836,7 @@ fn row_lock_sql(kind: ResourceKind) -> Option<(&'static str, &'static str)> {
         ResourceKind::Bodies => of!("bodies"),
         ResourceKind::Handlungsfelder => of!("handlungsfelder"),
         ResourceKind::Contacts => of!("contacts"),
+        ResourceKind::Meetings => of!("meetings"),
         ResourceKind::Regions | ResourceKind::Districts => None,
     }
 }
@@ -1012,6 +1014,7 @@ fn check_references(conn: &mut DbConnection, references: &[crate::domain::Refere
                 ResourceKind::Handlungsfelder => "no Handlungsfeld has this id",
                 ResourceKind::Contracts => "no contract has this id",
                 ResourceKind::Contacts => "no contact has this id",
+                ResourceKind::Meetings => "no meeting has this id",
             };
             missing.push(FieldError::new(reference.field.clone(), what));
         }

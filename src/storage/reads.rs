@@ -8,7 +8,7 @@ use super::table::{Table, Window};
 use super::{Change, ChangeEntry, Db, DbConnection, StoreResult, changes, reference};
 use crate::domain::access::Access;
 use crate::domain::{
-    Body, BodyFilter, Contact, ContactFilter, Contract, ContractFilter, Expansion, Handlungsfeld, Network,
+    Body, BodyFilter, Contact, ContactFilter, Contract, ContractFilter, Expansion, Handlungsfeld, Meeting, Network,
     NetworkFilter, ResourceKind, Timestamp,
 };
 
@@ -70,6 +70,7 @@ impl Db {
                 ResourceKind::Bodies,
                 ResourceKind::Handlungsfelder,
                 ResourceKind::Contacts,
+                ResourceKind::Meetings,
             ] {
                 let ids: Vec<Uuid> = entries.iter().filter(|e| e.kind == kind && !e.deleted).map(|e| e.id).collect();
                 if ids.is_empty() {
@@ -80,6 +81,7 @@ impl Db {
                     ResourceKind::Contracts => visible_values::<Contract>(conn, &ids, access)?,
                     ResourceKind::Bodies => visible_values::<Body>(conn, &ids, access)?,
                     ResourceKind::Handlungsfelder => visible_values::<Handlungsfeld>(conn, &ids, access)?,
+                    ResourceKind::Meetings => visible_values::<Meeting>(conn, &ids, access)?,
                     _ => visible_values::<Contact>(conn, &ids, access)?,
                 };
                 records.extend(values);

@@ -4,7 +4,7 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::rows::{parse, timestamp, uuid};
-use super::schema::{bodies, contacts, contracts, districts, handlungsfelder, networks, regions};
+use super::schema::{bodies, contacts, contracts, districts, handlungsfelder, meetings, networks, regions};
 use super::{Db, DbConnection, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{District, Region, ResourceKind};
@@ -96,6 +96,7 @@ pub fn exists(conn: &mut DbConnection, kind: ResourceKind, key: &str) -> StoreRe
             handlungsfelder::table.filter(handlungsfelder::id.eq(key)).select(count_star()).first(conn)?
         }
         ResourceKind::Contacts => contacts::table.filter(contacts::id.eq(key)).select(count_star()).first(conn)?,
+        ResourceKind::Meetings => meetings::table.filter(meetings::id.eq(key)).select(count_star()).first(conn)?,
     };
     Ok(count > 0)
 }

@@ -17,6 +17,11 @@ pub enum Cursor {
     },
     /// After a natural key (reference data ordered by key).
     Key(String),
+    /// After a start (meetings, ordered by the first instant of their start, then id).
+    Start {
+        key: String,
+        id: Uuid,
+    },
 }
 
 /// One page's worth of a list query.
@@ -36,6 +41,10 @@ pub trait Table: Resource + Sized {
     fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
+    /// Where a list in this table's default order continues after `self`: by id, unless it says otherwise.
+    fn position(&self) -> Cursor {
+        Cursor::Id(self.id())
+    }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
     /// Updates the record if it is still at `version` (its `updatedAt`) and returns it as stored now;
