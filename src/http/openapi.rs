@@ -395,6 +395,16 @@ mod field_rules {
             if matches!(name, "Signatory" | "Address" | "Source" | "MeetingLocation") {
                 schema.insert("additionalProperties".into(), json!(false));
             }
+            if name == "MeetingLocation" {
+                // A location is an address, an online URL or both.
+                schema.insert(
+                    "anyOf".into(),
+                    json!([
+                        {"required": ["address"], "properties": {"address": {"type": "object"}}},
+                        {"required": ["onlineUrl"], "properties": {"onlineUrl": {"type": "string"}}}
+                    ]),
+                );
+            }
             return;
         };
         let required: Vec<Value> = schema.get("required").and_then(Value::as_array).cloned().unwrap_or_default();
