@@ -978,7 +978,7 @@ fn audit_log_records_who_what_and_field_names_only(backend: Backend) {
     // Filters: by type (API keys too) and by time.
     let keys = admin.all("/v1/audit?resourceType=api-keys");
     assert!(!keys.is_empty() && keys.iter().all(|e| e["resourceType"] == "api-keys"), "{keys:#?}");
-    assert_eq!(admin.get("/v1/audit?resourceType=meetings").error_fields(), ["resourceType"]);
+    assert_eq!(admin.get("/v1/audit?resourceType=sitzungen").error_fields(), ["resourceType"]);
     let since = writes[4]["at"].as_str().unwrap().replace('+', "%2B");
     let recent = admin.all(&format!("/v1/audit?modifiedSince={since}&resourceType=contacts"));
     let actions: Vec<&str> = recent.iter().map(|e| e["action"].as_str().unwrap()).collect();

@@ -3,45 +3,13 @@
 
 mod common;
 
-use std::io::Write;
-use std::process::{Command, Stdio};
-
-use common::{Backend, Options, spawn_app_with};
+use common::{Backend, Options, python_with, run_python, spawn_app_with};
 use serde_json::{Value, json};
-
-/// The Python that has `prometheus_client`: `RBN_PROMETHEUS_PYTHON` (CI sets it), else `python3` when it
-/// has the module. In CI it must be there.
-fn parser() -> Option<String> {
-    let python = std::env::var("RBN_PROMETHEUS_PYTHON").unwrap_or_else(|_| "python3".into());
-    let has_module = Command::new(&python)
-        .args(["-c", "import prometheus_client.parser"])
-        .stderr(Stdio::null())
-        .status()
-        .is_ok_and(|s| s.success());
-    if has_module {
-        return Some(python);
-    }
-    assert!(
-        std::env::var("CI").as_deref() != Ok("true"),
-        "CI=true but {python} has no prometheus_client: set RBN_PROMETHEUS_PYTHON"
-    );
-    None
-}
 
 /// The exposition parsed by the reference parser: family name → {type, samples}.
 fn parse(text: &str) -> Option<Value> {
-    let python = parser()?;
-    let mut child = Command::new(python)
-        .arg(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/metrics/parse.py"))
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .expect("run the parser");
-    child.stdin.take().unwrap().write_all(text.as_bytes()).unwrap();
-    let output = child.wait_with_output().unwrap();
-    assert!(output.status.success(), "{}\n{text}", String::from_utf8_lossy(&output.stderr));
-    Some(serde_json::from_slice(&output.stdout).unwrap())
+    let python = python_with("prometheus_client.parser", "RBN_PROMETHEUS_PYTHON")?;
+    Some(run_python(&python, "tests/metrics/parse.py", text))
 }
 
 /// The value of the sample `name` whose labels include `labels`.

@@ -142,12 +142,26 @@ impl Ord for EventTime {
     }
 }
 
+/// What [`EventTime`] accepts, as a JSON Schema pattern: a date as `PartialDate` has it (real days, leap
+/// years included), or a day with a time of day and an offset. Date-times keep a year from 1001 to 9998,
+/// so that every offset leaves the UTC year four digits long, as the parser requires.
+pub const EVENT_TIME_PATTERN: &str = concat!(
+    r"^[1-9][0-9]{3}(-(0[1-9]|1[0-2]))?$",
+    r"|^[1-9][0-9]{3}-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))$",
+    r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29$",
+    r"|^(100[1-9]|10[1-9][0-9]|1[1-9][0-9]{2}|[2-8][0-9]{3}|9[0-8][0-9]{2}|99[0-8][0-9]|999[0-8])",
+    r"-((0[13578]|1[02])-(0[1-9]|[12][0-9]|3[01])|(0[469]|11)-(0[1-9]|[12][0-9]|30)|02-(0[1-9]|1[0-9]|2[0-8]))",
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+    r"|^([1-9][0-9](0[48]|[2468][048]|[13579][26])|([2468][048]|[13579][26])00)-02-29",
+    r"[Tt]([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\.[0-9]{1,9})?([Zz]|[+-]([01][0-9]|2[0-3]):[0-5][0-9])$",
+);
+
 impl utoipa::PartialSchema for EventTime {
     fn schema() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
         use utoipa::openapi::schema::{ObjectBuilder, Type};
         ObjectBuilder::new()
             .schema_type(Type::String)
-            .pattern(Some(r"^\d{4}(-\d{2}(-\d{2}([Tt]\d{2}:\d{2}:\d{2}(\.\d+)?([Zz]|[+-]\d{2}:\d{2}))?)?)?$"))
+            .pattern(Some(EVENT_TIME_PATTERN))
             .description(Some(
                 "A date-time with offset (RFC 3339), a date for a whole-day event, or a planning date of \
                  reduced precision (year or year-month). Returned exactly as given.",
@@ -348,6 +362,21 @@ mod tests {
             "2027-03-15T25:00:00Z",
         ] {
             assert_eq!(bad.parse::<EventTime>(), Err(InvalidEventTime), "{bad}");
+        }
+    }
+
+    #[test]
+    fn the_extremes_the_pattern_allows_parse() {
+        for text in [
+            "1000",
+            "9999-12",
+            "2028-02-29",
+            "1001-01-01T00:00:00+23:59",
+            "9998-12-31T23:59:59.123456789-23:59",
+            "2024-02-29t12:00:00z",
+            "2027-03-15T09:00:00-00:00",
+        ] {
+            assert_eq!(time(text).to_string(), text);
         }
     }
 

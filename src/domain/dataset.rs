@@ -13,8 +13,8 @@ use uuid::Uuid;
 
 use super::validation::{FieldError, ValidationErrors};
 use super::{
-    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Fact, Handlungsfeld, HandlungsfeldInput, Network,
-    NetworkInput, Resource, ResourceKind, Timestamp,
+    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Fact, Handlungsfeld, HandlungsfeldInput, Meeting,
+    MeetingInput, Network, NetworkInput, Resource, ResourceKind, Timestamp,
 };
 
 pub use writer::DatasetWriter;
@@ -29,6 +29,7 @@ pub const SECTIONS: &[ResourceKind] = &[
     ResourceKind::Bodies,
     ResourceKind::Contracts,
     ResourceKind::Contacts,
+    ResourceKind::Meetings,
 ];
 
 /// One validated record of a dataset.
@@ -50,6 +51,7 @@ pub struct Dataset {
     pub bodies: Vec<Record<BodyInput>>,
     pub contracts: Vec<Record<ContractInput>>,
     pub contacts: Vec<Record<ContactInput>>,
+    pub meetings: Vec<Record<MeetingInput>>,
     /// The `facts` section: what the documents state about the networks as a whole. `None` when the file
     /// has none (an import then leaves the stored facts alone).
     pub facts: Option<Vec<Fact>>,
@@ -90,6 +92,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
         "bodies",
         "contracts",
         "contacts",
+        "meetings",
         "facts",
     ];
     for key in top.keys() {
@@ -119,6 +122,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
     let bodies = section("bodies", &mut parser.errors);
     let contracts = section("contracts", &mut parser.errors);
     let contacts = section("contacts", &mut parser.errors);
+    let meetings = section("meetings", &mut parser.errors);
     let facts = match top.get("facts") {
         None | Some(Value::Null) => None,
         Some(Value::Array(_)) => Some(section("facts", &mut parser.errors)),
@@ -149,6 +153,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
             contacts,
             &[("networkId", ResourceKind::Networks), ("bodyId", ResourceKind::Bodies)],
         ),
+        meetings: parser.records::<Meeting>("meetings", meetings, &[("networkId", ResourceKind::Networks)]),
         facts: facts.map(|items| parser.facts(items)),
     };
     let mut ids: HashMap<Uuid, String> = HashMap::new();
@@ -159,7 +164,8 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
         .chain(dataset.networks.iter().map(|r| (r.id, &r.location)))
         .chain(dataset.bodies.iter().map(|r| (r.id, &r.location)))
         .chain(dataset.contracts.iter().map(|r| (r.id, &r.location)))
-        .chain(dataset.contacts.iter().map(|r| (r.id, &r.location)));
+        .chain(dataset.contacts.iter().map(|r| (r.id, &r.location)))
+        .chain(dataset.meetings.iter().map(|r| (r.id, &r.location)));
     for (id, location) in all_ids {
         if let Some(first) = ids.insert(id, location.clone()) {
             parser.errors.push(FieldError::new(format!("{location}.id"), format!("is also the id of {first}")));
@@ -359,7 +365,8 @@ pub struct CsvColumn {
 pub enum CellText {
     /// Strings as they are, numbers and booleans as JSON writes them, a list of strings joined with `, `.
     Plain,
-    /// One part of an object, e.g. an address's `city`: mail merges and filters want them in columns.
+    /// One part of an object, e.g. an address's `city` (or `address.city` of a nested one): mail merges and
+    /// filters want them in columns.
     Part(&'static str),
     /// Sources as `Title (publisher, date, URL)`, the parts the source has, joined with `; `.
     Sources,
@@ -426,7 +433,13 @@ fn cell_text(value: Option<&Value>, text: CellText) -> String {
             }
             Some(other) => other.to_string(),
         },
-        CellText::Part(key) => value.and_then(|object| string(object, key)).unwrap_or_default(),
+        // A dotted key reaches into nested objects (a meeting's `location.address.city`).
+        CellText::Part(key) => match key.rsplit_once('.') {
+            Some((outer, _)) => value.and_then(|v| outer.split('.').try_fold(v, |v, k| v.get(k))),
+            None => value,
+        }
+        .and_then(|object| string(object, key.rsplit('.').next().unwrap_or(key)))
+        .unwrap_or_default(),
         CellText::Sources => items()
             .iter()
             .map(|source| {

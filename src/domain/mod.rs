@@ -11,6 +11,7 @@ pub mod dataset;
 pub mod facts;
 pub mod fields;
 pub mod handlungsfeld;
+pub mod meeting;
 pub mod network;
 pub mod query;
 pub mod reference;
@@ -28,6 +29,7 @@ pub use fields::{
     WebUrl,
 };
 pub use handlungsfeld::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput};
+pub use meeting::{Meeting, MeetingFilter, MeetingInput, MeetingLocation, MeetingStatus};
 pub use network::{Expansion, Network, NetworkFilter, NetworkInput, NetworkStatus};
 pub use query::{FromQuery, QuerySource};
 pub use reference::{District, Region, RegionKind};
@@ -47,6 +49,7 @@ common::string_enum! {
         Bodies = "bodies",
         Handlungsfelder = "handlungsfelder",
         Contacts = "contacts",
+        Meetings = "meetings",
     }
 }
 

@@ -70,10 +70,14 @@ pub fn change_value<R: Resource>(change: &Change<R>) -> Value {
 }
 
 /// Splits one extra row off a page fetched with `limit + 1`: it tells whether there is a next page.
-pub fn split_page<R: Resource>(page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
+pub fn split_page<R: Table>(page: Vec<Change<R>>, paging: &Paging) -> (Vec<Change<R>>, Option<Cursor>) {
     cut_page(page, paging.limit, |last| {
         let (at, id) = last.key();
-        if paging.since.is_some() { Cursor::Changed { at, id } } else { Cursor::Id(id) }
+        match last {
+            _ if paging.since.is_some() => Cursor::Changed { at, id },
+            Change::Live(record) => record.position(),
+            Change::Deleted { .. } => Cursor::Id(id),
+        }
     })
 }
 
@@ -91,7 +95,7 @@ where
     R: Table,
 {
     let mut filter = R::Filter::read(&mut params);
-    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::Records);
+    let paging = Paging::read(&mut params, super::query::DEFAULT_LIMIT, CursorKind::from(R::ORDER));
     params.finish()?;
     filter.restrict(access);
     Ok((filter, paging))

@@ -52,6 +52,7 @@ fn discovery_links() -> Value {
     for name in editable_names() {
         link(name, format!("/v1/{name}"));
     }
+    link("calendar", "/v1/meetings.ics".into());
     link("changes", "/v1/changes".into());
     link("health", "/healthz".into());
     link("readiness", "/readyz".into());

@@ -2,6 +2,7 @@
 
 pub mod auth;
 pub mod cache;
+pub mod calendars;
 pub mod conditional;
 pub mod crud;
 pub mod encoding;

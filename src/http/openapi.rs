@@ -22,7 +22,7 @@ use super::query::CursorKind;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
 use crate::domain::*;
 use crate::storage::kinds::{KindVisitor, editable_names, for_each_kind};
-use crate::storage::{Table, audited_types};
+use crate::storage::{ListOrder, Table, audited_types};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -30,7 +30,7 @@ use crate::storage::{Table, audited_types};
         title = "rbn-registry",
         description = "Open data registry of the Regionale Bildungsnetzwerke (RBN) of North Rhine-Westphalia: \
             the networks of the 53 Kreise and kreisfreie Städte, their cooperation contracts, bodies (Gremien), \
-            Handlungsfelder and contacts.\n\n\
+            Handlungsfelder, contacts and meetings (also as calendar feeds).\n\n\
             **Reads** are anonymous and cacheable: every response has an `ETag`; send it back in `If-None-Match` \
             to get `304 Not Modified`. **Writes** need `Authorization: Bearer <api key>` and, for `PUT`, `PATCH` \
             and `DELETE`, the record's `ETag` in `If-Match` (428 without, 412 when stale). **Lists** page with \
@@ -65,6 +65,11 @@ use crate::storage::{Table, audited_types};
         Contact,
         ContactInput,
         Visibility,
+        Meeting,
+        MeetingInput,
+        MeetingStatus,
+        MeetingLocation,
+        calendar::EventTime,
         District,
         Region,
         RegionKind,
@@ -403,6 +408,9 @@ mod field_rules {
         "HandlungsfeldInput",
         "Contact",
         "ContactInput",
+        "Meeting",
+        "MeetingInput",
+        "MeetingLocation",
         "Signatory",
         "Address",
         "Source",
@@ -440,8 +448,18 @@ mod field_rules {
     /// The read-only fields an input may carry (a client sends back what it read); nothing else.
     fn close_input(name: &str, schema: &mut Map<String, Value>) {
         let Some(output) = name.strip_suffix("Input") else {
-            if matches!(name, "Signatory" | "Address" | "Source") {
+            if matches!(name, "Signatory" | "Address" | "Source" | "MeetingLocation") {
                 schema.insert("additionalProperties".into(), json!(false));
+            }
+            if name == "MeetingLocation" {
+                // A location is an address, an online URL or both.
+                schema.insert(
+                    "anyOf".into(),
+                    json!([
+                        {"required": ["address"], "properties": {"address": {"type": "object"}}},
+                        {"required": ["onlineUrl"], "properties": {"onlineUrl": {"type": "string"}}}
+                    ]),
+                );
             }
             return;
         };
@@ -600,7 +618,14 @@ fn build() -> Document {
     let mut collections = Collections(Vec::new());
     for_each_kind(&mut collections);
     let mut paths = PathsBuilder::new();
-    for (path, item) in collections.0.into_iter().chain(network_paths()).chain(reference_paths()).chain(meta_paths()) {
+    for (path, item) in collections
+        .0
+        .into_iter()
+        .chain(calendar_paths())
+        .chain(network_paths())
+        .chain(reference_paths())
+        .chain(meta_paths())
+    {
         paths = paths.path(path, item);
     }
     doc.paths = paths.build();
@@ -860,6 +885,10 @@ fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi:
         }
         CursorKind::Key(5) => ("Position from `links.next`: the last Kreisschlüssel seen.", json!("05158")),
         CursorKind::Key(_) => ("Position from `links.next`: the last key seen.", json!("3")),
+        CursorKind::Starts => (
+            "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
+            json!("s202703150800000000000190b7e23c4d7a1b9f001234567890ab"),
+        ),
     };
     vec![
         query_param(
@@ -1044,7 +1073,10 @@ fn collection_paths<R: Table>() -> Vec<(String, PathItem)> {
         );
         list_item = schema_ref("ExpandedNetwork");
     }
-    list_params.extend(paging_params(50, CursorKind::Records));
+    if R::ORDER == ListOrder::Start {
+        list_description = list_description.replace("creation order", "by start, then creation order");
+    }
+    list_params.extend(paging_params(50, R::ORDER.into()));
     list_params.push(if_none_match());
     let list = optional_key(with_problems(
         operation(&format!("list_{plural}"), plural, &format!("List {plural}"), &list_description)
@@ -1193,7 +1225,7 @@ fn network_paths() -> Vec<(String, PathItem)> {
     let id = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
     let mut paths = vec![("/v1/networks/{id}".to_string(), item_operations::<Network>(id.clone()))];
     /// The lists of every other editable kind under `/v1/networks/{id}/`.
-    struct Nested(Vec<(&'static str, String, Vec<utoipa::openapi::path::Parameter>)>);
+    struct Nested(Vec<(&'static str, String, Vec<utoipa::openapi::path::Parameter>, ListOrder)>);
     impl KindVisitor for Nested {
         fn visit<R: Table>(&mut self) {
             if R::KIND != ResourceKind::Networks {
@@ -1201,17 +1233,18 @@ fn network_paths() -> Vec<(String, PathItem)> {
                     R::KIND.as_str(),
                     R::name().into_owned(),
                     R::Filter::into_params(|| Some(ParameterIn::Query)),
+                    R::ORDER,
                 ));
             }
         }
     }
     let mut nested = Nested(Vec::new());
     for_each_kind(&mut nested);
-    for (segment, schema, filter_params) in nested.0 {
+    for (segment, schema, filter_params, order) in nested.0 {
         let schema = schema.as_str();
         let mut params = vec![id.clone()];
         params.extend(filter_params.into_iter().filter(|p| p.name != "network"));
-        params.extend(paging_params(50, CursorKind::Records));
+        params.extend(paging_params(50, order.into()));
         params.push(if_none_match());
         let list = optional_key(with_problems(
             operation(
@@ -1261,6 +1294,70 @@ fn network_paths() -> Vec<(String, PathItem)> {
     item.delete = Some(unlink);
     paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
+}
+
+/// The calendar feeds of meetings: all (filtered) and one network's.
+fn calendar_paths() -> Vec<(String, PathItem)> {
+    let feed =
+        |id: &str, summary: &str, description: &str, mut params: Vec<utoipa::openapi::path::Parameter>| {
+            params.push(if_none_match());
+            let response = with_common_headers(ResponseBuilder::new().description("The calendar (RFC 5545)."))
+                .header(
+                    "ETag",
+                    string_header("Validator of the calendar: it changes only when a meeting in it changes."),
+                )
+                .header(
+                    "Cache-Control",
+                    string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
+                )
+                .header("Content-Encoding", content_encoding_header())
+                .header("Vary", vary_header())
+                .content(
+                    "text/calendar; charset=utf-8",
+                    ContentBuilder::new()
+                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+                        .example(Some(json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…\r\nEND:VCALENDAR\r\n")))
+                        .build(),
+                )
+                .build();
+            PathItem::new(
+            HttpMethod::Get,
+            optional_key(with_problems(
+                operation(id, "meetings", summary, &format!(
+                    "{description} One VEVENT per meeting known at least to the day (planning dates of a month or \
+                     a year are left out): UID from the meeting's id (it never changes), DTSTAMP and LAST-MODIFIED \
+                     its last change, SEQUENCE the number of its changes, whole days as `VALUE=DATE`, times in UTC, \
+                     `STATUS:CANCELLED` for cancelled meetings (`TENTATIVE` for postponed ones), LOCATION and URL. \
+                     Subscribe with `webcal://`; `If-None-Match` answers 304 until a meeting changes."
+                ))
+                .parameters(Some(params))
+                .response("200", response)
+                .response_with(not_modified()),
+                READ_PROBLEMS,
+            ))
+            .build(),
+        )
+        };
+    let filters: Vec<_> = MeetingFilter::into_params(|| Some(ParameterIn::Query))
+        .into_iter()
+        .filter(|p| ["network", "district", "body"].contains(&p.name.as_str()))
+        .collect();
+    let network = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
+    vec![
+        (
+            "/v1/meetings.ics".into(),
+            feed("calendar_meetings", "Calendar of meetings", "The meetings of the filters (AND).", filters),
+        ),
+        (
+            "/v1/networks/{id}/meetings.ics".into(),
+            feed(
+                "calendar_network_meetings",
+                "Calendar of a network's meetings",
+                "The network's meetings.",
+                vec![network],
+            ),
+        ),
+    ]
 }
 
 fn reference_paths() -> Vec<(String, PathItem)> {

@@ -10,7 +10,7 @@ use super::problem::ApiError;
 pub use crate::domain::query::FromQuery;
 use crate::domain::query::QuerySource;
 use crate::domain::{FieldError, Timestamp};
-use crate::storage::{Cursor, Window};
+use crate::storage::{Cursor, ListOrder, Window};
 
 pub const DEFAULT_LIMIT: i64 = 50;
 pub const MAX_LIMIT: i64 = 500;
@@ -119,6 +119,18 @@ pub enum CursorKind {
     Sequence,
     /// Reference lists: the key of the last item (`digits` long).
     Key(usize),
+    /// Lists in start order (meetings): `s`, the start's first instant (20 digits) and a UUID; or `c` as
+    /// for [`CursorKind::Records`].
+    Starts,
+}
+
+impl From<ListOrder> for CursorKind {
+    fn from(order: ListOrder) -> Self {
+        match order {
+            ListOrder::Id => CursorKind::Records,
+            ListOrder::Start => CursorKind::Starts,
+        }
+    }
 }
 
 impl CursorKind {
@@ -128,6 +140,7 @@ impl CursorKind {
             CursorKind::Records => "^(i[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
             CursorKind::Sequence => "^[0-9]{1,18}$".into(),
             CursorKind::Key(digits) => format!("^[0-9]{{{digits}}}$"),
+            CursorKind::Starts => "^(s[0-9]{20}[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
         }
     }
 }
@@ -161,7 +174,7 @@ impl Paging {
         });
         let after = params.parsed::<String>("cursor", "").and_then(|text| match decode_cursor(kind, &text) {
             Some((cursor, cursor_since)) => {
-                if kind == CursorKind::Records {
+                if matches!(kind, CursorKind::Records | CursorKind::Starts) {
                     since = cursor_since;
                 }
                 Some(cursor)
@@ -201,6 +214,7 @@ pub fn encode_cursor(cursor: &Cursor, since: Option<Timestamp>) -> String {
             format!("c{:016}{:016}{}", micros(since.unwrap_or(*at)).max(0), micros(*at).max(0), id.simple())
         }
         Cursor::Key(key) => key.clone(),
+        Cursor::Start { key, id } => format!("s{key}{}", id.simple()),
     }
 }
 
@@ -212,7 +226,16 @@ pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Tim
         return None;
     }
     let all_digits = |s: &str| !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit());
+    let lower_hex = |s: &str| s.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase());
     match kind {
+        CursorKind::Starts if text.starts_with('s') => {
+            let rest = &text[1..];
+            let (key, hex) = (rest.get(..20)?, rest.get(20..)?);
+            (all_digits(key) && hex.len() == 32 && lower_hex(hex))
+                .then(|| Some((Cursor::Start { key: key.to_string(), id: Uuid::parse_str(hex).ok()? }, None)))
+                .flatten()
+        }
+        CursorKind::Starts => decode_cursor(CursorKind::Records, text).filter(|(c, _)| !matches!(c, Cursor::Id(_))),
         CursorKind::Records => {
             if let Some(hex) = text.strip_prefix('i') {
                 (hex.len() == 32 && hex.bytes().all(|b| b.is_ascii_hexdigit() && !b.is_ascii_uppercase()))
@@ -280,7 +303,8 @@ mod tests {
             state ^= state >> 27;
             state.wrapping_mul(0x2545_f491_4f6c_dd1d)
         };
-        let kinds = [CursorKind::Records, CursorKind::Sequence, CursorKind::Key(1), CursorKind::Key(5)];
+        let kinds =
+            [CursorKind::Records, CursorKind::Sequence, CursorKind::Key(1), CursorKind::Key(5), CursorKind::Starts];
         // Bytes that make near misses likely: the syntax's own characters, and the parts of multi-byte UTF-8.
         let alphabet: Vec<u8> = b"ic0123456789abcdefABCDEF-_ %"
             .iter()
@@ -316,10 +340,11 @@ mod tests {
                 assert!(text.is_ascii(), "{text:?}");
                 let pattern_ok = match kind {
                     CursorKind::Records => matches!(cursor, Cursor::Id(_) | Cursor::Changed { .. }),
+                    CursorKind::Starts => matches!(cursor, Cursor::Start { .. } | Cursor::Changed { .. }),
                     _ => matches!(cursor, Cursor::Key(_)),
                 };
                 assert!(pattern_ok, "{text:?} as {kind:?}");
-                if kind == CursorKind::Records {
+                if matches!(kind, CursorKind::Records | CursorKind::Starts) {
                     assert_eq!(encode_cursor(&cursor, since), text, "a cursor decodes only from its one spelling");
                 }
             }

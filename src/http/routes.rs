@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use super::networks::{change_link, get_network, list_networks, nested};
 use super::problem::ApiError;
 use super::reference::{districts, item, regions};
-use super::{crud, exports, meta, problem};
+use super::{calendars, crud, exports, meta, problem};
 use crate::domain::{District, Network, Region, ResourceKind};
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
@@ -30,6 +30,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
     cfg.service(web::resource("/healthz").route(web::get().to(meta::healthz)))
         .service(web::resource("/readyz").route(web::get().to(meta::readyz)))
         .service(web::resource("/v1").route(web::get().to(meta::discovery)))
+        .service(web::resource("/v1/networks/{id}/meetings.ics").route(web::get().to(calendars::of_network)))
+        .service(web::resource("/v1/meetings.ics").route(web::get().to(calendars::all)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
                 .route(web::put().to(change_link::<true>))

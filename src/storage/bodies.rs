@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
-use super::schema::{bodies, contacts};
+use super::schema::{bodies, contacts, meetings};
 use super::table::{Table, Window, apply_window, of_networks};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
 use crate::domain::access::Scope;
@@ -188,6 +188,13 @@ impl Table for Body {
                 "networkId: {contacts} contact(s) belong to this body and its network; move them or remove their bodyId first"
             )));
         }
+        let meetings: i64 =
+            meetings::table.filter(meetings::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        if meetings > 0 {
+            return Err(StoreError::Conflict(format!(
+                "networkId: {meetings} meeting(s) of this body belong to its network; move them or remove their bodyId first"
+            )));
+        }
         Ok(())
     }
 
@@ -197,6 +204,13 @@ impl Table for Body {
         if count > 0 {
             return Err(StoreError::Conflict(format!(
                 "the body still has {count} contact(s); delete them or remove their bodyId first"
+            )));
+        }
+        let meetings: i64 =
+            meetings::table.filter(meetings::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        if meetings > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the body still has {meetings} meeting(s); delete them or remove their bodyId first"
             )));
         }
         Ok(())

@@ -9,12 +9,12 @@ use uuid::Uuid;
 
 use super::rows::naive;
 use super::rows::{from_json, to_json};
-use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, networks};
-use super::table::{Cursor, Table, Window};
+use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, meetings, networks};
+use super::table::{Table, Window};
 use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
 use crate::domain::dataset::{self, DatasetWriter, Existing, Record};
 use crate::domain::{
-    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Network, Resource, ResourceKind, Timestamp,
+    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Meeting, Network, ResourceKind, Timestamp,
 };
 
 /// The number of networks, the stored facts and the Regierungsbezirke's names by key (see [`Db::facts`]).
@@ -166,6 +166,7 @@ fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<Imp
     import_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
     import_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
     import_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
+    import_section::<Meeting>(conn, &dataset.meetings, actor, clock, &mut report, &mut problems)?;
     if let Some(wanted) = &dataset.facts
         && stored_facts(conn)? != *wanted
     {
@@ -217,10 +218,11 @@ fn export_in<W: Write>(
     write_section::<Contract>(conn, &mut writer, &Default::default(), access)?;
     let contacts = crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() };
     write_section::<Contact>(conn, &mut writer, &contacts, access)?;
+    write_section::<Meeting>(conn, &mut writer, &Default::default(), access)?;
     Ok(Some(writer.finish(&stored_facts(conn)?)?))
 }
 
-/// One section of an export, in id order, a page at a time.
+/// One section of an export, in its list order (id, or start for meetings), a page at a time.
 fn write_section<R: Table>(
     conn: &mut DbConnection,
     writer: &mut DatasetWriter<impl Write>,
@@ -230,10 +232,10 @@ fn write_section<R: Table>(
     writer.section(R::KIND.as_str())?;
     let mut after = None;
     loop {
-        let window = Window { limit: EXPORT_PAGE, after: after.map(Cursor::Id), since: None };
+        let window = Window { limit: EXPORT_PAGE, after, since: None };
         let records = R::list(conn, filter, &window)?;
         let full = records.len() as i64 == EXPORT_PAGE;
-        after = records.last().map(Resource::id);
+        after = records.last().map(Table::position);
         for change in R::present(conn, records, access)? {
             if let Change::Live(record) = change {
                 writer.record(&record)?;
@@ -343,6 +345,7 @@ fn stamp(
         ResourceKind::Bodies => stamp_table!(bodies),
         ResourceKind::Contracts => stamp_table!(contracts),
         ResourceKind::Contacts => stamp_table!(contacts),
+        ResourceKind::Meetings => stamp_table!(meetings),
         ResourceKind::Districts | ResourceKind::Regions => {}
     }
     Ok(())

@@ -18,7 +18,7 @@
 //! ```
 
 use super::table::Table;
-use crate::domain::{Body, Contact, Contract, Handlungsfeld, Network, ResourceKind};
+use crate::domain::{Body, Contact, Contract, Handlungsfeld, Meeting, Network, ResourceKind};
 
 /// Something done once per editable kind; `R` is the kind's record type (its storage, filter, schema
 /// and `KIND` all hang off it).
@@ -34,6 +34,7 @@ pub fn for_each_kind(visitor: &mut impl KindVisitor) {
     visitor.visit::<Body>();
     visitor.visit::<Handlungsfeld>();
     visitor.visit::<Contact>();
+    visitor.visit::<Meeting>();
 }
 
 /// Calls `visitor` with the editable kind `kind`, if it is one; returns whether it was.

@@ -14,6 +14,7 @@ mod dataset;
 mod handlungsfelder;
 mod keys;
 pub mod kinds;
+mod meetings;
 mod networks;
 mod prepared;
 mod reads;
@@ -40,7 +41,7 @@ pub use changes::{Change, ChangeEntry};
 pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
 pub use reads::Related;
-pub use table::{Cursor, Table, Window};
+pub use table::{Cursor, ListOrder, Table, Window};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -463,7 +464,7 @@ impl Db {
             if let DbConnection::Postgres(pg) = &mut *conn {
                 pg.batch_execute(
                     "LOCK TABLE networks, handlungsfelder, network_handlungsfelder, contracts, \
-                     contract_handlungsfelder, bodies, contacts IN EXCLUSIVE MODE",
+                     contract_handlungsfelder, bodies, contacts, meetings IN EXCLUSIVE MODE",
                 )?;
             }
             lock_writers(conn)?;

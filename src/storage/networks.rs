@@ -7,7 +7,7 @@ use uuid::Uuid;
 use super::reference::{district_of_region, network_scope};
 use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, parse, timestamp, to_json, uuid};
 use super::schema::{
-    bodies, contacts, contracts, handlungsfelder, network_handlungsfelder as links, networks, regions,
+    bodies, contacts, contracts, handlungsfelder, meetings, network_handlungsfelder as links, networks, regions,
 };
 use super::table::{Table, Window, apply_window};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
@@ -342,6 +342,12 @@ impl Table for Network {
             return Err(StoreError::Conflict(format!(
                 "the network still has {contract_count} contract(s), {body_count} body(ies) and {contact_count} contact(s); \
                  delete or move them first (nothing is deleted along with a network)"
+            )));
+        }
+        let meetings: i64 = meetings::table.filter(meetings::network_id.eq(&id)).select(count_star()).first(conn)?;
+        if meetings > 0 {
+            return Err(StoreError::Conflict(format!(
+                "the network still has {meetings} meeting(s); delete them first"
             )));
         }
         Ok(())

@@ -121,6 +121,27 @@ diesel::table! {
 }
 
 diesel::table! {
+    meetings (id) {
+        id -> Text,
+        network_id -> Text,
+        body_id -> Nullable<Text>,
+        name -> Text,
+        span -> Text,
+        start_key -> Text,
+        end_key -> Text,
+        status -> Text,
+        location -> Nullable<Text>,
+        description -> Nullable<Text>,
+        url -> Nullable<Text>,
+        documentation_url -> Nullable<Text>,
+        sources -> Text,
+        sequence -> Integer,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
     changes (resource_id) {
         resource_id -> Text,
         kind -> Text,
@@ -141,6 +162,7 @@ diesel::joinable!(regions -> districts (district_key));
 diesel::joinable!(networks -> regions (region_key));
 diesel::joinable!(contracts -> networks (network_id));
 diesel::joinable!(bodies -> networks (network_id));
+diesel::joinable!(meetings -> networks (network_id));
 diesel::joinable!(network_handlungsfelder -> networks (network_id));
 diesel::joinable!(network_handlungsfelder -> handlungsfelder (handlungsfeld_id));
 diesel::joinable!(contract_handlungsfelder -> handlungsfelder (handlungsfeld_id));
@@ -193,6 +215,7 @@ diesel::allow_tables_to_appear_in_same_query!(
     contract_handlungsfelder,
     bodies,
     contacts,
+    meetings,
     changes,
     write_lock,
     api_keys,

@@ -17,6 +17,20 @@ pub enum Cursor {
     },
     /// After a natural key (reference data ordered by key).
     Key(String),
+    /// After a start (meetings, ordered by the first instant of their start, then id).
+    Start {
+        key: String,
+        id: Uuid,
+    },
+}
+
+/// The default order of a kind's lists (`modifiedSince` lists are always in change order).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ListOrder {
+    /// By id, which is creation order for UUIDv7 ids.
+    Id,
+    /// By the first instant of `start`, then id (meetings: the order of a calendar).
+    Start,
 }
 
 /// One page's worth of a list query.
@@ -33,10 +47,16 @@ pub struct Window {
 pub trait Table: Resource + Sized {
     /// The list's filter, read from the query string (see [`FromQuery`]).
     type Filter: FromQuery;
+    /// The default order of the kind's lists; [`Table::position`] gives a record's place in it.
+    const ORDER: ListOrder = ListOrder::Id;
 
     fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
+    /// Where a list in this table's default order continues after `self`: by id, unless it says otherwise.
+    fn position(&self) -> Cursor {
+        Cursor::Id(self.id())
+    }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &Self::Input, now: Timestamp) -> StoreResult<()>;
     /// Updates the record if it is still at `version` (its `updatedAt`) and returns it as stored now;

@@ -429,3 +429,39 @@ impl Drop for ServiceProcess {
         let _ = self.child.wait();
     }
 }
+
+/// The Python that has `module` (a PyPI package the tests read the service's output with): the one
+/// `env_var` names (CI sets it), else `python3` when it has the module. In CI it must be there.
+pub fn python_with(module: &str, env_var: &str) -> Option<String> {
+    use std::process::{Command, Stdio};
+    let python = std::env::var(env_var).unwrap_or_else(|_| "python3".into());
+    let has_module = Command::new(&python)
+        .args(["-c", &format!("import {module}")])
+        .stderr(Stdio::null())
+        .status()
+        .is_ok_and(|s| s.success());
+    if has_module {
+        return Some(python);
+    }
+    assert!(std::env::var("CI").as_deref() != Ok("true"), "CI=true but {python} has no {module}: set {env_var}");
+    eprintln!("no Python with {module}: skipping its checks (set {env_var})");
+    None
+}
+
+/// Runs `script` (a path below the crate) with `python`, `input` on its standard input, and returns the
+/// JSON it prints.
+pub fn run_python(python: &str, script: &str, input: &str) -> Value {
+    use std::io::Write;
+    use std::process::{Command, Stdio};
+    let mut child = Command::new(python)
+        .arg(format!("{}/{script}", env!("CARGO_MANIFEST_DIR")))
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("run the parser");
+    child.stdin.take().unwrap().write_all(input.as_bytes()).unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "{}\n{input}", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_slice(&output.stdout).unwrap()
+}

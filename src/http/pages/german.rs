@@ -3,7 +3,8 @@
 
 use chrono::{Datelike, Duration, NaiveDate, TimeZone, Timelike, Utc, Weekday};
 
-use crate::domain::{BodyType, ContractKind, PartialDate, RegionKind, Timestamp};
+use crate::domain::calendar::EventTime;
+use crate::domain::{BodyType, ContractKind, MeetingStatus, PartialDate, RegionKind, Timestamp};
 
 const MONTHS: [&str; 12] = [
     "Januar",
@@ -30,6 +31,32 @@ pub fn date(date: &PartialDate) -> String {
         (year, Some(month), Some(day)) => format!("{day}. {} {year}", month_name(month)),
         (year, Some(month), None) => format!("{} {year}", month_name(month)),
         (year, _, _) => year.to_string(),
+    }
+}
+
+/// A meeting's time at its precision; a time of day as given, in the offset it was given in.
+pub fn event_time(time: &EventTime) -> String {
+    match time {
+        EventTime::Date(day) => date(day),
+        EventTime::At { at, .. } => {
+            format!(
+                "{}. {} {}, {:02}:{:02} Uhr",
+                at.day(),
+                MONTHS[at.month0() as usize],
+                at.year(),
+                at.hour(),
+                at.minute()
+            )
+        }
+    }
+}
+
+pub fn meeting_status(status: MeetingStatus) -> &'static str {
+    match status {
+        MeetingStatus::Planned => "geplant",
+        MeetingStatus::Held => "hat stattgefunden",
+        MeetingStatus::Cancelled => "abgesagt",
+        MeetingStatus::Postponed => "verschoben",
     }
 }
 

@@ -19,7 +19,10 @@ use askama::Template;
 
 use super::conditional::respond_bytes;
 use super::state::AppState;
-use crate::domain::{Access, Contact, ContactFilter, District, Expansion, Network, NetworkFilter, Region};
+use crate::domain::{
+    Access, Contact, ContactFilter, District, Expansion, Meeting, MeetingFilter, Network, NetworkFilter, Region,
+    Timestamp,
+};
 use crate::storage::{Db, StoreResult};
 use views::{
     CardPage, DateView, EmbedMapPage, ErrorPage, MapPage, MapView, NetworkData, NetworkPage, NetworkView, PageMeta,
@@ -292,7 +295,20 @@ fn load_network(db: &Db, key: &str) -> StoreResult<Option<NetworkData>> {
         handlungsfelder: related.handlungsfelder,
         contacts: related.contacts,
         district_contacts,
+        meetings: next_meetings(db, id)?,
     }))
+}
+
+/// How many of a network's next meetings its page shows.
+const NEXT_MEETINGS: usize = 5;
+
+/// The network's meetings that have not ended yet (as wide as their precision), soonest first.
+fn next_meetings(db: &Db, network: uuid::Uuid) -> StoreResult<Vec<Meeting>> {
+    let today = Timestamp::now().0.format("%Y-%m-%d").to_string().parse().ok();
+    let filter = MeetingFilter { networks: Some(vec![network]), from: today, ..Default::default() };
+    let mut meetings = db.all::<Meeting>(&filter, &Access::Anonymous)?;
+    meetings.truncate(NEXT_MEETINGS);
+    Ok(meetings)
 }
 
 /// The public contacts of a Bezirksregierung itself (its Servicestelle), not those of its networks.

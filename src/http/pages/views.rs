@@ -7,8 +7,8 @@ use serde_json::{Value, json};
 use super::geo::{self, Geometry};
 use super::german;
 use crate::domain::{
-    Address, Body, Contact, Contract, District, Handlungsfeld, Network, NetworkStatus, PartialDate, Party, Region,
-    RegionKind, Source, Timestamp,
+    Address, Body, Contact, Contract, District, Handlungsfeld, Meeting, MeetingLocation, MeetingStatus, Network,
+    NetworkStatus, PartialDate, Party, Region, RegionKind, Source, Timestamp,
 };
 
 /// What every page's `<head>` and footer need.
@@ -290,6 +290,8 @@ pub struct NetworkView {
     pub bodies: Vec<BodyView>,
     pub handlungsfelder: Vec<HandlungsfeldView>,
     pub contacts: Vec<ContactView>,
+    /// The next meetings, soonest first.
+    pub meetings: Vec<MeetingView>,
     /// The Servicestelle of the Bezirksregierung: who supports the network.
     pub servicestellen: Vec<ContactView>,
     pub sources: Vec<SourceView>,
@@ -307,6 +309,20 @@ pub struct NetworkData {
     pub contacts: Vec<Contact>,
     /// The district's own contacts (not those of a network or body).
     pub district_contacts: Vec<Contact>,
+    /// The meetings that have not ended yet, soonest first.
+    pub meetings: Vec<Meeting>,
+}
+
+/// A meeting on a network's page.
+pub struct MeetingView {
+    pub name: String,
+    /// ISO 8601 as given, for `<time datetime>`.
+    pub iso: String,
+    pub when: String,
+    pub until: Option<String>,
+    pub status: &'static str,
+    pub location: Option<String>,
+    pub url: Option<String>,
 }
 
 impl NetworkData {
@@ -318,6 +334,7 @@ impl NetworkData {
             .chain(self.bodies.iter().map(|b| b.updated_at))
             .chain(self.handlungsfelder.iter().map(|h| h.updated_at))
             .chain(self.contacts.iter().map(|c| c.updated_at))
+            .chain(self.meetings.iter().map(|m| m.updated_at))
             .max()
             .unwrap_or(n.updated_at)
     }
@@ -389,6 +406,19 @@ impl NetworkView {
                 })
                 .collect(),
             contacts: data.contacts.iter().map(ContactView::of).collect(),
+            meetings: data
+                .meetings
+                .iter()
+                .map(|m| MeetingView {
+                    name: m.name.to_string(),
+                    iso: m.start.to_string(),
+                    when: german::event_time(&m.start),
+                    until: m.end.as_ref().map(german::event_time),
+                    status: german::meeting_status(m.status),
+                    location: m.location.as_ref().map(MeetingLocation::text).filter(|t| !t.is_empty()),
+                    url: m.url.as_deref().map(str::to_string),
+                })
+                .collect(),
             servicestellen: data.district_contacts.iter().map(ContactView::of).collect(),
             sources: sources(&network.sources),
             updated: DateView::of_time(&data.updated()),
@@ -445,8 +475,70 @@ impl NetworkView {
         if let Some(authority) = &self.authority {
             document["parentOrganization"] = json!({"@type": "GovernmentOrganization", "name": authority});
         }
+        if !data.meetings.is_empty() {
+            let id = format!("{page_url}#netzwerk");
+            document["event"] = data.meetings.iter().map(|m| meeting_json_ld(m, &id)).collect();
+        }
         document
     }
+}
+
+/// A meeting as a schema.org `Event` organised by the network (`organizer` names the network's node).
+fn meeting_json_ld(meeting: &Meeting, organizer: &str) -> Value {
+    let status = match meeting.status {
+        MeetingStatus::Planned | MeetingStatus::Held => "EventScheduled",
+        MeetingStatus::Cancelled => "EventCancelled",
+        MeetingStatus::Postponed => "EventPostponed",
+    };
+    let mut event = json!({
+        "@type": "Event",
+        "name": meeting.name,
+        "startDate": meeting.start.to_string(),
+        "eventStatus": format!("https://schema.org/{status}"),
+        "organizer": {"@id": organizer},
+    });
+    if let Some(end) = &meeting.end {
+        event["endDate"] = json!(end.to_string());
+    }
+    if let Some(description) = &meeting.description {
+        event["description"] = json!(description);
+    }
+    if let Some(url) = &meeting.url {
+        event["url"] = json!(url);
+    }
+    let location = meeting.location.as_ref();
+    let mut places = Vec::new();
+    if let Some(address) = location.and_then(|l| l.address.as_ref()) {
+        let mut postal = json!({"@type": "PostalAddress", "addressCountry": "DE"});
+        for (key, value) in [
+            ("streetAddress", address.street.as_deref()),
+            ("postalCode", address.postal_code.as_deref()),
+            ("addressLocality", address.city.as_deref()),
+        ] {
+            if let Some(value) = value {
+                postal[key] = json!(value);
+            }
+        }
+        places.push(json!({"@type": "Place", "address": postal}));
+    }
+    if let Some(url) = location.and_then(|l| l.online_url.as_ref()) {
+        places.push(json!({"@type": "VirtualLocation", "url": url}));
+    }
+    let mode = match (places.len(), location.is_some_and(|l| l.online_url.is_some())) {
+        (2, _) => Some("MixedEventAttendanceMode"),
+        (1, true) => Some("OnlineEventAttendanceMode"),
+        (1, false) => Some("OfflineEventAttendanceMode"),
+        _ => None,
+    };
+    if let Some(mode) = mode {
+        event["eventAttendanceMode"] = json!(format!("https://schema.org/{mode}"));
+    }
+    match places.len() {
+        0 => {}
+        1 => event["location"] = places.remove(0),
+        _ => event["location"] = Value::Array(places),
+    }
+    event
 }
 
 /// Serialises JSON for a `<script type="application/ld+json">` element: `<`, `>` and `&` are escaped as

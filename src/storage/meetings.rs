@@ -1,0 +1,251 @@
+use diesel::prelude::*;
+use uuid::Uuid;
+
+use super::reference::network_scope;
+use super::rows::{from_json, ids_to_text, naive, opt_uuid, parse, timestamp, to_json, uuid};
+use super::schema::{bodies, meetings, networks, regions};
+use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use crate::domain::access::Scope;
+use crate::domain::calendar::EventTime;
+use crate::domain::meeting::{from_key, instant_key, to_key};
+use crate::domain::{
+    FieldError, LongText, Meeting, MeetingFilter, MeetingInput, MeetingLocation, Name, Timestamp, WebUrl,
+};
+
+/// A meeting's columns as stored.
+#[derive(Queryable, Selectable)]
+#[diesel(table_name = meetings)]
+struct MeetingRow {
+    id: String,
+    network_id: String,
+    body_id: Option<String>,
+    name: String,
+    span: String,
+    status: String,
+    location: Option<String>,
+    description: Option<String>,
+    url: Option<String>,
+    documentation_url: Option<String>,
+    sources: String,
+    sequence: i32,
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
+/// `createdAt`) the update's changes. `sequence` is set by the statements themselves.
+#[derive(Insertable, AsChangeset)]
+#[diesel(table_name = meetings, treat_none_as_default_value = false, treat_none_as_null = true)]
+struct MeetingValues<'a> {
+    id: String,
+    network_id: String,
+    body_id: Option<String>,
+    name: &'a str,
+    span: String,
+    start_key: String,
+    end_key: String,
+    status: &'static str,
+    location: Option<String>,
+    description: Option<&'a str>,
+    url: Option<&'a str>,
+    documentation_url: Option<&'a str>,
+    sources: String,
+    #[diesel(skip_update)]
+    created_at: chrono::NaiveDateTime,
+    updated_at: chrono::NaiveDateTime,
+}
+
+impl<'a> MeetingValues<'a> {
+    fn new(id: Uuid, input: &'a MeetingInput, now: Timestamp) -> Self {
+        MeetingValues {
+            id: id.to_string(),
+            network_id: input.network_id.to_string(),
+            body_id: input.body_id.map(|id| id.to_string()),
+            name: &input.name,
+            span: span(input),
+            start_key: input.start_key(),
+            end_key: input.end_key(),
+            status: input.status.as_str(),
+            location: input.location.as_ref().map(to_json),
+            description: input.description.as_deref(),
+            url: input.url.as_deref(),
+            documentation_url: input.documentation_url.as_deref(),
+            sources: to_json(&input.sources),
+            created_at: naive(now),
+            updated_at: naive(now),
+        }
+    }
+}
+
+/// Start and end as one ISO 8601 interval, `start/end` (or `start` alone), exactly as given.
+fn span(input: &MeetingInput) -> String {
+    match &input.end {
+        Some(end) => format!("{}/{end}", input.start),
+        None => input.start.to_string(),
+    }
+}
+
+fn times(span: &str) -> StoreResult<(EventTime, Option<EventTime>)> {
+    let bad = |_| StoreError::Corrupt(format!("meeting span {span:?}"));
+    let (start, end) = match span.split_once('/') {
+        Some((start, end)) => (start, Some(end)),
+        None => (span, None),
+    };
+    Ok((start.parse().map_err(bad)?, end.map(str::parse).transpose().map_err(bad)?))
+}
+
+fn location(column: Option<String>) -> StoreResult<Option<MeetingLocation>> {
+    column.as_deref().map(from_json).transpose()
+}
+
+impl TryFrom<MeetingRow> for Meeting {
+    type Error = StoreError;
+
+    fn try_from(row: MeetingRow) -> StoreResult<Meeting> {
+        let (start, end) = times(&row.span)?;
+        Ok(Meeting {
+            id: uuid(&row.id)?,
+            network_id: uuid(&row.network_id)?,
+            body_id: opt_uuid(row.body_id.as_deref())?,
+            name: Name::from_stored(row.name),
+            start,
+            end,
+            status: parse(&row.status, "meeting status")?,
+            location: location(row.location)?,
+            description: row.description.map(LongText::from_stored),
+            url: row.url.map(WebUrl::from_stored),
+            documentation_url: row.documentation_url.map(WebUrl::from_stored),
+            sources: from_json(&row.sources)?,
+            sequence: u32::try_from(row.sequence).unwrap_or_default(),
+            created_at: timestamp(row.created_at),
+            updated_at: timestamp(row.updated_at),
+        })
+    }
+}
+
+impl Table for Meeting {
+    type Filter = MeetingFilter;
+    const ORDER: ListOrder = ListOrder::Start;
+
+    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Meeting>> {
+        Ok(Self::load_many(conn, &[id])?.pop())
+    }
+
+    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Meeting>> {
+        let rows: Vec<MeetingRow> = meetings::table
+            .filter(meetings::id.eq_any(ids_to_text(ids)))
+            .select(MeetingRow::as_select())
+            .order(meetings::id)
+            .load(conn)?;
+        rows.into_iter().map(Meeting::try_from).collect()
+    }
+
+    /// In start order (then id) by default; in change order with `modifiedSince`.
+    fn list(conn: &mut DbConnection, filter: &MeetingFilter, window: &Window) -> StoreResult<Vec<Meeting>> {
+        let mut query = meetings::table.select(MeetingRow::as_select()).into_boxed::<MultiBackend>();
+        if let Some(network) = &filter.network {
+            let ids = super::reference::networks_named(conn, network)?;
+            query = of_networks!(query, meetings::network_id, ids);
+        }
+        if let Some(networks) = &filter.networks {
+            query = query.filter(meetings::network_id.eq_any(ids_to_text(networks)));
+        }
+        if let Some(body) = filter.body {
+            query = query.filter(meetings::body_id.eq(body.to_string()));
+        }
+        if let Some(district) = filter.district {
+            let in_district = networks::table
+                .inner_join(regions::table)
+                .filter(regions::district_key.eq(district))
+                .select(networks::id);
+            query = query.filter(meetings::network_id.eq_any(in_district));
+        }
+        if let Some(status) = filter.status {
+            query = query.filter(meetings::status.eq(status.as_str()));
+        }
+        if let Some(from) = &filter.from {
+            query = query.filter(meetings::end_key.ge(from_key(from)));
+        }
+        if let Some(to) = &filter.to {
+            query = query.filter(meetings::start_key.le(to_key(to)));
+        }
+        let query = match (&window.since, &window.after) {
+            (None, after) => {
+                if let Some(Cursor::Start { key, id }) = after {
+                    query = query.filter(
+                        meetings::start_key
+                            .gt(key.clone())
+                            .or(meetings::start_key.eq(key.clone()).and(meetings::id.gt(id.to_string()))),
+                    );
+                }
+                query.order((meetings::start_key.asc(), meetings::id.asc())).limit(window.limit)
+            }
+            (Some(_), _) => apply_window!(query, meetings, window),
+        };
+        let rows: Vec<MeetingRow> = query.load(conn)?;
+        rows.into_iter().map(Meeting::try_from).collect()
+    }
+
+    fn position(&self) -> Cursor {
+        Cursor::Start { key: instant_key(self.start.earliest()), id: self.id }
+    }
+
+    fn insert(conn: &mut DbConnection, id: Uuid, input: &MeetingInput, now: Timestamp) -> StoreResult<()> {
+        diesel::insert_into(meetings::table)
+            .values((MeetingValues::new(id, input, now), meetings::sequence.eq(0)))
+            .execute(conn)?;
+        Ok(())
+    }
+
+    /// Every update counts in `sequence`, so calendar apps take each new version for a change.
+    fn update(
+        conn: &mut DbConnection,
+        id: Uuid,
+        input: &MeetingInput,
+        now: Timestamp,
+        version: Timestamp,
+    ) -> StoreResult<Option<Self>> {
+        let row: Option<MeetingRow> = prepared::update(
+            meetings::table,
+            (MeetingValues::new(id, input, now), meetings::sequence.eq(meetings::sequence + 1)),
+            meetings::id.eq(id.to_string()).and(meetings::updated_at.eq(naive(version))),
+        )
+        .returning(MeetingRow::as_returning())
+        .get_result(conn)
+        .optional()?;
+        row.map(Meeting::try_from).transpose()
+    }
+
+    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
+        diesel::delete(meetings::table.find(id.to_string())).execute(conn)?;
+        Ok(())
+    }
+
+    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &MeetingInput) -> StoreResult<Scope> {
+        network_scope(conn, input.network_id)
+    }
+
+    fn scope_of_record(conn: &mut DbConnection, record: &Meeting) -> StoreResult<Scope> {
+        network_scope(conn, record.network_id)
+    }
+
+    /// The body that meets is one of the meeting's network.
+    fn check_conflicts(
+        conn: &mut DbConnection,
+        _id: Option<Uuid>,
+        input: &MeetingInput,
+        _before: Option<&MeetingInput>,
+    ) -> StoreResult<()> {
+        let Some(body) = input.body_id else { return Ok(()) };
+        let network: Option<String> =
+            bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;
+        if network.is_some_and(|network| network != input.network_id.to_string()) {
+            return Err(StoreError::InvalidReferences(vec![FieldError::new(
+                "bodyId",
+                "must be a body of the meeting's network (networkId)",
+            )]));
+        }
+        Ok(())
+    }
+}
