@@ -5,16 +5,27 @@
 //! with each kind's type, and passes itself to [`for_each_kind`]. Code that starts from a kind's *name*
 //! (`/v1/exports/{file}`, a change feed entry) uses [`with_kind`], which visits only the kind of that name.
 //!
-//! There is no `match` on the kinds anywhere else, so a kind that is not in the list cannot be reached,
-//! and adding one means adding its line below (plus its own domain, storage and row modules).
+//! Nothing else matches on the editable kinds, so a kind that is not in the list cannot be reached, and
+//! adding one means adding its line below, its `ResourceKind` and its own domain, storage and row
+//! modules. One exception: the dataset file (`domain::dataset`, `storage::dataset`) names its sections
+//! one by one, in the order an import needs (referenced kinds first), which is not this one.
 //!
-//! ```ignore
+//! ```
+//! use rbn_registry::storage::Table;
+//! use rbn_registry::storage::kinds::{KindVisitor, for_each_kind};
+//!
+//! /// The kinds' names, as in paths.
 //! struct Names(Vec<&'static str>);
+//!
 //! impl KindVisitor for Names {
 //!     fn visit<R: Table>(&mut self) {
 //!         self.0.push(R::KIND.as_str());
 //!     }
 //! }
+//!
+//! let mut names = Names(Vec::new());
+//! for_each_kind(&mut names);
+//! assert_eq!(names.0[0], "networks");
 //! ```
 
 use super::table::Table;
