@@ -84,3 +84,28 @@ pub fn editable_kinds() -> Vec<ResourceKind> {
 pub fn editable_names() -> Vec<&'static str> {
     editable_kinds().iter().map(ResourceKind::as_str).collect()
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `ResourceKind` that is not reference data but missing from the list would have no routes, no
+    /// OpenAPI operations, no export and no records in the change feed.
+    #[test]
+    fn every_kind_but_the_reference_data_is_in_the_list() {
+        let mut listed = editable_names();
+        listed.sort_unstable();
+        let mut expected: Vec<&str> =
+            ResourceKind::ALL.iter().copied().filter(|kind| !["districts", "regions"].contains(kind)).collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
+        assert!(editable_kinds().iter().all(|&kind| with_kind(kind, &mut Nothing)));
+        assert!(!with_kind(ResourceKind::Regions, &mut Nothing));
+    }
+
+    struct Nothing;
+
+    impl KindVisitor for Nothing {
+        fn visit<R: Table>(&mut self) {}
+    }
+}
