@@ -63,25 +63,11 @@ pub struct BodyInput {
 }
 
 impl Resource for Body {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::CsvColumn;
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("networkId"),
-            CsvColumn::plain("type"),
-            CsvColumn::plain("name"),
-            CsvColumn::plain("description"),
-            CsvColumn::ADDRESS_STREET,
-            CsvColumn::ADDRESS_POSTAL_CODE,
-            CsvColumn::ADDRESS_CITY,
-            CsvColumn::plain("email"),
-            CsvColumn::plain("phone"),
-            CsvColumn::plain("website"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, networkId, type, name, description, (ADDRESS_STREET), (ADDRESS_POSTAL_CODE), (ADDRESS_CITY), email,
+        phone, website, (SOURCES), createdAt, updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Bodies;
     const DESCRIPTION: &'static str =
         "Gremien: Bildungskonferenz, Lenkungskreis, Regionales Bildungsbüro, working groups.";

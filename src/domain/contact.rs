@@ -82,29 +82,12 @@ pub struct ContactInput {
 pub const PERSONAL_FIELDS: &[&str] = &["name", "function", "email", "phone", "address"];
 
 impl Resource for Contact {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::CsvColumn;
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("networkId"),
-            CsvColumn::plain("bodyId"),
-            CsvColumn::plain("districtKey"),
-            CsvColumn::plain("name"),
-            CsvColumn::plain("function"),
-            CsvColumn::plain("organisation"),
-            CsvColumn::plain("email"),
-            CsvColumn::plain("phone"),
-            CsvColumn::ADDRESS_STREET,
-            CsvColumn::ADDRESS_POSTAL_CODE,
-            CsvColumn::ADDRESS_CITY,
-            CsvColumn::plain("visibility"),
-            CsvColumn::plain("isPerson"),
-            CsvColumn::plain("publicationConsent"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, networkId, bodyId, districtKey, name, function, organisation, email, phone, (ADDRESS_STREET),
+        (ADDRESS_POSTAL_CODE), (ADDRESS_CITY), visibility, isPerson, publicationConsent, (SOURCES), createdAt,
+        updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Contacts;
     const DESCRIPTION: &'static str =
         "Contacts of networks, bodies and Bezirksregierungen; internal ones need an API key.";

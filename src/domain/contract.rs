@@ -70,22 +70,11 @@ pub struct ContractInput {
 }
 
 impl Resource for Contract {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::CsvColumn;
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("networkId"),
-            CsvColumn::plain("kind"),
-            CsvColumn::plain("signedOn"),
-            CsvColumn::SIGNATORIES,
-            CsvColumn::plain("handlungsfeldIds"),
-            CsvColumn::plain("documentUrl"),
-            CsvColumn::plain("notes"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, networkId, kind, signedOn, (SIGNATORIES), handlungsfeldIds, documentUrl, notes, (SOURCES),
+        createdAt, updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Contracts;
     const DESCRIPTION: &'static str = "Kooperationsverträge between the Land NRW and a Kreis or kreisfreie Stadt.";
     const NOUN: &'static str = "contract";

@@ -396,6 +396,22 @@ impl CsvColumn {
         CsvColumn { header: "addressCity", field: "address", text: CellText::Part("city") };
 }
 
+/// A kind's CSV columns (`Resource::CSV_COLUMNS`): `csv_columns![id, name, (SOURCES), createdAt]` is a
+/// field in a column of its own name for each name, and the [`CsvColumn`] constant in parentheses for a
+/// field that takes several columns or reads as text.
+macro_rules! csv_columns {
+    (@column ($special:ident)) => {
+        $crate::domain::dataset::CsvColumn::$special
+    };
+    (@column $field:ident) => {
+        $crate::domain::dataset::CsvColumn::plain(stringify!($field))
+    };
+    ($($column:tt),* $(,)?) => {
+        &[$($crate::domain::dataset::csv_columns!(@column $column)),*]
+    };
+}
+pub(crate) use csv_columns;
+
 /// Records as CSV for spreadsheets: RFC 4180 (quoted where needed, CRLF) with `separator` between the
 /// cells, UTF-8 with a byte-order mark so that spreadsheet programs (German Excel too) read umlauts
 /// correctly. Every cell is readable text (see [`CellText`]), and none is a formula.

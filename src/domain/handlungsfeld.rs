@@ -39,18 +39,10 @@ pub struct HandlungsfeldInput {
 }
 
 impl Resource for Handlungsfeld {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::CsvColumn;
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("slug"),
-            CsvColumn::plain("name"),
-            CsvColumn::plain("description"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, slug, name, description, (SOURCES), createdAt, updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Handlungsfelder;
     const DESCRIPTION: &'static str = "The shared vocabulary of fields of action.";
     const DELETE_NOTE: &'static str = " A Handlungsfeld still named by networks or contracts is not deleted (409).";

@@ -87,7 +87,7 @@ pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static
     const CSV_COLUMNS: &'static [dataset::CsvColumn];
 
     /// The validated content of a write.
-    type Input: Clone + Send + Sync + 'static;
+    type Input: utoipa::ToSchema + Clone + Send + Sync + 'static;
 
     fn id(&self) -> Uuid;
     fn updated_at(&self) -> Timestamp;

@@ -63,23 +63,11 @@ pub struct NetworkInput {
 }
 
 impl Resource for Network {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::CsvColumn;
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("slug"),
-            CsvColumn::plain("name"),
-            CsvColumn::plain("regionKey"),
-            CsvColumn::plain("status"),
-            CsvColumn::plain("website"),
-            CsvColumn::plain("description"),
-            CsvColumn::plain("handlungsfeldIds"),
-            CsvColumn::plain("foundedOn"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, slug, name, regionKey, status, website, description, handlungsfeldIds, foundedOn, (SOURCES),
+        createdAt, updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Networks;
     const DESCRIPTION: &'static str = "Regionale Bildungsnetzwerke, one per Kreis or kreisfreie Stadt.";
     const DELETE_NOTE: &'static str =

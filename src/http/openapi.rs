@@ -15,7 +15,7 @@ use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement
 use utoipa::openapi::{
     ContentBuilder, Header, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
 };
-use utoipa::{IntoParams, OpenApi, PartialSchema};
+use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
 use super::problem::Problem;
 use super::query::CursorKind;
@@ -47,29 +47,10 @@ use crate::storage::{ListOrder, Table, audited_types};
         contact(name = "The operators of this rbn-registry service; the data's publisher is named in GET /v1"),
     ),
     servers((url = "/", description = "The service that serves this document (its own origin)")),
+    // The editable kinds' schemas (the record, its input and what they refer to) come from the list of
+    // kinds, in `build`.
     components(schemas(
-        Network,
-        NetworkInput,
-        NetworkStatus,
         ExpandedNetwork,
-        Contract,
-        ContractInput,
-        ContractKind,
-        Signatory,
-        Party,
-        Body,
-        BodyInput,
-        BodyType,
-        Handlungsfeld,
-        HandlungsfeldInput,
-        Contact,
-        ContactInput,
-        Visibility,
-        Meeting,
-        MeetingInput,
-        MeetingStatus,
-        MeetingLocation,
-        calendar::EventTime,
         District,
         Region,
         RegionKind,
@@ -601,6 +582,21 @@ fn build() -> Document {
                 .build(),
         ),
     );
+    /// Each editable kind's record and input schemas, and those they refer to.
+    struct KindSchemas(Vec<(String, RefOr<Schema>)>);
+    impl KindVisitor for KindSchemas {
+        fn visit<R: Table>(&mut self) {
+            self.0.push((R::name().into_owned(), R::schema()));
+            R::schemas(&mut self.0);
+            self.0.push((R::Input::name().into_owned(), R::Input::schema()));
+            R::Input::schemas(&mut self.0);
+        }
+    }
+    let mut schemas = KindSchemas(Vec::new());
+    for_each_kind(&mut schemas);
+    for (name, schema) in schemas.0 {
+        components.schemas.entry(name).or_insert(schema);
+    }
     components.schemas.insert("Tombstone".into(), Tombstone::schema());
     components.schemas.insert("Links".into(), Links::schema());
     for status in PROBLEM_STATUSES {

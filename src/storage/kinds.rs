@@ -5,16 +5,27 @@
 //! with each kind's type, and passes itself to [`for_each_kind`]. Code that starts from a kind's *name*
 //! (`/v1/exports/{file}`, a change feed entry) uses [`with_kind`], which visits only the kind of that name.
 //!
-//! There is no `match` on the kinds anywhere else, so a kind that is not in the list cannot be reached,
-//! and adding one means adding its line below (plus its own domain, storage and row modules).
+//! Nothing else matches on the editable kinds, so a kind that is not in the list cannot be reached, and
+//! adding one means adding its line below, its `ResourceKind` and its own domain, storage and row
+//! modules. One exception: the dataset file (`domain::dataset`, `storage::dataset`) names its sections
+//! one by one, in the order an import needs (referenced kinds first), which is not this one.
 //!
-//! ```ignore
+//! ```
+//! use rbn_registry::storage::Table;
+//! use rbn_registry::storage::kinds::{KindVisitor, for_each_kind};
+//!
+//! /// The kinds' names, as in paths.
 //! struct Names(Vec<&'static str>);
+//!
 //! impl KindVisitor for Names {
 //!     fn visit<R: Table>(&mut self) {
 //!         self.0.push(R::KIND.as_str());
 //!     }
 //! }
+//!
+//! let mut names = Names(Vec::new());
+//! for_each_kind(&mut names);
+//! assert_eq!(names.0[0], "networks");
 //! ```
 
 use super::table::Table;
@@ -73,4 +84,29 @@ pub fn editable_kinds() -> Vec<ResourceKind> {
 /// Their names as in paths (`networks`, …), in the same order.
 pub fn editable_names() -> Vec<&'static str> {
     editable_kinds().iter().map(ResourceKind::as_str).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A `ResourceKind` that is not reference data but missing from the list would have no routes, no
+    /// OpenAPI operations, no export and no records in the change feed.
+    #[test]
+    fn every_kind_but_the_reference_data_is_in_the_list() {
+        let mut listed = editable_names();
+        listed.sort_unstable();
+        let mut expected: Vec<&str> =
+            ResourceKind::ALL.iter().copied().filter(|kind| !["districts", "regions"].contains(kind)).collect();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
+        assert!(editable_kinds().iter().all(|&kind| with_kind(kind, &mut Nothing)));
+        assert!(!with_kind(ResourceKind::Regions, &mut Nothing));
+    }
+
+    struct Nothing;
+
+    impl KindVisitor for Nothing {
+        fn visit<R: Table>(&mut self) {}
+    }
 }

@@ -1009,6 +1009,7 @@ fn check_references(conn: &mut DbConnection, references: &[crate::domain::Refere
             let what = match reference.kind {
                 ResourceKind::Regions => "no region (Kreis or kreisfreie Stadt) has this Kreisschlüssel".to_string(),
                 ResourceKind::Districts => "no Regierungsbezirk has this key".to_string(),
+                // Every other kind is an editable one, named by the list of kinds.
                 editable => {
                     struct Noun(&'static str);
                     impl kinds::KindVisitor for Noun {

@@ -120,8 +120,8 @@ pub fn exists(conn: &mut DbConnection, kind: ResourceKind, key: &str) -> StoreRe
             Err(_) => 0,
         },
         ResourceKind::Regions => regions::table.filter(regions::key.eq(key)).select(count_star()).first(conn)?,
+        // Every other kind is an editable one: its table is read through the list of kinds.
         editable => {
-            // A record of an editable kind, through the list of kinds.
             struct Exists<'a> {
                 conn: &'a mut DbConnection,
                 id: Uuid,
