@@ -316,11 +316,16 @@ impl FieldType for RegionKey {
     fn read(text: &str) -> Result<Option<Self>, Cow<'static, str>> {
         let Some(key) = read_text(text, 5, false)? else { return Ok(None) };
         if !REGION_KEYS.contains(&key.as_str()) {
-            return Err(
-                "must be the Kreisschlüssel of one of the 53 Kreise and kreisfreie Städte of NRW, e.g. 05158".into()
-            );
+            return Err(RegionKey::invalid().into());
         }
         Ok(Some(RegionKey(key)))
+    }
+}
+
+impl RegionKey {
+    /// What is wrong with a text that is no region key (also the document's example of a field error).
+    pub fn invalid() -> &'static str {
+        "must be the Kreisschlüssel of one of the 53 Kreise and kreisfreie Städte of NRW, e.g. 05158"
     }
 }
 

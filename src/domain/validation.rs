@@ -24,7 +24,7 @@ pub struct FieldError {
     #[schema(example = "regionKey")]
     pub field: String,
     /// What is wrong, in plain words.
-    #[schema(example = "must be one of the 53 Kreisschlüssel of NRW")]
+    #[schema(example = super::fields::RegionKey::invalid)]
     pub message: String,
 }
 
