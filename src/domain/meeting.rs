@@ -164,32 +164,24 @@ impl Meeting {
     }
 }
 
+/// A location's parts in columns of their own.
+impl super::dataset::CsvColumn {
+    const LOCATION_STREET: Self = Self::location("locationStreet", "address.street");
+    const LOCATION_POSTAL_CODE: Self = Self::location("locationPostalCode", "address.postalCode");
+    const LOCATION_CITY: Self = Self::location("locationCity", "address.city");
+    const LOCATION_ONLINE_URL: Self = Self::location("locationOnlineUrl", "onlineUrl");
+
+    const fn location(header: &'static str, part: &'static str) -> Self {
+        Self { header, field: "location", text: super::dataset::CellText::Part(part) }
+    }
+}
+
 impl Resource for Meeting {
-    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = {
-        use super::dataset::{CellText, CsvColumn};
-        const fn location(header: &'static str, part: &'static str) -> CsvColumn {
-            CsvColumn { header, field: "location", text: CellText::Part(part) }
-        }
-        &[
-            CsvColumn::plain("id"),
-            CsvColumn::plain("networkId"),
-            CsvColumn::plain("bodyId"),
-            CsvColumn::plain("name"),
-            CsvColumn::plain("start"),
-            CsvColumn::plain("end"),
-            CsvColumn::plain("status"),
-            location("locationStreet", "address.street"),
-            location("locationPostalCode", "address.postalCode"),
-            location("locationCity", "address.city"),
-            location("locationOnlineUrl", "onlineUrl"),
-            CsvColumn::plain("description"),
-            CsvColumn::plain("url"),
-            CsvColumn::plain("documentationUrl"),
-            CsvColumn::SOURCES,
-            CsvColumn::plain("createdAt"),
-            CsvColumn::plain("updatedAt"),
-        ]
-    };
+    #[rustfmt::skip]
+    const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
+        id, networkId, bodyId, name, start, end, status, (LOCATION_STREET), (LOCATION_POSTAL_CODE),
+        (LOCATION_CITY), (LOCATION_ONLINE_URL), description, url, documentationUrl, (SOURCES), createdAt, updatedAt
+    ];
     const KIND: ResourceKind = ResourceKind::Meetings;
     const DESCRIPTION: &'static str =
         "Meetings of the bodies, above all the annual Bildungskonferenz, also as calendar feeds.";
