@@ -13,6 +13,7 @@ pub mod handlungsfeld;
 pub mod network;
 pub mod reference;
 pub mod validation;
+pub mod subscription;
 pub mod webhook;
 
 pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};

@@ -8,6 +8,7 @@
 //! - `rbn_read_cache_*`: entries, bytes and hits of the read cache;
 //! - `rbn_http_compressions_total{encoding,mode}`: bodies compressed, for the read cache (once per cached
 //!   answer and coding) or on the fly;
+//! - `rbn_webhook_queue_length`, `rbn_webhook_oldest_undelivered_age_seconds`: webhook events waiting;
 //! - `process_resident_memory_bytes` (from `/proc/self/statm`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -121,6 +122,8 @@ struct Snapshot {
     cache: Option<(usize, usize)>,
     pool: PoolStats,
     resident_bytes: Option<u64>,
+    /// Webhook events not yet delivered, and the age of the oldest in seconds.
+    webhook_queue: (i64, f64),
 }
 
 fn gauge<N: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug>(
@@ -172,6 +175,15 @@ impl Collector for Snapshot {
             None,
             pool.timeouts,
         )?;
+        let (queued, oldest) = self.webhook_queue;
+        gauge(&mut e, "rbn_webhook_queue_length", "Webhook events not yet delivered or given up.", None, queued)?;
+        gauge(
+            &mut e,
+            "rbn_webhook_oldest_undelivered_age",
+            "Age of the oldest webhook event not yet delivered (0 when none waits).",
+            Some(&Unit::Seconds),
+            oldest,
+        )?;
         if let Some(bytes) = self.resident_bytes {
             gauge(&mut e, "process_resident_memory", "Resident memory of the process.", Some(&Unit::Bytes), bytes)?;
         }
@@ -214,6 +226,7 @@ pub fn render(state: &AppState) -> String {
         cache: state.read_cache.as_ref().map(|(cache, _)| cache.usage()),
         pool: state.db.pool_stats(),
         resident_bytes: resident_bytes(),
+        webhook_queue: state.webhooks.read(),
     }));
     let mut text = String::new();
     // Writing into a String cannot fail.

@@ -16,6 +16,7 @@ pub mod problem;
 pub mod query;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -26,7 +27,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, HttpConfig, WebhookConfig};
 
 /// CORS: any origin may read and (with an API key, never cookies) write.
 fn cors() -> Cors {
@@ -59,6 +60,10 @@ fn cors() -> Cors {
 pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
     let connections = state.shutdown.clone();
+    // Deliveries go on while the server runs; when it stops they stop with its runtime (an attempt cut
+    // off is made again once its lease expires).
+    webhooks::worker::start(state.db.clone(), state.config.webhooks.clone(), state.webhooks.clone())
+        .map_err(std::io::Error::other)?;
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()

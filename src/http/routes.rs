@@ -61,6 +61,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/api-keys").route(web::get().to(meta::list_keys)).route(web::post().to(meta::create_key)),
         )
         .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)));
+    super::webhooks::configure(cfg);
 }
 
 /// `/v1/{type}` (list, create) and, with `item`, `/v1/{type}/{id}` (read, replace, patch, delete).

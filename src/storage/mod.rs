@@ -21,6 +21,7 @@ mod rows;
 pub mod schema;
 mod table;
 mod unique;
+mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;
@@ -40,6 +41,7 @@ pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
 pub use reads::Related;
 pub use table::{Cursor, Table, Window};
+pub use webhooks::{AttemptResult, Claimed, QueueStats, WEBHOOKS};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -273,6 +275,8 @@ pub struct Db {
     commit_then_flush: bool,
     /// How checkouts from the pool went (for `/metrics`).
     checkouts: std::sync::Arc<Checkouts>,
+    /// Woken after every commit: the webhook worker then looks at the outbox at once.
+    commits: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Counters of the pool's checkouts.
@@ -365,6 +369,7 @@ impl Db {
             turn_wait,
             commit_then_flush,
             checkouts: Default::default(),
+            commits: Default::default(),
         })
     }
 
@@ -508,6 +513,7 @@ impl Db {
         };
         drop((conn, turn));
         if outcome.is_ok() {
+            self.commits.notify_one();
             std::thread::sleep(COMMIT_WAIT);
         }
         outcome
@@ -883,6 +889,11 @@ impl Db {
     pub fn data_version(&self) -> StoreResult<i64> {
         let mut conn = self.conn()?;
         data_version(&mut conn)
+    }
+
+    /// Notified after every commit of a write (see `http::webhooks`).
+    pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.commits.clone()
     }
 
     /// A connection of its own, outside the pool, for a long-running task (the read cache's version checks).

@@ -1,0 +1,88 @@
+//! Webhooks: subscriptions, the outbox and its delivery (Standard Webhooks 1.0).
+//!
+//! - [`api`]: `/v1/webhooks`, the subscriptions' API;
+//! - [`worker`]: turns the outbox into deliveries and makes the attempts;
+//! - [`sender`]: one signed `POST` per attempt.
+
+pub mod api;
+pub mod sender;
+pub mod worker;
+
+use actix_web::web;
+use serde_json::{Value, json};
+use utoipa::OpenApi;
+
+/// The routes of `/v1/webhooks`.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    cfg.service(web::resource("/v1/webhooks").route(web::get().to(api::list)).route(web::post().to(api::create)))
+        .service(
+            web::resource("/v1/webhooks/{id}")
+                .route(web::get().to(api::get))
+                .route(web::patch().to(api::patch))
+                .route(web::delete().to(api::delete)),
+        )
+        .service(web::resource("/v1/webhooks/{id}/rotate-secret").route(web::post().to(api::rotate_secret)))
+        .service(web::resource("/v1/webhooks/{id}/deliveries").route(web::get().to(api::deliveries)))
+        .service(web::resource("/v1/webhooks/{id}/test").route(web::post().to(api::test)));
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    paths(api::create, api::list, api::get, api::patch, api::delete, api::rotate_secret, api::deliveries, api::test),
+    components(schemas(
+        crate::domain::subscription::Subscription,
+        crate::domain::subscription::SubscriptionWithSecret,
+        crate::domain::subscription::Delivery,
+        crate::domain::subscription::DeliveryStatus,
+    ))
+)]
+pub struct WebhooksApi;
+
+/// The OpenAPI 3.1 `webhooks` entry: what the registry `POST`s to a subscription's URL.
+pub fn openapi_webhooks() -> Value {
+    let headers = json!([
+        {"name": "webhook-id", "in": "header", "required": true, "description": "The event's id (`msg_…`), the same on every retry: drop duplicates by it.", "schema": {"type": "string", "pattern": "^msg_[0-9a-f]{32}$"}},
+        {"name": "webhook-timestamp", "in": "header", "required": true, "description": "Unix seconds of this attempt; refuse deliveries older than a few minutes.", "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},
+        {"name": "webhook-signature", "in": "header", "required": true, "description": "`v1,` and the base64 HMAC-SHA256, keyed with the base64-decoded part of the secret after `whsec_`, of `{webhook-id}.{webhook-timestamp}.{body}`; several separated by spaces while a rotated secret still signs. Any one that matches verifies the delivery (Standard Webhooks 1.0).", "schema": {"type": "string"}}
+    ]);
+    let event = json!({
+        "type": "object",
+        "required": ["type", "timestamp", "data"],
+        "properties": {
+            "type": {"type": "string", "description": "`<type>.created`, `<type>.updated`, `<type>.deleted` (also for records that are no longer public), or `ping`.", "examples": ["networks.updated"]},
+            "timestamp": {"type": "string", "format": "date-time", "description": "When the event was made."},
+            "data": {
+                "type": "object",
+                "description": "The change as `/v1/changes` has it, with its `action`; `data` is the record as anonymous readers see it (never internal contacts or withheld channels), absent for deletions. A ping's `data` has `subscriptionId` and `webhookId`.",
+                "properties": {
+                    "seq": {"type": "integer", "description": "The change's position in the change feed."},
+                    "type": {"type": "string", "enum": crate::domain::subscription::EVENT_TYPES},
+                    "id": {"type": "string", "format": "uuid"},
+                    "action": {"type": "string", "enum": ["created", "updated", "deleted"]},
+                    "deleted": {"type": "boolean"},
+                    "updatedAt": {"type": "string", "format": "date-time"},
+                    "data": {"type": "object", "description": "The record, as `GET /v1/{type}/{id}` shows it to anonymous readers."}
+                }
+            }
+        }
+    });
+    let example = json!({
+        "type": "networks.updated",
+        "timestamp": "2026-12-01T10:15:00.123456Z",
+        "data": {"seq": 1234, "type": "networks", "id": "db672378-2759-4224-a54c-4415f60666d0", "action": "updated", "deleted": false,
+                 "updatedAt": "2026-12-01T10:15:00.120000Z", "data": {"id": "db672378-2759-4224-a54c-4415f60666d0", "slug": "kreis-mettmann", "name": "Regionales Bildungsnetzwerk Kreis Mettmann"}}
+    });
+    json!({
+        "change": {
+            "post": {
+                "operationId": "webhook_change",
+                "tags": ["webhooks"],
+                "summary": "A change of a record, or a ping",
+                "description": "Sent to each active subscription whose filters match, right after the change commits; a 2xx within 10 s acknowledges it, anything else is retried with exponential back-off and jitter for about a day. Events of one record arrive in their order. Redirects are not followed.",
+                "parameters": headers,
+                "requestBody": {"required": true, "content": {"application/json": {"schema": event, "example": example}}},
+                "responses": {"200": {"description": "Received (any 2xx)."}}
+            }
+        }
+    })
+}
