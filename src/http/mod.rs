@@ -16,6 +16,7 @@ pub mod problem;
 pub mod query;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use std::net::TcpListener;
 

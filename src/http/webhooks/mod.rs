@@ -1,0 +1,3 @@
+//! Webhooks: subscriptions, the outbox and its delivery.
+
+pub mod sender;
