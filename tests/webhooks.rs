@@ -94,6 +94,7 @@ impl Receiver {
     }
 }
 
+/// Reads one request (the sender closes after it) and answers it.
 fn serve(
     stream: TcpStream,
     log: &Mutex<Vec<Received>>,
@@ -102,41 +103,38 @@ fn serve(
 ) {
     let mut reader = BufReader::new(stream.try_clone().unwrap());
     let mut stream = stream;
-    loop {
-        let mut line = String::new();
-        if reader.read_line(&mut line).unwrap_or(0) == 0 {
-            return;
-        }
-        let mut headers = BTreeMap::new();
-        loop {
-            let mut header = String::new();
-            if reader.read_line(&mut header).unwrap_or(0) == 0 {
-                return;
-            }
-            let header = header.trim_end();
-            if header.is_empty() {
-                break;
-            }
-            if let Some((name, value)) = header.split_once(':') {
-                headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
-            }
-        }
-        let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
-        let mut body = vec![0; length];
-        if reader.read_exact(&mut body).is_err() {
-            return;
-        }
-        let number = {
-            let mut log = log.lock().unwrap();
-            log.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
-            log.len() - 1
-        };
-        std::thread::sleep(delay);
-        let status = answer(number);
-        let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
-        let _ = stream.write_all(reply.as_bytes());
+    let mut line = String::new();
+    if reader.read_line(&mut line).unwrap_or(0) == 0 {
         return;
     }
+    let mut headers = BTreeMap::new();
+    loop {
+        let mut header = String::new();
+        if reader.read_line(&mut header).unwrap_or(0) == 0 {
+            return;
+        }
+        let header = header.trim_end();
+        if header.is_empty() {
+            break;
+        }
+        if let Some((name, value)) = header.split_once(':') {
+            headers.insert(name.trim().to_ascii_lowercase(), value.trim().to_string());
+        }
+    }
+    let length: usize = headers.get("content-length").and_then(|v| v.parse().ok()).unwrap_or(0);
+    let mut body = vec![0; length];
+    if reader.read_exact(&mut body).is_err() {
+        return;
+    }
+    let number = {
+        let mut log = log.lock().unwrap();
+        log.push(Received { headers, body: String::from_utf8_lossy(&body).into_owned() });
+        log.len() - 1
+    };
+    std::thread::sleep(delay);
+    let status = answer(number);
+    let reply = format!("HTTP/1.1 {status} X\r\nContent-Length: 2\r\nConnection: close\r\n\r\nok");
+    let _ = stream.write_all(reply.as_bytes());
 }
 
 /// Verifies a delivery as Standard Webhooks 1.0 says, with Python's `hmac` (not the service's code):

@@ -12,8 +12,8 @@ pub mod facts;
 pub mod handlungsfeld;
 pub mod network;
 pub mod reference;
-pub mod validation;
 pub mod subscription;
+pub mod validation;
 pub mod webhook;
 
 pub use access::{Access, ApiKey, ApiKeyInput, AuditEntry, Role};

@@ -67,7 +67,8 @@ pub struct SubscriptionInput {
 }
 
 impl Subscription {
-    pub const WRITABLE: &'static [&'static str] = &["url", "description", "active", "types", "networkIds", "districtKey"];
+    pub const WRITABLE: &'static [&'static str] =
+        &["url", "description", "active", "types", "networkIds", "districtKey"];
     pub const READ_ONLY: &'static [&'static str] =
         &["id", "deactivatedReason", "previousSecretExpiresAt", "createdAt", "updatedAt"];
 
@@ -140,14 +141,8 @@ impl SubscriptionInput {
             }
             None => None,
         };
-        let input = url.map(|url| SubscriptionInput {
-            url,
-            description,
-            active,
-            types: types_seen,
-            network_ids,
-            district_key,
-        });
+        let input =
+            url.map(|url| SubscriptionInput { url, description, active, types: types_seen, network_ids, district_key });
         f.finish(input)
     }
 

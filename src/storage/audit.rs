@@ -10,7 +10,8 @@ use super::{Actor, DbConnection, StoreResult};
 use crate::domain::{AuditEntry, Timestamp};
 
 /// The types of records the audit log has entries of: the editable kinds and the API keys.
-pub const AUDITED_TYPES: &[&str] = &["networks", "contracts", "bodies", "handlungsfelder", "contacts", API_KEYS, "webhooks"];
+pub const AUDITED_TYPES: &[&str] =
+    &["networks", "contracts", "bodies", "handlungsfelder", "contacts", API_KEYS, "webhooks"];
 
 /// The audit log's name for API keys, which are no resource kind of the registry's data.
 pub const API_KEYS: &str = "api-keys";

@@ -167,9 +167,17 @@ pub struct Claimed {
 /// What one attempt came to, as the worker records it.
 #[derive(Debug, Clone)]
 pub enum AttemptResult {
-    Delivered { status: u16, latency: Duration },
+    Delivered {
+        status: u16,
+        latency: Duration,
+    },
     /// `retry_at` `None`: given up, the delivery failed.
-    Failed { status: Option<u16>, error: String, latency: Duration, retry_at: Option<Timestamp> },
+    Failed {
+        status: Option<u16>,
+        error: String,
+        latency: Duration,
+        retry_at: Option<Timestamp>,
+    },
 }
 
 /// The outbox and the deliveries not yet made, for `/metrics`.
@@ -618,8 +626,7 @@ impl Db {
                             d::lease_expires_at.eq(None::<NaiveDateTime>),
                         ))
                         .execute(conn)?;
-                    let since: Option<Option<NaiveDateTime>> =
-                        sub().select(s::failing_since).first(conn).optional()?;
+                    let since: Option<Option<NaiveDateTime>> = sub().select(s::failing_since).first(conn).optional()?;
                     let Some(since) = since else { return Ok(()) };
                     let Some(since) = since else {
                         diesel::update(sub()).set(s::failing_since.eq(Some(naive(now)))).execute(conn)?;
@@ -635,7 +642,11 @@ impl Db {
                             error.chars().take(200).collect::<String>()
                         );
                         diesel::update(sub())
-                            .set((s::active.eq(0), s::deactivated_reason.eq(Some(reason)), s::updated_at.eq(naive(now))))
+                            .set((
+                                s::active.eq(0),
+                                s::deactivated_reason.eq(Some(reason)),
+                                s::updated_at.eq(naive(now)),
+                            ))
                             .execute(conn)?;
                     }
                 }

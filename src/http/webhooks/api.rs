@@ -46,7 +46,12 @@ fn show(req: &HttpRequest, access: &Access, status: StatusCode, subscription: &S
 
 /// The subscription with its secret; the ETag is that of the subscription as `GET` shows it, for the
 /// `If-Match` of the next change.
-fn show_with_secret(req: &HttpRequest, access: &Access, status: StatusCode, shown: SubscriptionWithSecret) -> HttpResponse {
+fn show_with_secret(
+    req: &HttpRequest,
+    access: &Access,
+    status: StatusCode,
+    shown: SubscriptionWithSecret,
+) -> HttpResponse {
     let etag = etag_of_value(&shown.subscription);
     let mut response = respond(req, access, status, &shown, None);
     if let Ok(value) = HeaderValue::from_str(&etag) {
@@ -148,9 +153,10 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) 
     require_key(&access)?;
     let (limit, cursor) = paging(&req)?;
     let after = match cursor.as_deref() {
-        Some(text) => Some(Uuid::parse_str(text).map_err(|_| {
-            ApiError::Invalid(vec![FieldError::new("cursor", "must be the cursor of links.next")])
-        })?),
+        Some(text) => Some(
+            Uuid::parse_str(text)
+                .map_err(|_| ApiError::Invalid(vec![FieldError::new("cursor", "must be the cursor of links.next")]))?,
+        ),
         None => None,
     };
     let (db, reader) = (state.db.clone(), access.clone());
@@ -241,7 +247,9 @@ pub async fn patch(
     };
     let unknown: Vec<_> = fields
         .keys()
-        .filter(|key| !Subscription::WRITABLE.contains(&key.as_str()) && !Subscription::READ_ONLY.contains(&key.as_str()))
+        .filter(|key| {
+            !Subscription::WRITABLE.contains(&key.as_str()) && !Subscription::READ_ONLY.contains(&key.as_str())
+        })
         .map(|key| FieldError::new(key.clone(), "unknown field"))
         .collect();
     if !unknown.is_empty() {

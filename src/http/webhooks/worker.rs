@@ -40,11 +40,8 @@ impl QueueGauge {
     /// The queue's length and the age of its oldest event in seconds.
     pub fn read(&self) -> (i64, f64) {
         let oldest = self.oldest_micros.load(Ordering::Relaxed);
-        let age = if oldest == 0 {
-            0.0
-        } else {
-            ((Timestamp::now().0.timestamp_micros() - oldest).max(0) as f64) / 1e6
-        };
+        let age =
+            if oldest == 0 { 0.0 } else { ((Timestamp::now().0.timestamp_micros() - oldest).max(0) as f64) / 1e6 };
         (self.length.load(Ordering::Relaxed), age)
     }
 
@@ -88,46 +85,47 @@ struct Round<'a> {
 }
 
 impl Round<'_> {
-/// One round: fan the outbox out, then claim what is due (at most `per_subscription` in flight for each
-/// subscription, so that no attempt waits in the sender past its lease) and start its attempts.
-async fn run(&self, per_subscription: i64) -> Result<(), String> {
-    let Round { db, config, sender, gauge, owner, slots } = *self;
-    let reader = db.clone();
-    let queue = web::block(move || reader.webhook_queue()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
-    gauge.set(queue.outbox + queue.pending, queue.oldest);
-    if queue.outbox > 0 {
-        let fanner = db.clone();
-        web::block(move || {
-            while fanner.fan_out(FAN_OUT_BATCH)? == FAN_OUT_BATCH as usize {}
-            Ok::<_, crate::storage::StoreError>(())
-        })
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    } else if queue.pending == 0 {
-        return Ok(());
+    /// One round: fan the outbox out, then claim what is due (at most `per_subscription` in flight for each
+    /// subscription, so that no attempt waits in the sender past its lease) and start its attempts.
+    async fn run(&self, per_subscription: i64) -> Result<(), String> {
+        let Round { db, config, sender, gauge, owner, slots } = *self;
+        let reader = db.clone();
+        let queue =
+            web::block(move || reader.webhook_queue()).await.map_err(|e| e.to_string())?.map_err(|e| e.to_string())?;
+        gauge.set(queue.outbox + queue.pending, queue.oldest);
+        if queue.outbox > 0 {
+            let fanner = db.clone();
+            web::block(move || {
+                while fanner.fan_out(FAN_OUT_BATCH)? == FAN_OUT_BATCH as usize {}
+                Ok::<_, crate::storage::StoreError>(())
+            })
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        } else if queue.pending == 0 {
+            return Ok(());
+        }
+        let free = slots.available_permits();
+        if free == 0 {
+            return Ok(());
+        }
+        let (claimer, owner) = (db.clone(), owner.to_string());
+        let claimed = web::block(move || claimer.claim_deliveries(&owner, LEASE, free as i64, per_subscription))
+            .await
+            .map_err(|e| e.to_string())?
+            .map_err(|e| e.to_string())?;
+        for delivery in claimed {
+            let Ok(permit) = slots.clone().acquire_owned().await else { return Ok(()) };
+            let (db, config, sender) = (db.clone(), config.clone(), sender.clone());
+            actix_web::rt::spawn(async move {
+                attempt(&db, &config, &sender, delivery).await;
+                drop(permit);
+                // The record's next event may be due now.
+                db.commits().notify_one();
+            });
+        }
+        Ok(())
     }
-    let free = slots.available_permits();
-    if free == 0 {
-        return Ok(());
-    }
-    let (claimer, owner) = (db.clone(), owner.to_string());
-    let claimed = web::block(move || claimer.claim_deliveries(&owner, LEASE, free as i64, per_subscription))
-        .await
-        .map_err(|e| e.to_string())?
-        .map_err(|e| e.to_string())?;
-    for delivery in claimed {
-        let Ok(permit) = slots.clone().acquire_owned().await else { return Ok(()) };
-        let (db, config, sender) = (db.clone(), config.clone(), sender.clone());
-        actix_web::rt::spawn(async move {
-            attempt(&db, &config, &sender, delivery).await;
-            drop(permit);
-            // The record's next event may be due now.
-            db.commits().notify_one();
-        });
-    }
-    Ok(())
-}
 }
 
 /// Makes one attempt and records it.
