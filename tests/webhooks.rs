@@ -492,7 +492,7 @@ fn a_killed_service_delivers_after_restart(backend: Backend) {
         Duration::ZERO,
     );
     let second = ServiceProcess::start(&database.url, &env);
-    // A lease of an attempt cut off by the kill expires after a minute.
+    // A lease of an attempt cut off by the kill expires after half a minute.
     let got = receiver.wait_for("the event after the restart", Duration::from_secs(90), |r| !r.is_empty());
     let event = got[0].json();
     assert_eq!(event["data"]["id"], hf["id"]);

@@ -100,7 +100,7 @@ pub fn document_json() -> String {
         field_rules::apply(&mut value);
         shared_headers::hoist(&mut value);
         shared_parts::hoist_all(&mut value);
-        value["webhooks"] = super::webhooks::openapi_webhooks();
+        super::webhooks::complete_document(&mut value);
         let mut text = serde_json::to_string_pretty(&value).expect("the document serialises");
         text.push('\n');
         text

@@ -76,7 +76,11 @@ fn paging(req: &HttpRequest) -> Result<(i64, Option<String>), ApiError> {
         }
         None => 50,
     };
-    let cursor = params.text("cursor");
+    // Given, a cursor must be one: an empty one is as invalid as a wrong one.
+    let cursor = params.parsed::<String>("cursor", "the cursor of links.next");
+    if cursor.as_deref().is_some_and(str::is_empty) {
+        params.error("cursor", "must be the cursor of links.next");
+    }
     params.finish()?;
     Ok((limit, cursor))
 }
@@ -237,6 +241,8 @@ pub async fn patch(
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
+    // An unknown subscription is 404 whatever the headers say, as for every resource.
+    fetch(&state, id, &access).await?;
     let if_match = IfMatch::require(&req)?;
     let patch = json_body(&req, &body, true)?;
     let Some(fields) = patch.as_object() else {
@@ -303,6 +309,7 @@ pub async fn delete(
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
+    fetch(&state, id, &access).await?;
     let if_match = IfMatch::require(&req)?;
     let (db, who) = (state.db.clone(), actor(&req, &access));
     web::block(move || {

@@ -38,8 +38,54 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub struct WebhooksApi;
 
+/// Adds what the derive cannot say to the document: the request bodies' schemas (closed, with the
+/// rules `SubscriptionInput::parse` applies) and the `webhooks` entry.
+pub fn complete_document(document: &mut Value) {
+    use crate::domain::subscription::EVENT_TYPES;
+    use crate::domain::validation::patterns::MULTI_LINE_TEXT;
+    use crate::domain::validation::{MAX_LIST, MAX_TEXT};
+    // Host names only (a literal address may be private, `localhost` is): what the fuzzer may send.
+    let url = json!({"type": "string", "description": "An `https` URL of a public host.",
+        "pattern": "^https://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\\.){1,4}[a-z]{2,8}(/[!-~]{0,200})?$",
+        "example": "https://bildungsbuero.example.org/hooks/rbn"});
+    let read_only = json!({"readOnly": true, "description": "Read-only: ignored in input."});
+    let properties = json!({
+        "url": url,
+        "description": {"type": ["string", "null"], "maxLength": MAX_TEXT, "pattern": MULTI_LINE_TEXT},
+        "active": {"type": ["boolean", "null"], "description": "Default true."},
+        "types": {"type": ["array", "null"], "maxItems": MAX_LIST, "items": {"type": "string", "enum": EVENT_TYPES},
+            "description": "Only changes of these types; empty or absent: all."},
+        "networkIds": {"type": ["array", "null"], "maxItems": MAX_LIST, "items": {"type": "string", "format": "uuid"},
+            "description": "Only records of these networks; empty or absent: all (editor keys: their networks)."},
+        "districtKey": {"enum": [1, 3, 5, 7, 9, null], "description": "Only records of this Regierungsbezirk (district keys: theirs)."},
+        "id": read_only, "deactivatedReason": read_only, "previousSecretExpiresAt": read_only,
+        "createdAt": read_only, "updatedAt": read_only,
+    });
+    let input = json!({"type": "object", "required": ["url"], "properties": properties, "additionalProperties": false,
+        "example": {"url": "https://bildungsbuero.example.org/hooks/rbn", "description": "Our website", "types": ["networks", "bodies"], "districtKey": 1}});
+    let patch = json!({"type": "object", "properties": properties, "additionalProperties": false,
+        "description": "A JSON Merge Patch of a subscription: `url` may change but not be removed.",
+        "example": {"active": true}});
+    document["components"]["schemas"]["WebhookInput"] = input;
+    document["components"]["schemas"]["WebhookPatch"] = patch;
+    let body = |name: &str| json!({"$ref": format!("#/components/schemas/{name}")});
+    document["paths"]["/v1/webhooks"]["post"]["requestBody"]["content"]["application/json"]["schema"] =
+        body("WebhookInput");
+    document["paths"]["/v1/webhooks/{id}"]["patch"]["requestBody"]["content"]["application/merge-patch+json"]["schema"] =
+        body("WebhookPatch");
+    // An empty If-Match is no precondition (428), as for every resource.
+    for method in ["patch", "delete"] {
+        if let Some(parameters) = document["paths"]["/v1/webhooks/{id}"][method]["parameters"].as_array_mut() {
+            for parameter in parameters.iter_mut().filter(|p| p["name"] == "If-Match") {
+                parameter["schema"] = json!({"type": "string", "minLength": 1, "pattern": "[^ ]"});
+            }
+        }
+    }
+    document["webhooks"] = openapi_webhooks();
+}
+
 /// The OpenAPI 3.1 `webhooks` entry: what the registry `POST`s to a subscription's URL.
-pub fn openapi_webhooks() -> Value {
+fn openapi_webhooks() -> Value {
     let headers = json!([
         {"name": "webhook-id", "in": "header", "required": true, "description": "The event's id (`msg_…`), the same on every retry: drop duplicates by it.", "schema": {"type": "string", "pattern": "^msg_[0-9a-f]{32}$"}},
         {"name": "webhook-timestamp", "in": "header", "required": true, "description": "Unix seconds of this attempt; refuse deliveries older than a few minutes.", "schema": {"type": "string", "pattern": "^[0-9]{1,12}$"}},

@@ -127,12 +127,7 @@ impl Sender {
             .connect_timeout(config.timeout)
             .user_agent(USER_AGENT)
             .build()?;
-        Ok(Sender {
-            client,
-            config: Arc::new(config),
-            limits: Arc::default(),
-            metrics: Arc::default(),
-        })
+        Ok(Sender { client, config: Arc::new(config), limits: Arc::default(), metrics: Arc::default() })
     }
 
     /// Makes one attempt: waits for a free slot of the subscription's concurrency limit, then sends, all
@@ -486,8 +481,8 @@ mod tests {
 
     #[actix_web::test]
     async fn one_subscription_gets_its_own_limit_and_the_map_empties() {
-        let sender = Sender::new(SenderConfig { max_in_flight_per_subscription: 2, ..SenderConfig::new(true) })
-            .unwrap();
+        let sender =
+            Sender::new(SenderConfig { max_in_flight_per_subscription: 2, ..SenderConfig::new(true) }).unwrap();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let first = sender.slot(a).await;
         let second = sender.slot(a).await;

@@ -21,8 +21,9 @@ use crate::storage::{AttemptResult, Claimed, Db};
 
 /// Attempts in flight per process at most.
 pub const IN_FLIGHT: usize = 64;
-/// How long a claimed delivery stays this instance's: well beyond the sender's 10 s time-out.
-const LEASE: Duration = Duration::from_secs(60);
+/// How long a claimed delivery stays this instance's: the sender gives up after 10 s, and claims stay within
+/// its limit per subscription, so no attempt waits for a slot this long.
+const LEASE: Duration = Duration::from_secs(30);
 /// How often the worker looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
 /// Outbox rows turned into deliveries per transaction.
