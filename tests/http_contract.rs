@@ -195,7 +195,8 @@ fn discovery_and_operations(backend: Backend) {
 #[test]
 fn openapi_states_shared_parts_once() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
-    assert!(text.len() < 300_000, "the document grew to {} bytes", text.len());
+    // 300 kB before webhooks, which added eight operations and the `webhooks` entry (about 38 kB).
+    assert!(text.len() < 340_000, "the document grew to {} bytes", text.len());
     let document: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(document["servers"][0]["url"], "/");
     assert!(document["info"]["contact"]["name"].is_string());

@@ -97,6 +97,7 @@ pub fn document_json() -> String {
     static JSON: OnceLock<String> = OnceLock::new();
     JSON.get_or_init(|| {
         let mut value = serde_json::to_value(document()).expect("the document serialises");
+        super::webhooks::share_responses(&mut value);
         field_rules::apply(&mut value);
         shared_headers::hoist(&mut value);
         shared_parts::hoist_all(&mut value);

@@ -38,6 +38,28 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
 )]
 pub struct WebhooksApi;
 
+/// The responses of `/v1/webhooks` as every operation has them: the shared problem, `304` and `204`
+/// responses (which state their headers) instead of the derive's own. Runs before the document's shared
+/// parts are hoisted.
+pub fn share_responses(document: &mut Value) {
+    for (path, item) in document["paths"].as_object_mut().into_iter().flatten() {
+        if !path.starts_with("/v1/webhooks") {
+            continue;
+        }
+        for operation in item.as_object_mut().into_iter().flatten().map(|(_, operation)| operation) {
+            for (status, response) in operation["responses"].as_object_mut().into_iter().flatten() {
+                let shared = match status.as_str() {
+                    "204" => "NoContent".to_string(),
+                    "304" => "NotModified".to_string(),
+                    code if code >= "400" => format!("Problem{code}"),
+                    _ => continue,
+                };
+                *response = json!({"$ref": format!("#/components/responses/{shared}")});
+            }
+        }
+    }
+}
+
 /// Adds what the derive cannot say to the document: the request bodies' schemas (closed, with the
 /// rules `SubscriptionInput::parse` applies) and the `webhooks` entry.
 pub fn complete_document(document: &mut Value) {
@@ -81,8 +103,36 @@ pub fn complete_document(document: &mut Value) {
             }
         }
     }
+    // The headers every response carries (see `openapi::with_common_headers`), on the success responses.
+    for (path, item) in document["paths"].as_object_mut().into_iter().flatten() {
+        if !path.starts_with("/v1/webhooks") {
+            continue;
+        }
+        for operation in item.as_object_mut().into_iter().flatten().map(|(_, operation)| operation) {
+            for response in operation["responses"].as_object_mut().into_iter().flatten().map(|(_, r)| r) {
+                if response.get("$ref").is_some() {
+                    continue;
+                }
+                let Some(response) = response.as_object_mut() else { continue };
+                let headers = response.entry("headers").or_insert_with(|| json!({}));
+                for name in COMMON_HEADERS {
+                    headers[*name] = json!({"$ref": format!("#/components/headers/{name}")});
+                }
+            }
+        }
+    }
     document["webhooks"] = openapi_webhooks();
 }
+
+/// The headers of every response, as `components/headers` states them.
+const COMMON_HEADERS: &[&str] = &[
+    "X-Request-Id",
+    "API-Version",
+    "X-Content-Type-Options",
+    "Referrer-Policy",
+    "Content-Security-Policy",
+    "Access-Control-Allow-Origin",
+];
 
 /// The OpenAPI 3.1 `webhooks` entry: what the registry `POST`s to a subscription's URL.
 fn openapi_webhooks() -> Value {
