@@ -23,6 +23,7 @@ backend_tests!(
     subscriptions_are_managed_within_a_scope,
     rotated_secrets_sign_both,
     a_killed_service_delivers_after_restart,
+    events_of_a_record_arrive_in_order,
 );
 
 mod postgres_only {
@@ -527,4 +528,25 @@ fn two_instances_deliver_each_event_once(backend: Backend) {
     assert_eq!(records.len(), 500, "every change");
     assert_eq!(ids.len(), got.len(), "no event twice (no attempt failed)");
     assert_eq!(got.len(), 500);
+}
+
+/// The first attempt of a record's first event fails; its later events wait for it, then follow in order.
+fn events_of_a_record_arrive_in_order(backend: Backend) {
+    let app = spawn_app_with(&backend, options(Duration::from_millis(200)));
+    let admin = app.admin();
+    let receiver = Receiver::start(|n| if n == 0 { 500 } else { 200 }, Duration::ZERO);
+    subscribe(&admin, json!({"url": receiver.url, "types": ["handlungsfelder"]}));
+    let hf = admin.create("handlungsfelder", &json!({"slug": "inklusion", "name": "Inklusion"}));
+    let path = format!("/v1/handlungsfelder/{}", hf["id"].as_str().unwrap());
+    for name in ["Inklusion I", "Inklusion II", "Inklusion III"] {
+        let etag = admin.get(&path).etag();
+        assert_eq!(admin.patch(&path, &etag, &json!({"name": name})).status, 200);
+    }
+    let got = receiver.wait_for("five requests", Duration::from_secs(10), |r| r.len() >= 5);
+    let events: Vec<Value> = got.iter().map(Received::json).collect();
+    assert_eq!(got[0].header("webhook-id"), got[1].header("webhook-id"), "the failed event first, again");
+    let seqs: Vec<i64> = events[1..].iter().map(|e| e["data"]["seq"].as_i64().unwrap()).collect();
+    assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "in feed order: {seqs:?}");
+    let actions: Vec<&str> = events[1..].iter().map(|e| e["data"]["action"].as_str().unwrap()).collect();
+    assert_eq!(actions, ["created", "updated", "updated", "updated"]);
 }

@@ -275,3 +275,92 @@ pub fn ping_event(subscription: Uuid, message_id: &str) -> Value {
         "data": { "subscriptionId": subscription, "webhookId": message_id },
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::domain::ApiKey;
+
+    fn key(role: Role, district_key: Option<i32>, network_ids: Vec<Uuid>) -> Access {
+        let now = Timestamp::now();
+        Access::Key(ApiKey {
+            id: Uuid::nil(),
+            name: "k".into(),
+            role,
+            district_key,
+            network_ids,
+            prefix: "rbn_".into(),
+            expires_at: None,
+            revoked_at: None,
+            created_at: now,
+            updated_at: now,
+        })
+    }
+
+    #[test]
+    fn documents_are_checked() {
+        let input = SubscriptionInput::parse(
+            &serde_json::json!({"url": "https://example.org/hook", "types": ["bodies", "bodies"], "districtKey": 3}),
+            false,
+        )
+        .unwrap();
+        assert_eq!(input.types, vec![ResourceKind::Bodies]);
+        assert!(input.active);
+        let errors = SubscriptionInput::parse(
+            &serde_json::json!({"url": "http://127.0.0.1/", "types": ["regions"], "districtKey": 2, "secret": "x"}),
+            false,
+        )
+        .unwrap_err();
+        let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(fields, ["secret", "url", "types", "districtKey"]);
+        assert!(SubscriptionInput::parse(&serde_json::json!({"url": "http://127.0.0.1/"}), true).is_ok());
+    }
+
+    #[test]
+    fn keys_subscribe_within_their_scope() {
+        let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
+        let input = SubscriptionInput::parse(&serde_json::json!({"url": "https://example.org/"}), false).unwrap();
+        let editor = key(Role::Editor, None, vec![a]);
+        assert_eq!(input.clone().confine(&editor).unwrap().network_ids, vec![a]);
+        let other = SubscriptionInput { network_ids: vec![a, b], ..input.clone() };
+        assert!(other.confine(&editor).is_err());
+        let district = key(Role::District, Some(5), vec![]);
+        assert_eq!(input.clone().confine(&district).unwrap().district_key, Some(5));
+        assert!(SubscriptionInput { district_key: Some(1), ..input.clone() }.confine(&district).is_err());
+        assert!(input.clone().confine(&Access::Anonymous).is_err());
+        let now = Timestamp::now();
+        let subscription = Subscription {
+            id: Uuid::nil(),
+            url: input.url,
+            description: None,
+            active: true,
+            types: vec![ResourceKind::Contacts],
+            network_ids: vec![a],
+            district_key: None,
+            deactivated_reason: None,
+            previous_secret_expires_at: None,
+            created_at: now,
+            updated_at: now,
+        };
+        assert!(subscription.visible_to(&editor) && !subscription.visible_to(&district));
+        assert!(subscription.visible_to(&key(Role::Admin, None, vec![])));
+        assert!(subscription.wants(ResourceKind::Contacts, Some(a), Some(1)));
+        assert!(!subscription.wants(ResourceKind::Contacts, Some(b), Some(1)));
+        assert!(!subscription.wants(ResourceKind::Bodies, Some(a), Some(1)));
+        assert!(!subscription.wants(ResourceKind::Contacts, None, Some(1)));
+    }
+
+    #[test]
+    fn events_say_what_happened() {
+        let at = Timestamp::now();
+        let record = serde_json::json!({"createdAt": at, "updatedAt": at});
+        assert_eq!(action(false, Some(&record), at), "created");
+        assert_eq!(action(false, Some(&record), Timestamp::now_after(at)), "updated");
+        assert_eq!(action(false, None, at), "deleted");
+        let event = change_event(7, ResourceKind::Networks, Uuid::nil(), "deleted", at, Some(record));
+        assert_eq!(event["type"], "networks.deleted");
+        assert_eq!(event["data"]["seq"], 7);
+        assert_eq!(event["data"]["deleted"], true);
+        assert!(event["data"].get("data").is_none(), "a deletion carries no record");
+    }
+}
