@@ -11,7 +11,7 @@
 //! behalf to anything), redirects are not followed.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +28,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::domain::webhook::{SigningSecret, TargetError, check_address, check_target_url, signature_header};
+use crate::domain::webhook::{SigningSecret, TargetError, check_address, signature_header};
 
 /// One delivery attempt.
 #[derive(Debug, Clone)]
@@ -127,12 +127,7 @@ impl Sender {
             .connect_timeout(config.timeout)
             .user_agent(USER_AGENT)
             .build()?;
-        Ok(Sender {
-            client,
-            config: Arc::new(config),
-            limits: Arc::default(),
-            metrics: Arc::default(),
-        })
+        Ok(Sender { client, config: Arc::new(config), limits: Arc::default(), metrics: Arc::default() })
     }
 
     /// Makes one attempt: waits for a free slot of the subscription's concurrency limit, then sends, all
@@ -141,25 +136,17 @@ impl Sender {
     pub async fn send(&self, msg: &Outgoing) -> Outcome {
         let _slot = self.slot(msg.subscription).await;
         self.metrics.in_flight.inc();
-        let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.config.timeout, self.attempt(msg, started)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::Failed {
-                status: None,
-                error: format!("no answer within {} s", self.config.timeout.as_secs_f64()),
-                latency: started.elapsed(),
-            },
-        };
+        let outcome = self.attempt(msg).await;
         self.metrics.in_flight.dec();
         self.metrics.record(&outcome);
         outcome
     }
 
-    async fn attempt(&self, msg: &Outgoing, started: Instant) -> Outcome {
-        // The URL was checked at creation; the policy may have changed since, and literal addresses are
-        // not seen by the resolver.
-        if let Err(error) = check_target_url(msg.url.as_str(), self.config.allow_private) {
-            return Outcome::Refused { reason: format!("target URL {error}") };
+    async fn attempt(&self, msg: &Outgoing) -> Outcome {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + self.config.timeout);
+        if let Err(reason) = self.check_url(&msg.url) {
+            return Outcome::Refused { reason };
         }
         let signature = signature_header(&msg.secrets, &msg.message_id, msg.timestamp, &msg.body);
         let request = self
@@ -170,13 +157,17 @@ impl Sender {
             .header("webhook-signature", signature)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(msg.body.clone());
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
+        let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
                 if let Some(refused) = find_source::<ForbiddenTarget>(&error) {
                     return Outcome::Refused { reason: refused.to_string() };
                 }
                 return Outcome::Failed { status: None, error: describe(&error), latency: started.elapsed() };
+            }
+            Err(_) => {
+                let error = format!("no answer within {} s", self.config.timeout.as_secs_f64());
+                return Outcome::Failed { status: None, error, latency: started.elapsed() };
             }
         };
         let status = response.status();
@@ -185,28 +176,49 @@ impl Sender {
             // The body is not waited for: dropping the response closes a connection whose body is unread.
             return Outcome::Delivered { status: status.as_u16(), latency };
         }
+        // The start of the body tells the owner why; it is read up to the limit and the deadline, no further.
         let mut excerpt = Vec::new();
         while excerpt.len() < self.config.max_response_body {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
                     let room = self.config.max_response_body - excerpt.len();
                     excerpt.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 _ => break,
             }
         }
+        drop(response);
         let excerpt = String::from_utf8_lossy(&excerpt);
         let excerpt: String = excerpt.chars().filter(|c| !c.is_control()).take(ERROR_EXCERPT_CHARS).collect();
-        let mut error = if status.is_redirection() {
-            format!("HTTP {} (redirects are not followed)", status.as_u16())
-        } else {
-            format!("HTTP {}", status.as_u16())
-        };
+        let mut error = format!("HTTP {}", status.as_u16());
+        if status.is_redirection() {
+            error.push_str(" (redirects are not followed)");
+        }
         if !excerpt.trim().is_empty() {
             error.push_str(": ");
             error.push_str(excerpt.trim());
         }
         Outcome::Failed { status: Some(status.as_u16()), error, latency }
+    }
+
+    /// What can be checked before a connection: the scheme, and a literal address (the client connects to
+    /// those without asking the resolver). Names are left to [`PolicyResolver`], which sees what the
+    /// client connects to; checking them here too would be a second, separate lookup.
+    fn check_url(&self, url: &url::Url) -> Result<(), String> {
+        let allow_private = self.config.allow_private;
+        if !(url.scheme() == "https" || (allow_private && url.scheme() == "http")) {
+            return Err(format!("target URL {}", TargetError::NotHttps));
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(format!("target URL {}", TargetError::NotHttps)),
+        };
+        match literal.map(|ip| check_address(ip, allow_private)) {
+            Some(Err(error)) => Err(format!("target URL {error}")),
+            _ => Ok(()),
+        }
     }
 
     /// A slot of the subscription's concurrency limit; the semaphore of a subscription is dropped when
@@ -486,8 +498,8 @@ mod tests {
 
     #[actix_web::test]
     async fn one_subscription_gets_its_own_limit_and_the_map_empties() {
-        let sender = Sender::new(SenderConfig { max_in_flight_per_subscription: 2, ..SenderConfig::new(true) })
-            .unwrap();
+        let sender =
+            Sender::new(SenderConfig { max_in_flight_per_subscription: 2, ..SenderConfig::new(true) }).unwrap();
         let (a, b) = (Uuid::now_v7(), Uuid::now_v7());
         let first = sender.slot(a).await;
         let second = sender.slot(a).await;
