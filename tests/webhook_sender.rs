@@ -328,3 +328,20 @@ async fn deliveries_are_counted_by_outcome() {
     assert!(text.contains("rbn_webhook_deliveries_in_flight 0"), "{text}");
     assert!(!text.contains("127.0.0.1"), "no URL in the labels: {text}");
 }
+
+#[actix_web::test]
+async fn https_targets_are_spoken_to_in_tls() {
+    // A plain HTTP answer to a TLS hello: the client must fail the handshake, not send the event in clear.
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let addr = listener.local_addr().unwrap();
+    thread::spawn(move || {
+        if let Ok((mut stream, _)) = listener.accept() {
+            let _ = stream.write_all(b"HTTP/1.1 200 OK\r\ncontent-length: 0\r\n\r\n");
+            thread::sleep(Duration::from_secs(2));
+        }
+    });
+    let outcome = sender(true).send(&outgoing(&format!("https://{addr}/"), &[SECRET])).await;
+    let Outcome::Failed { status: None, error, .. } = outcome else { panic!("{outcome:?}") };
+    // rustls's word for an answer that is no TLS record.
+    assert!(error.starts_with("could not connect") && error.contains("corrupt message"), "{error}");
+}
