@@ -345,3 +345,15 @@ async fn https_targets_are_spoken_to_in_tls() {
     // rustls's word for an answer that is no TLS record.
     assert!(error.starts_with("could not connect") && error.contains("corrupt message"), "{error}");
 }
+
+#[actix_web::test]
+async fn creation_can_ask_what_a_name_resolves_to_now() {
+    use rbn_registry::http::webhooks::sender::refused_by_dns;
+    let url = |text: &str| url::Url::parse(text).unwrap();
+    let refused = refused_by_dns(&url("https://localhost/hook"), false).await.expect("loopback refused");
+    assert!(refused.to_string().contains("localhost resolves to no address"), "{refused}");
+    assert!(refused_by_dns(&url("http://localhost/hook"), true).await.is_none());
+    // A name that does not resolve (yet) is left to delivery; literal addresses to check_target_url.
+    assert!(refused_by_dns(&url("https://no-such-host.invalid/hook"), false).await.is_none());
+    assert!(refused_by_dns(&url("https://127.0.0.1/hook"), false).await.is_none());
+}

@@ -2,7 +2,8 @@
 //!
 //! Interface for the worker: build one [`Sender`] from [`SenderConfig`] at start, clone it freely, call
 //! [`Sender::send`] per attempt and [`retry_delay`] after a failure; [`Sender::register_metrics`] adds the
-//! delivery metrics to a scrape.
+//! delivery metrics to a scrape (keep a clone of the sender where `http::metrics::render` can reach it).
+//! [`refused_by_dns`] lets creation refuse a name that resolves only to forbidden addresses.
 //!
 //! Safety against server-side request forgery: the client resolves names only through
 //! [`PolicyResolver`], which drops every address the policy forbids, so the address checked is the address
@@ -342,6 +343,16 @@ impl PolicyResolver {
             _ => Ok(allowed),
         }
     }
+}
+
+/// For creation and patches: why the name of `url` is refused by what it resolves to now (every address
+/// forbidden by the policy), or `None` when it may be tried (an allowed address, a literal address, which
+/// [`crate::domain::webhook::check_target_url`] judges, or a name that does not resolve yet). Delivery
+/// checks again, as the resolver of every connection.
+pub async fn refused_by_dns(url: &url::Url, allow_private: bool) -> Option<ForbiddenTarget> {
+    let Some(url::Host::Domain(name)) = url.host() else { return None };
+    let error = PolicyResolver { allow_private }.lookup(name).await.err()?;
+    error.downcast::<ForbiddenTarget>().ok().map(|refused| *refused)
 }
 
 impl Resolve for PolicyResolver {
