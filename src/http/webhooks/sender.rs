@@ -136,9 +136,9 @@ impl Sender {
     /// metrics.
     pub async fn send(&self, msg: &Outgoing) -> Outcome {
         let _slot = self.slot(msg.subscription).await;
-        self.metrics.in_flight.inc();
+        // A guard, so that an attempt whose future is dropped (shutdown) leaves the gauge right.
+        let _in_flight = InFlight::enter(&self.metrics.in_flight);
         let outcome = self.attempt(msg).await;
-        self.metrics.in_flight.dec();
         self.metrics.record(&outcome);
         outcome
     }
@@ -274,6 +274,22 @@ impl Drop for Slot {
         if Arc::strong_count(&self.semaphore) == 2 {
             limits.remove(&self.subscription);
         }
+    }
+}
+
+/// One attempt counted in `rbn_webhook_deliveries_in_flight` while it lives.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
     }
 }
 
