@@ -342,6 +342,11 @@ impl PolicyResolver {
     /// The allowed addresses of `host` (port 0: the client puts in the URL's), or why there are none.
     pub async fn lookup(self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
         let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+        Ok(self.filter(host, resolved)?)
+    }
+
+    /// The allowed ones of the addresses `host` resolved to; an error when there were some and none is.
+    fn filter(self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, ForbiddenTarget> {
         let mut allowed = Vec::new();
         let mut first_refusal: Option<TargetError> = None;
         for addr in resolved {
@@ -354,7 +359,7 @@ impl PolicyResolver {
         }
         match first_refusal {
             Some(error) if allowed.is_empty() => {
-                Err(Box::new(ForbiddenTarget { host: host.to_string(), reason: error.to_string() }))
+                Err(ForbiddenTarget { host: host.to_string(), reason: error.to_string() })
             }
             _ => Ok(allowed),
         }
@@ -521,6 +526,23 @@ mod tests {
         // The metadata address stays forbidden with private targets allowed.
         let error = lenient.lookup("169.254.169.254").await.unwrap_err();
         assert!(error.downcast_ref::<ForbiddenTarget>().is_some(), "{error}");
+    }
+
+    #[test]
+    fn a_name_with_public_and_private_addresses_is_reached_only_on_the_public_ones() {
+        let addrs = |list: &[&str]| list.iter().map(|ip| SocketAddr::new(ip.parse().unwrap(), 0)).collect::<Vec<_>>();
+        let mixed = addrs(&["10.0.0.7", "93.184.216.34", "169.254.169.254", "2a00:1450:4001:82b::200e", "::1"]);
+        let strict = PolicyResolver { allow_private: false };
+        assert_eq!(strict.filter("h", mixed.clone()).unwrap(), addrs(&["93.184.216.34", "2a00:1450:4001:82b::200e"]));
+        let lenient = PolicyResolver { allow_private: true };
+        let reached = addrs(&["10.0.0.7", "93.184.216.34", "2a00:1450:4001:82b::200e", "::1"]);
+        assert_eq!(lenient.filter("h", mixed).unwrap(), reached);
+        let error = strict.filter("h", addrs(&["192.168.1.1", "::ffff:169.254.169.254"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "h resolves to no address that may receive webhooks (must not point to 192.168.1.1: only public addresses receive webhooks)"
+        );
+        assert!(lenient.filter("h", addrs(&["169.254.169.254", "fd00:ec2::254"])).is_err());
     }
 
     #[actix_web::test]
