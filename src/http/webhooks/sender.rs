@@ -2,7 +2,8 @@
 //!
 //! Interface for the worker: build one [`Sender`] from [`SenderConfig`] at start, clone it freely, call
 //! [`Sender::send`] per attempt and [`retry_delay`] after a failure; [`Sender::register_metrics`] adds the
-//! delivery metrics to a scrape.
+//! delivery metrics to a scrape (keep a clone of the sender where `http::metrics::render` can reach it).
+//! [`refused_by_dns`] lets creation refuse a name that resolves only to forbidden addresses.
 //!
 //! Safety against server-side request forgery: the client resolves names only through
 //! [`PolicyResolver`], which drops every address the policy forbids, so the address checked is the address
@@ -11,7 +12,7 @@
 //! behalf to anything), redirects are not followed.
 
 use std::collections::HashMap;
-use std::net::SocketAddr;
+use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -28,7 +29,7 @@ use reqwest::header::{CONTENT_TYPE, HeaderValue};
 use tokio::sync::{OwnedSemaphorePermit, Semaphore};
 use uuid::Uuid;
 
-use crate::domain::webhook::{SigningSecret, TargetError, check_address, check_target_url, signature_header};
+use crate::domain::webhook::{SigningSecret, TargetError, check_address, signature_header};
 
 /// One delivery attempt.
 #[derive(Debug, Clone)]
@@ -135,26 +136,18 @@ impl Sender {
     /// metrics.
     pub async fn send(&self, msg: &Outgoing) -> Outcome {
         let _slot = self.slot(msg.subscription).await;
-        self.metrics.in_flight.inc();
-        let started = Instant::now();
-        let outcome = match tokio::time::timeout(self.config.timeout, self.attempt(msg, started)).await {
-            Ok(outcome) => outcome,
-            Err(_) => Outcome::Failed {
-                status: None,
-                error: format!("no answer within {} s", self.config.timeout.as_secs_f64()),
-                latency: started.elapsed(),
-            },
-        };
-        self.metrics.in_flight.dec();
+        // A guard, so that an attempt whose future is dropped (shutdown) leaves the gauge right.
+        let _in_flight = InFlight::enter(&self.metrics.in_flight);
+        let outcome = self.attempt(msg).await;
         self.metrics.record(&outcome);
         outcome
     }
 
-    async fn attempt(&self, msg: &Outgoing, started: Instant) -> Outcome {
-        // The URL was checked at creation; the policy may have changed since, and literal addresses are
-        // not seen by the resolver.
-        if let Err(error) = check_target_url(msg.url.as_str(), self.config.allow_private) {
-            return Outcome::Refused { reason: format!("target URL {error}") };
+    async fn attempt(&self, msg: &Outgoing) -> Outcome {
+        let started = Instant::now();
+        let deadline = tokio::time::Instant::from_std(started + self.config.timeout);
+        if let Err(reason) = self.check_url(&msg.url) {
+            return Outcome::Refused { reason };
         }
         let signature = signature_header(&msg.secrets, &msg.message_id, msg.timestamp, &msg.body);
         let request = self
@@ -165,13 +158,17 @@ impl Sender {
             .header("webhook-signature", signature)
             .header(CONTENT_TYPE, HeaderValue::from_static("application/json"))
             .body(msg.body.clone());
-        let mut response = match request.send().await {
-            Ok(response) => response,
-            Err(error) => {
+        let mut response = match tokio::time::timeout_at(deadline, request.send()).await {
+            Ok(Ok(response)) => response,
+            Ok(Err(error)) => {
                 if let Some(refused) = find_source::<ForbiddenTarget>(&error) {
                     return Outcome::Refused { reason: refused.to_string() };
                 }
                 return Outcome::Failed { status: None, error: describe(&error), latency: started.elapsed() };
+            }
+            Err(_) => {
+                let error = format!("no answer within {} s", self.config.timeout.as_secs_f64());
+                return Outcome::Failed { status: None, error, latency: started.elapsed() };
             }
         };
         let status = response.status();
@@ -180,28 +177,49 @@ impl Sender {
             // The body is not waited for: dropping the response closes a connection whose body is unread.
             return Outcome::Delivered { status: status.as_u16(), latency };
         }
+        // The start of the body tells the owner why; it is read up to the limit and the deadline, no further.
         let mut excerpt = Vec::new();
         while excerpt.len() < self.config.max_response_body {
-            match response.chunk().await {
-                Ok(Some(chunk)) => {
+            match tokio::time::timeout_at(deadline, response.chunk()).await {
+                Ok(Ok(Some(chunk))) => {
                     let room = self.config.max_response_body - excerpt.len();
                     excerpt.extend_from_slice(&chunk[..chunk.len().min(room)]);
                 }
                 _ => break,
             }
         }
+        drop(response);
         let excerpt = String::from_utf8_lossy(&excerpt);
         let excerpt: String = excerpt.chars().filter(|c| !c.is_control()).take(ERROR_EXCERPT_CHARS).collect();
-        let mut error = if status.is_redirection() {
-            format!("HTTP {} (redirects are not followed)", status.as_u16())
-        } else {
-            format!("HTTP {}", status.as_u16())
-        };
+        let mut error = format!("HTTP {}", status.as_u16());
+        if status.is_redirection() {
+            error.push_str(" (redirects are not followed)");
+        }
         if !excerpt.trim().is_empty() {
             error.push_str(": ");
             error.push_str(excerpt.trim());
         }
         Outcome::Failed { status: Some(status.as_u16()), error, latency }
+    }
+
+    /// What can be checked before a connection: the scheme, and a literal address (the client connects to
+    /// those without asking the resolver). Names are left to [`PolicyResolver`], which sees what the
+    /// client connects to; checking them here too would be a second, separate lookup.
+    fn check_url(&self, url: &url::Url) -> Result<(), String> {
+        let allow_private = self.config.allow_private;
+        if !(url.scheme() == "https" || (allow_private && url.scheme() == "http")) {
+            return Err(format!("target URL {}", TargetError::NotHttps));
+        }
+        let literal = match url.host() {
+            Some(url::Host::Ipv4(v4)) => Some(IpAddr::V4(v4)),
+            Some(url::Host::Ipv6(v6)) => Some(IpAddr::V6(v6)),
+            Some(url::Host::Domain(_)) => None,
+            None => return Err(format!("target URL {}", TargetError::NotHttps)),
+        };
+        match literal.map(|ip| check_address(ip, allow_private)) {
+            Some(Err(error)) => Err(format!("target URL {error}")),
+            _ => Ok(()),
+        }
     }
 
     /// A slot of the subscription's concurrency limit; the semaphore of a subscription is dropped when
@@ -259,6 +277,22 @@ impl Drop for Slot {
     }
 }
 
+/// One attempt counted in `rbn_webhook_deliveries_in_flight` while it lives.
+struct InFlight<'a>(&'a Gauge);
+
+impl<'a> InFlight<'a> {
+    fn enter(gauge: &'a Gauge) -> Self {
+        gauge.inc();
+        InFlight(gauge)
+    }
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        self.0.dec();
+    }
+}
+
 /// The first error of type `E` in an error's chain of sources.
 fn find_source<'a, E: std::error::Error + 'static>(error: &'a (dyn std::error::Error + 'static)) -> Option<&'a E> {
     let mut current = Some(error);
@@ -308,6 +342,11 @@ impl PolicyResolver {
     /// The allowed addresses of `host` (port 0: the client puts in the URL's), or why there are none.
     pub async fn lookup(self, host: &str) -> Result<Vec<SocketAddr>, Box<dyn std::error::Error + Send + Sync>> {
         let resolved: Vec<SocketAddr> = tokio::net::lookup_host((host, 0)).await?.collect();
+        Ok(self.filter(host, resolved)?)
+    }
+
+    /// The allowed ones of the addresses `host` resolved to; an error when there were some and none is.
+    fn filter(self, host: &str, resolved: Vec<SocketAddr>) -> Result<Vec<SocketAddr>, ForbiddenTarget> {
         let mut allowed = Vec::new();
         let mut first_refusal: Option<TargetError> = None;
         for addr in resolved {
@@ -320,11 +359,21 @@ impl PolicyResolver {
         }
         match first_refusal {
             Some(error) if allowed.is_empty() => {
-                Err(Box::new(ForbiddenTarget { host: host.to_string(), reason: error.to_string() }))
+                Err(ForbiddenTarget { host: host.to_string(), reason: error.to_string() })
             }
             _ => Ok(allowed),
         }
     }
+}
+
+/// For creation and patches: why the name of `url` is refused by what it resolves to now (every address
+/// forbidden by the policy), or `None` when it may be tried (an allowed address, a literal address, which
+/// [`crate::domain::webhook::check_target_url`] judges, or a name that does not resolve yet). Delivery
+/// checks again, as the resolver of every connection.
+pub async fn refused_by_dns(url: &url::Url, allow_private: bool) -> Option<ForbiddenTarget> {
+    let Some(url::Host::Domain(name)) = url.host() else { return None };
+    let error = PolicyResolver { allow_private }.lookup(name).await.err()?;
+    error.downcast::<ForbiddenTarget>().ok().map(|refused| *refused)
 }
 
 impl Resolve for PolicyResolver {
@@ -477,6 +526,23 @@ mod tests {
         // The metadata address stays forbidden with private targets allowed.
         let error = lenient.lookup("169.254.169.254").await.unwrap_err();
         assert!(error.downcast_ref::<ForbiddenTarget>().is_some(), "{error}");
+    }
+
+    #[test]
+    fn a_name_with_public_and_private_addresses_is_reached_only_on_the_public_ones() {
+        let addrs = |list: &[&str]| list.iter().map(|ip| SocketAddr::new(ip.parse().unwrap(), 0)).collect::<Vec<_>>();
+        let mixed = addrs(&["10.0.0.7", "93.184.216.34", "169.254.169.254", "2a00:1450:4001:82b::200e", "::1"]);
+        let strict = PolicyResolver { allow_private: false };
+        assert_eq!(strict.filter("h", mixed.clone()).unwrap(), addrs(&["93.184.216.34", "2a00:1450:4001:82b::200e"]));
+        let lenient = PolicyResolver { allow_private: true };
+        let reached = addrs(&["10.0.0.7", "93.184.216.34", "2a00:1450:4001:82b::200e", "::1"]);
+        assert_eq!(lenient.filter("h", mixed).unwrap(), reached);
+        let error = strict.filter("h", addrs(&["192.168.1.1", "::ffff:169.254.169.254"])).unwrap_err();
+        assert_eq!(
+            error.to_string(),
+            "h resolves to no address that may receive webhooks (must not point to 192.168.1.1: only public addresses receive webhooks)"
+        );
+        assert!(lenient.filter("h", addrs(&["169.254.169.254", "fd00:ec2::254"])).is_err());
     }
 
     #[actix_web::test]
