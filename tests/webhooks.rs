@@ -24,6 +24,7 @@ backend_tests!(
     rotated_secrets_sign_both,
     a_killed_service_delivers_after_restart,
     events_of_a_record_arrive_in_order,
+    a_subscription_that_keeps_failing_is_deactivated,
 );
 
 mod postgres_only {
@@ -228,10 +229,18 @@ fn a_change_arrives_signed(backend: Backend) {
     assert!(deletion["data"].get("data").is_none());
     assert!(got.iter().all(|r| r.json()["data"]["type"] == "networks"));
 
-    let deliveries = admin.get(&format!("/v1/webhooks/{id}/deliveries"));
-    assert_eq!(deliveries.status, 200, "{}", deliveries.text());
-    let deliveries = deliveries.json();
-    let latest = &deliveries["data"][0];
+    // The receiver has it; its delivery is recorded right after the answer.
+    let deadline = Instant::now() + Duration::from_secs(5);
+    let latest = loop {
+        let deliveries = admin.get(&format!("/v1/webhooks/{id}/deliveries"));
+        assert_eq!(deliveries.status, 200, "{}", deliveries.text());
+        let latest = deliveries.json()["data"][0].clone();
+        if latest["status"] != "pending" || Instant::now() > deadline {
+            break latest;
+        }
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    let deliveries = &latest;
     assert_eq!(latest["eventType"], "networks.deleted");
     assert_eq!(latest["status"], "delivered", "{deliveries}");
     assert_eq!(latest["attempts"], 1);
@@ -249,6 +258,9 @@ fn a_change_arrives_signed(backend: Backend) {
     let metrics = admin.get("/metrics").text();
     assert!(metrics.contains("rbn_webhook_queue_length"), "{metrics}");
     assert!(metrics.contains("rbn_webhook_oldest_undelivered_age_seconds"));
+    let delivered =
+        metrics.lines().find(|l| l.starts_with("rbn_webhook_delivery_attempts_total{outcome=\"delivered\"}"));
+    assert!(delivered.is_some_and(|line| !line.ends_with(" 0")), "the sender's counters are served: {metrics}");
 }
 
 fn a_failing_receiver_gets_the_same_event_again(backend: Backend) {
@@ -549,4 +561,42 @@ fn events_of_a_record_arrive_in_order(backend: Backend) {
     assert!(seqs.windows(2).all(|pair| pair[0] < pair[1]), "in feed order: {seqs:?}");
     let actions: Vec<&str> = events[1..].iter().map(|e| e["data"]["action"].as_str().unwrap()).collect();
     assert_eq!(actions, ["created", "updated", "updated", "updated"]);
+}
+
+/// With `RBN_WEBHOOK_DISABLE_AFTER=0`, the second failed attempt in a row deactivates the subscription,
+/// with a reason its owner can read; activating it again delivers what waited.
+fn a_subscription_that_keeps_failing_is_deactivated(backend: Backend) {
+    let mut options = options(Duration::from_millis(50));
+    options.http.webhooks.disable_after = Duration::ZERO;
+    let app = spawn_app_with(&backend, options);
+    let admin = app.admin();
+    let failing = Arc::new(std::sync::atomic::AtomicBool::new(true));
+    let answer = failing.clone();
+    let receiver = Receiver::start(
+        move |_| if answer.load(std::sync::atomic::Ordering::SeqCst) { 503 } else { 200 },
+        Duration::ZERO,
+    );
+    let created = subscribe(&admin, json!({"url": receiver.url}));
+    let path = format!("/v1/webhooks/{}", created["id"].as_str().unwrap());
+    admin.create("handlungsfelder", &json!({"slug": "inklusion", "name": "Inklusion"}));
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let subscription = loop {
+        let subscription = admin.get(&path).json();
+        if subscription["active"] == false {
+            break subscription;
+        }
+        assert!(Instant::now() < deadline, "not deactivated: {subscription}");
+        std::thread::sleep(Duration::from_millis(50));
+    };
+    let reason = subscription["deactivatedReason"].as_str().unwrap();
+    assert!(reason.contains("503") || reason.contains("failed"), "{reason}");
+    let attempts = receiver.all().len();
+    assert!(attempts >= 2, "{attempts}");
+    std::thread::sleep(Duration::from_millis(500));
+    assert_eq!(receiver.all().len(), attempts, "nothing is sent to an inactive subscription");
+    failing.store(false, std::sync::atomic::Ordering::SeqCst);
+    let reactivated = admin.patch(&path, &admin.get(&path).etag(), &json!({"active": true}));
+    assert_eq!(reactivated.status, 200, "{}", reactivated.text());
+    assert!(reactivated.json()["deactivatedReason"].is_null());
+    receiver.wait_for("the event after reactivation", Duration::from_secs(10), |r| r.len() > attempts);
 }

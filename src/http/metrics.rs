@@ -228,6 +228,9 @@ pub fn render(state: &AppState) -> String {
         resident_bytes: resident_bytes(),
         webhook_queue: state.webhooks.read(),
     }));
+    if let Some(sender) = &state.webhook_sender {
+        sender.register_metrics(&mut registry);
+    }
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);

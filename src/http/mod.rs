@@ -57,13 +57,14 @@ fn cors() -> Cors {
 
 /// Starts the HTTP server on `listener`. It handles no signals itself: [`drain_on_signals`] stops it
 /// gracefully (the binary does; tests stop their servers through the handle).
-pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+pub fn serve(mut state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
     let connections = state.shutdown.clone();
     // Deliveries go on while the server runs; when it stops they stop with its runtime (an attempt cut
     // off is made again once its lease expires).
-    webhooks::worker::start(state.db.clone(), state.config.webhooks.clone(), state.webhooks.clone())
+    let sender = webhooks::worker::start(state.db.clone(), state.config.webhooks.clone(), state.webhooks.clone())
         .map_err(std::io::Error::other)?;
+    state.webhook_sender = Some(sender);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()

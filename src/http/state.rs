@@ -81,6 +81,8 @@ pub struct AppState {
     pub exports: Arc<tokio::sync::Semaphore>,
     /// The webhook worker's queue, as `/metrics` shows it.
     pub webhooks: Arc<super::webhooks::worker::QueueGauge>,
+    /// The worker's sender, for its delivery metrics (set when the server starts the worker).
+    pub webhook_sender: Option<super::webhooks::sender::Sender>,
 }
 
 impl AppState {
@@ -98,6 +100,7 @@ impl AppState {
             auth_failures,
             exports,
             webhooks: Arc::default(),
+            webhook_sender: None,
         }
     }
 }

@@ -484,14 +484,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(
-                self.sqlite_writers
-                    .try_lock_for(self.turn_wait)
-                    .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into()))?,
-            ),
-            Backend::Postgres => None,
-        };
+        let turn = self.writer_turn()?;
         let mut conn = self.conn()?;
         let may_commit = || {
             if actor.gate.as_ref().is_some_and(|gate| !gate.enter_commit()) {
@@ -517,6 +510,18 @@ impl Db {
             std::thread::sleep(COMMIT_WAIT);
         }
         outcome
+    }
+
+    /// SQLite: this process's next writer turn (see `sqlite_writers`); PostgreSQL needs none.
+    fn writer_turn(&self) -> StoreResult<Option<parking_lot::MutexGuard<'_, ()>>> {
+        match self.backend {
+            Backend::Sqlite => self
+                .sqlite_writers
+                .try_lock_for(self.turn_wait)
+                .map(Some)
+                .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into())),
+            Backend::Postgres => Ok(None),
+        }
     }
 
     /// Runs read-only `work` on one consistent snapshot.

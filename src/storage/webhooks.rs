@@ -16,7 +16,7 @@ use uuid::Uuid;
 use super::changes::Change;
 use super::rows::{from_json, naive, opt_uuid, timestamp, to_json, uuid};
 use super::schema::{webhook_deliveries as d, webhook_outbox as o, webhook_scopes as sc, webhook_subscriptions as s};
-use super::{Actor, Backend, Db, DbConnection, StoreError, StoreResult, Table, audit};
+use super::{Actor, Db, DbConnection, StoreError, StoreResult, Table, audit};
 use crate::domain::access::{Access, Scope};
 use crate::domain::subscription::{Delivery, DeliveryStatus, Subscription, SubscriptionInput, action, change_event};
 use crate::domain::webhook::SigningSecret;
@@ -199,14 +199,7 @@ impl Db {
     where
         E: From<StoreError> + From<diesel::result::Error>,
     {
-        let _turn = match self.backend {
-            Backend::Sqlite => Some(
-                self.sqlite_writers
-                    .try_lock_for(self.turn_wait)
-                    .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into()))?,
-            ),
-            Backend::Postgres => None,
-        };
+        let _turn = self.writer_turn()?;
         let mut conn = self.conn()?;
         DbConnection::transaction(&mut conn, |conn| {
             if let DbConnection::Sqlite(_) = conn {

@@ -121,6 +121,7 @@ pub async fn create(
     let value = json_body(&req, &body, false)?;
     let input = SubscriptionInput::parse(&value, state.config.webhooks.allow_private)?;
     let input = input.confine(&access).map_err(out_of_scope)?;
+    refuse_by_dns(&input.url, state.config.webhooks.allow_private).await?;
     let role = access.key().map(|key| key.role.as_str()).unwrap_or("admin");
     let (db, who) = (state.db.clone(), actor(&req, &access));
     let (subscription, secret) = web::block(move || db.create_subscription(&input, role, &who)).await??;
@@ -242,7 +243,7 @@ pub async fn patch(
     require_key(&access)?;
     let id = parse_id(&path)?;
     // An unknown subscription is 404 whatever the headers say, as for every resource.
-    fetch(&state, id, &access).await?;
+    let current = fetch(&state, id, &access).await?;
     let if_match = IfMatch::require(&req)?;
     let patch = json_body(&req, &body, true)?;
     let Some(fields) = patch.as_object() else {
@@ -262,6 +263,13 @@ pub async fn patch(
         return Err(ApiError::Invalid(unknown));
     }
     let allow_private = state.config.webhooks.allow_private;
+    let mut document = current.writable_value();
+    merge_patch(&mut document, &patch);
+    if let Ok(input) = SubscriptionInput::parse(&document, allow_private)
+        && input.url != current.url
+    {
+        refuse_by_dns(&input.url, allow_private).await?;
+    }
     let (db, who, reader) = (state.db.clone(), actor(&req, &access), access.clone());
     let updated = web::block(move || {
         db.update_subscription::<ApiError>(id, &who, |current| {
@@ -276,6 +284,16 @@ pub async fn patch(
     .await??;
     state.db.commits().notify_one();
     Ok(show(&req, &access, StatusCode::OK, &updated))
+}
+
+/// 400 when the URL's name resolves only to addresses that may not receive webhooks (delivery checks
+/// again, as DNS can change); a name that does not resolve yet may still be subscribed.
+async fn refuse_by_dns(url: &str, allow_private: bool) -> Result<(), ApiError> {
+    let Ok(parsed) = url::Url::parse(url) else { return Ok(()) };
+    match super::sender::refused_by_dns(&parsed, allow_private).await {
+        Some(refused) => Err(ApiError::Invalid(vec![FieldError::new("url", refused.to_string())])),
+        None => Ok(()),
+    }
 }
 
 /// Delete a webhook subscription.

@@ -52,13 +52,13 @@ impl QueueGauge {
     }
 }
 
-/// Starts the worker on the current actix runtime.
-pub fn start(db: Db, config: WebhookConfig, gauge: Arc<QueueGauge>) -> Result<(), SenderError> {
+/// Starts the worker on the current actix runtime; returns its sender (for the delivery metrics).
+pub fn start(db: Db, config: WebhookConfig, gauge: Arc<QueueGauge>) -> Result<Sender, SenderError> {
     let sender_config = SenderConfig::new(config.allow_private);
     let per_subscription = sender_config.max_in_flight_per_subscription as i64;
     let sender = Sender::new(sender_config)?;
-    actix_web::rt::spawn(run(db, config, sender, gauge, per_subscription));
-    Ok(())
+    actix_web::rt::spawn(run(db, config, sender.clone(), gauge, per_subscription));
+    Ok(sender)
 }
 
 async fn run(db: Db, config: WebhookConfig, sender: Sender, gauge: Arc<QueueGauge>, per_subscription: i64) {
