@@ -18,6 +18,7 @@ backend_tests!(
     dataset_round_trip_and_csv,
     calendar_feeds_parse_and_update,
     network_pages_show_the_next_meetings_as_events,
+    every_dated_meeting_is_in_a_feed_a_calendar_can_read,
 );
 
 struct World {
@@ -468,4 +469,35 @@ fn network_pages_show_the_next_meetings_as_events(backend: Backend) {
     assert_eq!(events[1]["eventStatus"], "https://schema.org/EventScheduled");
     assert_eq!(events[1]["location"]["address"]["addressLocality"], "Mettmann");
     assert_eq!(events[1]["url"], "https://www.kreis-mettmann.example/bk-2099");
+}
+
+/// A meeting known to the day stands in the feed whatever its end, and no accepted time makes the feed
+/// unreadable: a leap second (which the schema's pattern excludes) is refused, the last day a year of four
+/// digits has is written without a DTEND of year 10000.
+fn every_dated_meeting_is_in_a_feed_a_calendar_can_read(backend: Backend) {
+    let w = world(&backend);
+    let admin = w.app.admin();
+    for start in ["2027-06-30T23:59:60Z", "2027-03-15T09:00:00.1234567891Z"] {
+        let reply = admin.post("/v1/meetings", &meeting(&w.mettmann, "Schaltsekunde", start));
+        let problem = reply.problem(400);
+        assert_eq!(problem["errors"][0]["field"], "start", "{start}: {problem}");
+    }
+    let mut month_end = meeting(&w.mettmann, "Bis April", "2027-03-05");
+    month_end["end"] = json!("2027-04");
+    admin.create("meetings", &month_end);
+    admin.create("meetings", &meeting(&w.mettmann, "Letzter Tag", "9999-12-31"));
+    admin.create("meetings", &meeting(&w.mettmann, "Ein Tag", "2027-03-05"));
+    let (text, _) = feed(&w.app.anonymous(), "/v1/networks/kreis-mettmann/meetings.ics");
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 3, "{text}");
+    assert!(!text.contains(":+"), "no year of five digits: {text}");
+    let Some(calendar) = parse_ical(&text) else { return };
+    let until_april = event(&calendar, "Bis April");
+    assert_eq!(
+        (until_april["dtstart"].as_str(), until_april["dtend"].as_str()),
+        (Some("2027-03-05"), Some("2027-03-06"))
+    );
+    let one_day = event(&calendar, "Ein Tag");
+    assert_eq!((one_day["dtstart"].as_str(), one_day["dtend"].as_str()), (Some("2027-03-05"), Some("2027-03-06")));
+    let last = event(&calendar, "Letzter Tag");
+    assert_eq!((last["dtstart"].as_str(), last["dtstart_is_date"].as_bool()), (Some("9999-12-31"), Some(true)));
 }
