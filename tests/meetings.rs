@@ -19,6 +19,7 @@ backend_tests!(
     calendar_feeds_parse_and_update,
     network_pages_show_the_next_meetings_as_events,
     every_dated_meeting_is_in_a_feed_a_calendar_can_read,
+    equal_instants_sort_the_less_precise_first_across_pages,
 );
 
 struct World {
@@ -500,4 +501,26 @@ fn every_dated_meeting_is_in_a_feed_a_calendar_can_read(backend: Backend) {
     assert_eq!((one_day["dtstart"].as_str(), one_day["dtend"].as_str()), (Some("2027-03-05"), Some("2027-03-06")));
     let last = event(&calendar, "Letzter Tag");
     assert_eq!((last["dtstart"].as_str(), last["dtstart_is_date"].as_bool()), (Some("9999-12-31"), Some(true)));
+}
+
+/// A year, its first month, its first day and a time at that midnight begin at one instant: lists give
+/// them the domain's order (the less precise first), whatever the order they were created in, and pages
+/// of one bring each exactly once; `to` still takes all four.
+fn equal_instants_sort_the_less_precise_first_across_pages(backend: Backend) {
+    let w = world(&backend);
+    let admin = w.app.admin();
+    for start in ["2027-01-01T00:00:00Z", "2027-01-01", "2027-01", "2027"] {
+        admin.create("meetings", &meeting(&w.mettmann, start, start));
+    }
+    let anon = w.app.anonymous();
+    let mut seen = Vec::new();
+    let mut next = Some("/v1/meetings?limit=1".to_string());
+    while let Some(path) = next {
+        let page = anon.get(&path).json();
+        seen.extend(names(page["data"].as_array().unwrap()));
+        next = page["links"]["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, ["2027", "2027-01", "2027-01-01", "2027-01-01T00:00:00Z"]);
+    let until = anon.get("/v1/meetings?to=2027-01-01T00:00:00Z").json();
+    assert_eq!(names(until["data"].as_array().unwrap()).len(), 4);
 }
