@@ -1053,7 +1053,10 @@ fn collection_paths<R: ToSchema, F: IntoParams>(schema: &str, path: &str, item: 
     // Meetings are listed by start, the order a calendar has.
     let cursor = if schema == "Meeting" { CursorKind::Starts } else { CursorKind::Records };
     if schema == "Meeting" {
-        list_description = list_description.replace("creation order", "by start, then creation order");
+        list_description = list_description.replace(
+            "creation order",
+            "by start, the less precise first at one instant (2027 before 2027-01-01), then creation order",
+        );
     }
     list_params.extend(paging_params(50, cursor));
     list_params.push(if_none_match());
