@@ -1077,7 +1077,10 @@ fn collection_paths<R: Table>() -> Vec<(String, PathItem)> {
         list_item = schema_ref("ExpandedNetwork");
     }
     if R::ORDER == ListOrder::Start {
-        list_description = list_description.replace("creation order", "by start, then creation order");
+        list_description = list_description.replace(
+            "creation order",
+            "by start, the less precise first at one instant (2027 before 2027-01-01), then creation order",
+        );
     }
     list_params.extend(paging_params(50, R::ORDER.into()));
     list_params.push(if_none_match());
