@@ -163,6 +163,8 @@ pub struct Claimed {
     pub attempts: i32,
     /// The current secret first, then the previous one while it still signs.
     pub secrets: Vec<SigningSecret>,
+    /// The instance that holds the lease: only it records the attempt.
+    pub owner: String,
 }
 
 /// What one attempt came to, as the worker records it.
@@ -569,7 +571,15 @@ impl Db {
                     {
                         secrets.push(parse_secret(&previous)?);
                     }
-                    Ok(Claimed { id, subscription: uuid(&sub)?, url, body, attempts, secrets })
+                    Ok(Claimed {
+                        id,
+                        subscription: uuid(&sub)?,
+                        url,
+                        body,
+                        attempts,
+                        secrets,
+                        owner: owner.to_string(),
+                    })
                 })
                 .collect()
         })
@@ -585,12 +595,14 @@ impl Db {
     ) -> StoreResult<()> {
         let now = Timestamp::now();
         self.webhook_transaction(|conn| {
-            let target = d::table.find(&claimed.id);
+            // An attempt that outlived its lease is not recorded: the instance that took the delivery over
+            // makes (and records) its own, so at worst the receiver sees the event twice.
+            let target = d::table.find(&claimed.id).filter(d::lease_owner.eq(&claimed.owner));
             let sub = || s::table.find(claimed.subscription.to_string());
             let attempts = claimed.attempts + 1;
             match result {
                 AttemptResult::Delivered { status, latency } => {
-                    diesel::update(target)
+                    let recorded = diesel::update(target)
                         .set((
                             d::status.eq(DeliveryStatus::Delivered.as_str()),
                             d::attempts.eq(attempts),
@@ -603,11 +615,14 @@ impl Db {
                             d::lease_expires_at.eq(None::<NaiveDateTime>),
                         ))
                         .execute(conn)?;
+                    if recorded == 0 {
+                        return Ok(());
+                    }
                     diesel::update(sub()).set(s::failing_since.eq(None::<NaiveDateTime>)).execute(conn)?;
                 }
                 AttemptResult::Failed { status, error, latency, retry_at } => {
                     let state = if retry_at.is_some() { DeliveryStatus::Pending } else { DeliveryStatus::Failed };
-                    diesel::update(target)
+                    let recorded = diesel::update(target)
                         .set((
                             d::status.eq(state.as_str()),
                             d::attempts.eq(attempts),
@@ -620,6 +635,9 @@ impl Db {
                             d::lease_expires_at.eq(None::<NaiveDateTime>),
                         ))
                         .execute(conn)?;
+                    if recorded == 0 {
+                        return Ok(());
+                    }
                     let since: Option<Option<NaiveDateTime>> = sub().select(s::failing_since).first(conn).optional()?;
                     let Some(since) = since else { return Ok(()) };
                     let Some(since) = since else {
