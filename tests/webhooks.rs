@@ -25,6 +25,7 @@ backend_tests!(
     a_killed_service_delivers_after_restart,
     events_of_a_record_arrive_in_order,
     a_subscription_that_keeps_failing_is_deactivated,
+    links_and_imports_are_events_too,
 );
 
 mod postgres_only {
@@ -599,4 +600,32 @@ fn a_subscription_that_keeps_failing_is_deactivated(backend: Backend) {
     assert_eq!(reactivated.status, 200, "{}", reactivated.text());
     assert!(reactivated.json()["deactivatedReason"].is_null());
     receiver.wait_for("the event after reactivation", Duration::from_secs(10), |r| r.len() > attempts);
+}
+
+/// Every path that changes records is in the outbox: linking a Handlungsfeld (the network changes) and
+/// a dataset import (each record it writes).
+fn links_and_imports_are_events_too(backend: Backend) {
+    let app = spawn_app_with(&backend, options(Duration::from_millis(50)));
+    let admin = app.admin();
+    let receiver = Receiver::start(|_| 200, Duration::ZERO);
+    subscribe(&admin, json!({"url": receiver.url, "types": ["networks"]}));
+    let seed: Value = serde_json::from_str(rbn_registry::app::SEED).unwrap();
+    let networks = seed["networks"].as_array().map_or(0, Vec::len);
+    assert!(networks > 40, "the seed has the networks");
+    app.db.import(&seed, &rbn_registry::storage::Actor::default()).expect("import");
+    let got = receiver.wait_for("the imported networks", Duration::from_secs(20), |r| r.len() >= networks);
+    assert!(got.iter().all(|r| r.json()["type"] == "networks.created"), "{:?}", got[0].body);
+    let network = got[0].json()["data"]["id"].as_str().unwrap().to_string();
+    let hf = admin.create("handlungsfelder", &json!({"slug": "neu-zugewandert", "name": "Neu zugewandert"}));
+    let network_path = format!("/v1/networks/{network}");
+    let link = format!("{network_path}/handlungsfelder/{}", hf["id"].as_str().unwrap());
+    let linked = admin.send("PUT", &link, &[("If-Match", &admin.get(&network_path).etag())], None);
+    assert_eq!(linked.status, 200, "{}", linked.text());
+    let got = receiver.wait_for("the link", Duration::from_secs(5), |r| r.len() > networks);
+    let event = got[networks].json();
+    assert_eq!(
+        (event["type"].as_str(), event["data"]["id"].as_str()),
+        (Some("networks.updated"), Some(network.as_str()))
+    );
+    assert!(event["data"]["data"]["handlungsfeldIds"].to_string().contains(hf["id"].as_str().unwrap()), "{event}");
 }
