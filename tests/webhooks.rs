@@ -290,6 +290,10 @@ fn a_failing_receiver_gets_the_same_event_again(backend: Backend) {
     }
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.all().len(), 4, "nothing after the success");
+    // Ended deliveries are forgotten after a while (the worker prunes those 30 days old).
+    let later = rbn_registry::domain::Timestamp::now_after(rbn_registry::domain::Timestamp::now());
+    assert_eq!(app.db.prune_deliveries(later).unwrap(), 1);
+    assert_eq!(admin.get(&format!("/v1/webhooks/{id}/deliveries")).json()["data"], json!([]));
 }
 
 fn private_targets_are_refused_without_the_setting(backend: Backend) {
