@@ -350,7 +350,10 @@ fn hidden_contacts_never_appear_in_a_body(backend: Backend) {
             "networkId": network["id"], "name": "Bildungsbüro Funktionspostfach", "email": "bildungsbuero@example.org"
         }),
     );
-    // A public contact that becomes internal arrives as a deletion.
+    // A public contact that becomes internal arrives as a deletion. (Events carry the record as it is
+    // when the worker makes them, right after the commit: wait for the first, as a later change would
+    // show in it.)
+    receiver.wait_for("three contact events", Duration::from_secs(5), |r| r.len() >= 3);
     let path = format!("/v1/contacts/{}", public["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
     assert_eq!(admin.patch(&path, &etag, &json!({"visibility": "internal"})).status, 200);
