@@ -6,7 +6,7 @@ mod common;
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::process::Command;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -152,10 +152,16 @@ impl ThrowawayPostgres {
     }
 
     fn run(&self, program: &Path, args: &[&str]) {
+        // Their chatter on stdout would land in the middle of the test harness's result lines.
         let status = if Self::as_root() {
-            Command::new("runuser").args(["-u", "postgres", "--"]).arg(program).args(args).status()
+            Command::new("runuser")
+                .args(["-u", "postgres", "--"])
+                .arg(program)
+                .args(args)
+                .stdout(Stdio::null())
+                .status()
         } else {
-            Command::new(program).args(args).status()
+            Command::new(program).args(args).stdout(Stdio::null()).status()
         };
         assert!(status.unwrap().success(), "{} {args:?}", program.display());
     }
