@@ -890,7 +890,7 @@ fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi:
         CursorKind::Key(_) => ("Position from `links.next`: the last key seen.", json!("3")),
         CursorKind::Starts => (
             "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
-            json!("s202703150800000000000190b7e23c4d7a1b9f001234567890ab"),
+            json!("s2027031508000000000030190b7e23c4d7a1b9f001234567890ab"),
         ),
     };
     vec![
