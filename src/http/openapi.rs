@@ -13,12 +13,17 @@ use utoipa::openapi::request_body::RequestBodyBuilder;
 use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
-    ContentBuilder, Header, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
+    ContentBuilder, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
 };
 use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
 
+use super::openapi_parts::{
+    complete, content_encoding_header, header_param, if_none_match, not_modified, paging_params, problem_name,
+    query_param, schema_ref, string_header, vary_header, with_common_headers,
+};
 use super::problem::Problem;
 use super::query::CursorKind;
+use super::reference;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
 use crate::domain::*;
 use crate::storage::kinds::{KindVisitor, editable_names, for_each_kind};
@@ -72,6 +77,19 @@ use crate::storage::{ListOrder, Table, audited_types};
     ))
 )]
 struct Schemas;
+
+/// The operations of the reference data, from their handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(paths(reference::districts, reference::district, reference::regions, reference::region))]
+struct ReferenceApi;
+
+/// The paths of annotated handlers, completed with what every response shares.
+fn annotated(api: Document) -> impl Iterator<Item = (String, PathItem)> {
+    api.paths.paths.into_iter().map(|(path, mut item)| {
+        complete(&mut item);
+        (path, item)
+    })
+}
 
 /// The document, built once.
 pub fn document() -> &'static Document {
@@ -619,7 +637,7 @@ fn build() -> Document {
         .into_iter()
         .chain(calendar_paths())
         .chain(network_paths())
-        .chain(reference_paths())
+        .chain(annotated(ReferenceApi::openapi()))
         .chain(meta_paths())
     {
         paths = paths.path(path, item);
@@ -655,40 +673,6 @@ fn build() -> Document {
 }
 
 // ---- building blocks ----
-
-fn schema_ref(name: &str) -> RefOr<Schema> {
-    RefOr::Ref(Ref::from_schema_name(name))
-}
-
-fn string_header(description: &str) -> Header {
-    let mut header = Header::new(ObjectBuilder::new().schema_type(Type::String));
-    header.description = Some(description.into());
-    header
-}
-
-/// Headers every response carries.
-fn with_common_headers(response: ResponseBuilder) -> ResponseBuilder {
-    response
-        .header(
-            "X-Request-Id",
-            string_header("The request's id: the client's X-Request-Id, or a new one. Quote it in bug reports."),
-        )
-        .header("API-Version", string_header("The major version of this API (`1`)."))
-        .header("X-Content-Type-Options", string_header("`nosniff`."))
-        .header("Referrer-Policy", string_header("`no-referrer`."))
-        .header(
-            "Content-Security-Policy",
-            string_header("`default-src 'none'; frame-ancestors 'none'; base-uri 'none'` (not on `/docs`)."),
-        )
-        .header(
-            "Access-Control-Allow-Origin",
-            string_header(
-                "CORS: the request's `Origin`, for any origin. Exposed to scripts: ETag, Link, Location, Last-Modified, \
-                 Retry-After, X-Request-Id, API-Version. Preflights allow Authorization, If-Match, If-None-Match, \
-                 If-Modified-Since, Content-Type, Accept and X-Request-Id.",
-            ),
-        )
-}
 
 fn problem_response(status: u16) -> (String, RefOr<utoipa::openapi::Response>) {
     let (description, example) = match status {
@@ -781,31 +765,6 @@ fn json_response(
     response.build().into()
 }
 
-/// `Content-Encoding` of a read: what `encoding` negotiates.
-fn content_encoding_header() -> Header {
-    string_header(
-        "`br`, `zstd` or `gzip`, the client's choice by `Accept-Encoding`, for textual bodies of 1 KiB and more; \
-         absent otherwise. Each coding has its own ETag.",
-    )
-}
-
-/// `Vary` of a read.
-fn vary_header() -> Header {
-    string_header(
-        "Names `Authorization`, `Origin` and `Accept-Encoding`: the representation depends on the API key, CORS \
-         and the content coding.",
-    )
-}
-
-fn not_modified() -> (String, RefOr<utoipa::openapi::Response>) {
-    let response = with_common_headers(ResponseBuilder::new().description(
-        "Not modified: the representation still has the ETag given in If-None-Match (or did not change since If-Modified-Since).",
-    ))
-    .header("ETag", string_header("The current ETag, of the content coding the request accepts."))
-    .header("Vary", vary_header());
-    ("304".into(), response.build().into())
-}
-
 fn path_param(name: &str, description: &str, example: Value) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name(name)
@@ -830,88 +789,12 @@ fn uuid_path_param(description: &str) -> utoipa::openapi::path::Parameter {
         .build()
 }
 
-fn header_param(name: &str, description: &str, required: bool) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Header)
-        .required(if required { Required::True } else { Required::False })
-        .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .example(Some(json!("\"6b1f0c2a9d4e4f7a8b3c2d1e0f9a8b7c\"")))
-        .build()
-}
-
-fn if_none_match() -> utoipa::openapi::path::Parameter {
-    header_param("If-None-Match", "ETags you have; when one matches, the answer is 304 without a body.", false)
-}
-
 fn if_match() -> utoipa::openapi::path::Parameter {
     header_param(
         "If-Match",
         "The ETag of the version you read. Required: 428 without it, 412 when the record has changed since.",
         true,
     )
-}
-
-fn query_param(
-    name: &str,
-    description: &str,
-    schema: ObjectBuilder,
-    example: Value,
-) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Query)
-        .required(Required::False)
-        .description(Some(description))
-        .schema(Some(schema))
-        .example(Some(example))
-        .build()
-}
-
-/// `limit`, `cursor`, `modifiedSince`.
-fn paging_params(default_limit: i64, cursor: CursorKind) -> Vec<utoipa::openapi::path::Parameter> {
-    let (cursor_description, cursor_example) = match cursor {
-        CursorKind::Records => (
-            "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
-            json!("i0190b7e23c4d7a1b9f001234567890ab"),
-        ),
-        CursorKind::Sequence => {
-            ("Position from `links.next` or `links.resume`: the last sequence number seen.", json!("42"))
-        }
-        CursorKind::Key(5) => ("Position from `links.next`: the last Kreisschlüssel seen.", json!("05158")),
-        CursorKind::Key(_) => ("Position from `links.next`: the last key seen.", json!("3")),
-        CursorKind::Starts => (
-            "Position from `links.next` of the previous page; it continues that list (its order and `modifiedSince`).",
-            json!("s202703150800000000000190b7e23c4d7a1b9f001234567890ab"),
-        ),
-    };
-    vec![
-        query_param(
-            "limit",
-            &format!("Page size, 1 to 500 (default {default_limit})."),
-            ObjectBuilder::new()
-                .schema_type(Type::Integer)
-                .minimum(Some(1))
-                .maximum(Some(500))
-                .default(Some(json!(default_limit))),
-            json!(50),
-        ),
-        query_param(
-            "cursor",
-            cursor_description,
-            ObjectBuilder::new().schema_type(Type::String).pattern(Some(cursor.pattern())),
-            cursor_example,
-        ),
-        query_param(
-            "modifiedSince",
-            "Only records changed at or after this time, in change order, with tombstones for deleted ones.",
-            ObjectBuilder::new()
-                .schema_type(Type::String)
-                .format(Some(SchemaFormat::KnownFormat(KnownFormat::DateTime))),
-            json!("2026-11-21T12:00:00Z"),
-        ),
-    ]
 }
 
 /// What `POST /v1/api-keys` takes: one shape per role.
@@ -1015,10 +898,6 @@ fn required_key(op: OperationBuilder) -> OperationBuilder {
 
 /// Problem responses are defined once under `components/responses` and referenced by every operation.
 const PROBLEM_STATUSES: &[u16] = &[400, 401, 403, 404, 409, 412, 413, 415, 428, 429, 500, 503];
-
-fn problem_name(status: u16) -> String {
-    format!("Problem{status}")
-}
 
 fn with_problems(mut op: OperationBuilder, statuses: &[u16]) -> OperationBuilder {
     for status in statuses {
@@ -1352,81 +1231,6 @@ fn calendar_paths() -> Vec<(String, PathItem)> {
                 "The network's meetings.",
                 vec![network],
             ),
-        ),
-    ]
-}
-
-fn reference_paths() -> Vec<(String, PathItem)> {
-    let mut region_params = vec![query_param(
-        "district",
-        "Regierungsbezirk key (1, 3, 5, 7, 9).",
-        ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
-        json!(1),
-    )];
-    region_params.extend(paging_params(100, CursorKind::Key(5)));
-    region_params.push(if_none_match());
-    let mut district_params = paging_params(100, CursorKind::Key(1));
-    district_params.push(if_none_match());
-    let list =
-        |id: &str, name: &str, schema: &str, params: Vec<utoipa::openapi::path::Parameter>, description: &str| {
-            PathItem::new(
-                HttpMethod::Get,
-                optional_key(with_problems(
-                    operation(id, "reference", &format!("List {name}"), description)
-                        .parameters(Some(params))
-                        .response("200", list_response(schema_ref(schema), &format!("The {name}.")))
-                        .response_with(not_modified()),
-                    LIST_PROBLEMS,
-                ))
-                .build(),
-            )
-        };
-    let one = |id: &str, name: &str, schema: &str, param: utoipa::openapi::path::Parameter| {
-        PathItem::new(
-            HttpMethod::Get,
-            optional_key(with_problems(
-                operation(id, "reference", &format!("Read a {name}"), &format!("One {name} by its key."))
-                    .parameters(Some(vec![param, if_none_match()]))
-                    .response("200", json_response(&format!("The {name}."), schema_ref(schema), None, true))
-                    .response_with(not_modified()),
-                READ_PROBLEMS,
-            ))
-            .build(),
-        )
-    };
-    vec![
-        (
-            "/v1/districts".into(),
-            list(
-                "list_districts",
-                "Regierungsbezirke",
-                "District",
-                district_params,
-                "The five Regierungsbezirke of NRW, by key.",
-            ),
-        ),
-        (
-            "/v1/districts/{key}".into(),
-            one(
-                "get_district",
-                "Regierungsbezirk",
-                "District",
-                path_param("key", "The key: 1, 3, 5, 7 or 9.", json!("1")),
-            ),
-        ),
-        (
-            "/v1/regions".into(),
-            list(
-                "list_regions",
-                "regions",
-                "Region",
-                region_params,
-                "The 53 Kreise, kreisfreie Städte and the StädteRegion Aachen, by Kreisschlüssel (one page by default).",
-            ),
-        ),
-        (
-            "/v1/regions/{key}".into(),
-            one("get_region", "region", "Region", path_param("key", "The 5-digit Kreisschlüssel.", json!("05158"))),
         ),
     ]
 }

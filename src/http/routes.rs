@@ -5,9 +5,9 @@ use actix_web::{HttpResponse, web};
 
 use super::networks::{change_link, get_network, list_networks, nested};
 use super::problem::ApiError;
-use super::reference::{districts, item, regions};
+use super::reference::{district, districts, region, regions};
 use super::{calendars, crud, exports, meta, problem};
-use crate::domain::{District, Network, Region, ResourceKind};
+use crate::domain::{Network, ResourceKind};
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 
@@ -39,9 +39,9 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         );
     for_each_kind(&mut Collections(cfg));
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
-        .service(web::resource("/v1/regions/{key}").route(web::get().to(item::<Region>)))
+        .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
-        .service(web::resource("/v1/districts/{key}").route(web::get().to(item::<District>)))
+        .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
         .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
         .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
         .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
