@@ -23,8 +23,8 @@ use super::openapi_parts::{
 };
 use super::problem::Problem;
 use super::query::CursorKind;
-use super::reference;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
+use super::{calendars, reference};
 use crate::domain::*;
 use crate::storage::kinds::{KindVisitor, editable_names, for_each_kind};
 use crate::storage::{ListOrder, Table, audited_types};
@@ -82,6 +82,11 @@ struct Schemas;
 #[derive(OpenApi)]
 #[openapi(paths(reference::districts, reference::district, reference::regions, reference::region))]
 struct ReferenceApi;
+
+/// The calendar feeds of meetings, from their handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(paths(calendars::all, calendars::of_network))]
+struct CalendarApi;
 
 /// The paths of annotated handlers, completed with what every response shares.
 fn annotated(api: Document) -> impl Iterator<Item = (String, PathItem)> {
@@ -635,7 +640,7 @@ fn build() -> Document {
     for (path, item) in collections
         .0
         .into_iter()
-        .chain(calendar_paths())
+        .chain(annotated(CalendarApi::openapi()))
         .chain(network_paths())
         .chain(annotated(ReferenceApi::openapi()))
         .chain(meta_paths())
@@ -1169,70 +1174,6 @@ fn network_paths() -> Vec<(String, PathItem)> {
     item.delete = Some(unlink);
     paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
-}
-
-/// The calendar feeds of meetings: all (filtered) and one network's.
-fn calendar_paths() -> Vec<(String, PathItem)> {
-    let feed =
-        |id: &str, summary: &str, description: &str, mut params: Vec<utoipa::openapi::path::Parameter>| {
-            params.push(if_none_match());
-            let response = with_common_headers(ResponseBuilder::new().description("The calendar (RFC 5545)."))
-                .header(
-                    "ETag",
-                    string_header("Validator of the calendar: it changes only when a meeting in it changes."),
-                )
-                .header(
-                    "Cache-Control",
-                    string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
-                )
-                .header("Content-Encoding", content_encoding_header())
-                .header("Vary", vary_header())
-                .content(
-                    "text/calendar; charset=utf-8",
-                    ContentBuilder::new()
-                        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-                        .example(Some(json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…\r\nEND:VCALENDAR\r\n")))
-                        .build(),
-                )
-                .build();
-            PathItem::new(
-            HttpMethod::Get,
-            optional_key(with_problems(
-                operation(id, "meetings", summary, &format!(
-                    "{description} One VEVENT per meeting known at least to the day (planning dates of a month or \
-                     a year are left out): UID from the meeting's id (it never changes), DTSTAMP and LAST-MODIFIED \
-                     its last change, SEQUENCE the number of its changes, whole days as `VALUE=DATE`, times in UTC, \
-                     `STATUS:CANCELLED` for cancelled meetings (`TENTATIVE` for postponed ones), LOCATION and URL. \
-                     Subscribe with `webcal://`; `If-None-Match` answers 304 until a meeting changes."
-                ))
-                .parameters(Some(params))
-                .response("200", response)
-                .response_with(not_modified()),
-                READ_PROBLEMS,
-            ))
-            .build(),
-        )
-        };
-    let filters: Vec<_> = MeetingFilter::into_params(|| Some(ParameterIn::Query))
-        .into_iter()
-        .filter(|p| ["network", "district", "body"].contains(&p.name.as_str()))
-        .collect();
-    let network = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
-    vec![
-        (
-            "/v1/meetings.ics".into(),
-            feed("calendar_meetings", "Calendar of meetings", "The meetings of the filters (AND).", filters),
-        ),
-        (
-            "/v1/networks/{id}/meetings.ics".into(),
-            feed(
-                "calendar_network_meetings",
-                "Calendar of a network's meetings",
-                "The network's meetings.",
-                vec![network],
-            ),
-        ),
-    ]
 }
 
 fn meta_paths() -> Vec<(String, PathItem)> {
