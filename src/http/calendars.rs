@@ -34,7 +34,6 @@ const EVENTS: &str = "One VEVENT per meeting known at least to the day (planning
     example = json!("BEGIN:VCALENDAR\r\nVERSION:2.0\r\n…\r\nEND:VCALENDAR\r\n"),
     headers(
         ("ETag" = String, description = "Validator of the calendar: it changes only when a meeting in it changes."),
-        ("Cache-Control" = String), ("Content-Encoding" = String), ("Vary" = String),
     ),
 )]
 #[allow(dead_code)] // Only its documentation is used: `feed` writes the calendar's bytes.

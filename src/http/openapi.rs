@@ -5,29 +5,35 @@
 //! per kind; schemas come from the domain types' derives, the page and tombstone shapes from
 //! `responses`.
 
+use std::collections::BTreeMap;
 use std::sync::OnceLock;
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse};
 
 use serde_json::{Value, json};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
 use utoipa::openapi::request_body::RequestBodyBuilder;
-use utoipa::openapi::schema::{ArrayBuilder, KnownFormat, ObjectBuilder, OneOfBuilder, SchemaFormat, Type};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
 use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityRequirement, SecurityScheme};
 use utoipa::openapi::{
     ContentBuilder, OpenApi as Document, PathsBuilder, Ref, RefOr, Required, ResponseBuilder, Schema, Tag,
 };
-use utoipa::{IntoParams, OpenApi, PartialSchema, ToSchema};
+use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToSchema};
 
+use super::auth::Caller;
+use super::conditional::respond_bytes;
 use super::openapi_parts::{
-    complete, content_encoding_header, header_param, if_none_match, not_modified, paging_params, problem_name,
-    query_param, schema_ref, string_header, vary_header, with_common_headers,
+    comma_list, complete, content_encoding_header, header_param, if_none_match, not_modified, paging_params,
+    path_param, problem_name, problems, query_param, schema_ref, string_header, vary_header, with_common_headers,
 };
-use super::problem::Problem;
-use super::query::CursorKind;
+use super::problem::{ApiError, Problem};
+use super::query::QueryParams;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
-use super::{calendars, reference};
+use super::{calendars, exports, meta, reference};
 use crate::domain::*;
-use crate::storage::kinds::{KindVisitor, editable_names, for_each_kind};
-use crate::storage::{ListOrder, Table, audited_types};
+use crate::storage::kinds::{KindVisitor, for_each_kind};
+use crate::storage::{ListOrder, Table};
 
 #[derive(OpenApi)]
 #[openapi(
@@ -88,6 +94,25 @@ struct ReferenceApi;
 #[openapi(paths(calendars::all, calendars::of_network))]
 struct CalendarApi;
 
+/// Discovery, this document, the change feed, the audit log, API keys and the operations' endpoints,
+/// from their handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(paths(
+    meta::discovery,
+    openapi_json,
+    meta::changes,
+    meta::audit,
+    meta::list_keys,
+    meta::create_key,
+    meta::revoke_key,
+    meta::healthz,
+    meta::readyz,
+    meta::metrics,
+    exports::dataset,
+    exports::csv,
+))]
+struct OperationsApi;
+
 /// The paths of annotated handlers, completed with what every response shares.
 fn annotated(api: Document) -> impl Iterator<Item = (String, PathItem)> {
     api.paths.paths.into_iter().map(|(path, mut item)| {
@@ -117,6 +142,29 @@ pub fn document_json() -> String {
         text
     })
     .clone()
+}
+
+#[utoipa::path(
+    get, path = "/v1/openapi.json", operation_id = "openapi", tag = "operations",
+    summary = "This OpenAPI document", description = "The OpenAPI 3.1 document of the API.",
+    responses(
+        (status = 200, description = "The document.", body = Object, headers(("ETag" = String))),
+        DocumentProblems,
+    ),
+)]
+pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
+    QueryParams::parse(req.query_string())?.finish()?;
+    let document = document_json();
+    Ok(respond_bytes(&req, &caller.0, StatusCode::OK, document.into_bytes(), "application/json", None))
+}
+
+/// What reading this document can fail with (it reads no database).
+struct DocumentProblems;
+
+impl IntoResponses for DocumentProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[400, 401, 429, 500])
+    }
 }
 
 /// The headers that responses repeat (the common ones on every response, `ETag`, `Cache-Control`, …)
@@ -643,7 +691,7 @@ fn build() -> Document {
         .chain(annotated(CalendarApi::openapi()))
         .chain(network_paths())
         .chain(annotated(ReferenceApi::openapi()))
-        .chain(meta_paths())
+        .chain(annotated(OperationsApi::openapi()))
     {
         paths = paths.path(path, item);
     }
@@ -770,17 +818,6 @@ fn json_response(
     response.build().into()
 }
 
-fn path_param(name: &str, description: &str, example: Value) -> utoipa::openapi::path::Parameter {
-    ParameterBuilder::new()
-        .name(name)
-        .parameter_in(ParameterIn::Path)
-        .required(Required::True)
-        .description(Some(description))
-        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
-        .example(Some(example))
-        .build()
-}
-
 fn uuid_path_param(description: &str) -> utoipa::openapi::path::Parameter {
     ParameterBuilder::new()
         .name("id")
@@ -802,60 +839,6 @@ fn if_match() -> utoipa::openapi::path::Parameter {
     )
 }
 
-/// What `POST /v1/api-keys` takes: one shape per role.
-fn key_input_schema() -> Schema {
-    let uuid =
-        || ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
-    let shape = |role: &str| {
-        ObjectBuilder::new()
-            .property(
-                "name",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .min_length(Some(1))
-                    .max_length(Some(200))
-                    .pattern(Some(crate::domain::validation::patterns::TEXT)),
-            )
-            .required("name")
-            .property("role", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([role])))
-            .required("role")
-            .property(
-                "expiresAt",
-                OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(
-                    // Its own example: an expiry must lie in the future, which JSON Schema cannot say.
-                    ObjectBuilder::new()
-                        .schema_type(Type::String)
-                        .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
-                            utoipa::openapi::KnownFormat::DateTime,
-                        )))
-                        .description(Some("RFC 3339, in the future, at most 9999-12-31T23:59:59Z."))
-                        .examples([json!("2099-12-31T23:59:59Z")]),
-                ),
-            )
-            .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
-    };
-    OneOfBuilder::new()
-        .item(shape("admin").description(Some("Everything.")))
-        .item(
-            shape("district")
-                .description(Some("The networks of one Regierungsbezirk."))
-                .property(
-                    "districtKey",
-                    ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
-                )
-                .required("districtKey"),
-        )
-        .item(
-            shape("editor")
-                .description(Some("Named networks."))
-                .property("networkIds", ArrayBuilder::new().items(uuid()).min_items(Some(1)).max_items(Some(100)))
-                .required("networkIds"),
-        )
-        .build()
-        .into()
-}
-
-/// A pattern for a comma-separated list of `names`.
 /// The `expand` parameter of networks (the single read and the list).
 fn expand_param(description: &str) -> utoipa::openapi::path::Parameter {
     query_param(
@@ -867,11 +850,6 @@ fn expand_param(description: &str) -> utoipa::openapi::path::Parameter {
             .pattern(Some(comma_list(crate::domain::Expansion::NAMES))),
         json!("contracts,bodies,handlungsfelder,contacts"),
     )
-}
-
-fn comma_list(names: &[&str]) -> String {
-    let one = format!("({})", names.join("|"));
-    format!("^{one}(,{one})*$")
 }
 
 fn list_response(item: RefOr<Schema>, description: &str) -> RefOr<utoipa::openapi::Response> {
@@ -1174,254 +1152,6 @@ fn network_paths() -> Vec<(String, PathItem)> {
     item.delete = Some(unlink);
     paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
-}
-
-fn meta_paths() -> Vec<(String, PathItem)> {
-    let plain = |id: &str,
-                 tag: &str,
-                 summary: &str,
-                 description: &str,
-                 content_type: &str,
-                 schema: ObjectBuilder,
-                 example: Value| {
-        PathItem::new(
-            HttpMethod::Get,
-            with_problems(
-                operation(id, tag, summary, description).response(
-                    "200",
-                    with_common_headers(ResponseBuilder::new().description(summary))
-                        .content(
-                            content_type,
-                            ContentBuilder::new().schema(Some(schema)).example(Some(example)).build(),
-                        )
-                        .build(),
-                ),
-                &[500, 503],
-            )
-            .build(),
-        )
-    };
-    let mut change_params = vec![query_param(
-        "type",
-        &format!("Comma-separated types to include: {} (default all).", editable_names().join(", ")),
-        ObjectBuilder::new()
-            .schema_type(Type::String)
-            .max_length(Some(200))
-            .pattern(Some(comma_list(&editable_names()))),
-        json!("networks,contracts"),
-    )];
-    change_params.extend(paging_params(50, CursorKind::Sequence));
-    change_params.push(if_none_match());
-    let changes = optional_key(with_problems(
-        operation("list_changes", "sync", "The change feed", "Every record's latest change in write order, across all types, each \
-            record once at its latest position; deleted records (and contacts the reader may not see) as `deleted: true` \
-            without `data`. Follow `links.next` while there is one; keep `links.resume`, present on every page: \
-            asking it later returns exactly what changed since, so resuming loses and repeats nothing.")
-            .parameters(Some(change_params))
-            .response("200", list_response(schema_ref("ChangeFeedEntry"), "A page of the feed."))
-            .response_with(not_modified()),
-        LIST_PROBLEMS,
-    ))
-    .build();
-    let discovery = optional_key(with_problems(
-        operation(
-            "discovery",
-            "operations",
-            "Discover the API",
-            "Name, version, data licence, the time of the last change and links to everything.",
-        )
-        .parameter(if_none_match())
-        .response("200", json_response("The discovery document.", schema_ref("Discovery"), None, true))
-        .response_with(not_modified()),
-        &[400, 401, 429, 500, 503],
-    ))
-    .build();
-    let openapi = with_problems(
-        operation("openapi", "operations", "This OpenAPI document", "The OpenAPI 3.1 document of the API.")
-            .response("200", json_response("The document.", ObjectBuilder::new().into(), None, true)),
-        &[400, 401, 429, 500],
-    )
-    .build();
-    let mut audit_params = vec![
-        query_param(
-            "resourceType",
-            "Only entries of this type.",
-            ObjectBuilder::new().schema_type(Type::String).enum_values(Some(audited_types())),
-            json!("networks"),
-        ),
-        query_param(
-            "resourceId",
-            "Only entries of this record.",
-            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-            json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
-        ),
-        query_param(
-            "keyId",
-            "Only entries written with this API key.",
-            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-            json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
-        ),
-        query_param(
-            "action",
-            "Only entries of this action: create, replace, patch, delete, link, unlink.",
-            ObjectBuilder::new().schema_type(Type::String),
-            json!("patch"),
-        ),
-    ];
-    audit_params.extend(paging_params(50, CursorKind::Sequence));
-    let audit = required_key(with_problems(
-        operation("list_audit", "administration", "The audit log", "Every write: who (key id and name), when, which record, which action, which fields changed (names only, never values), and the request id. Admin keys only.")
-            .parameters(Some(audit_params))
-            .response("200", list_response(schema_ref("AuditEntry"), "A page of the log, oldest first.")),
-        &[400, 401, 403, 429, 500, 503],
-    ))
-    .build();
-    let list_keys = required_key(with_problems(
-        operation(
-            "list_api_keys",
-            "administration",
-            "List API keys",
-            "All keys without their secrets. Admin keys only.",
-        )
-        .response("200", list_response(schema_ref("ApiKey"), "The keys.")),
-        &[400, 401, 403, 429, 500, 503],
-    ))
-    .build();
-    let create_key = required_key(with_problems(
-        operation("create_api_key", "administration", "Create an API key", "Creates a key; the response shows its secret once. Admin keys only. `expiresAt`, if given, must lie in the future (at most 9999-12-31T23:59:59Z); an editor key's `networkIds` must name networks that exist. 400 otherwise, with the field.")
-            .request_body(Some(
-                RequestBodyBuilder::new()
-                    .required(Some(Required::True))
-                    .content(
-                        "application/json",
-                        ContentBuilder::new()
-                            .schema(Some(key_input_schema()))
-                            .example(Some(json!({"name": "Bildungsbüro Kreis Mettmann", "role": "editor", "networkIds": ["db672378-2759-4224-a54c-4415f60666d0"]})))
-                            .build(),
-                    )
-                    .build(),
-            ))
-            .response("201", json_response("The key with its secret.", schema_ref("CreatedKey"), None, false)),
-        &[400, 401, 403, 413, 415, 429, 500, 503],
-    ))
-    .build();
-    let revoke = required_key(with_problems(
-        operation(
-            "revoke_api_key",
-            "administration",
-            "Revoke an API key",
-            "The key stops working at once. Admin keys only. Revoking a revoked key changes nothing: it keeps the time of its first revocation.",
-        )
-        .parameter(uuid_path_param("The key's id."))
-        .response("204", with_common_headers(ResponseBuilder::new().description("Revoked.")).build()),
-        &[400, 401, 403, 404, 429, 500, 503],
-    ))
-    .build();
-    let dataset_export = with_problems(
-        operation("export_dataset", "exports", "The public dataset", "The whole public registry in the dataset format that `rbn import` reads (internal contacts and unconsented persons' channels left out), with the data licence. Streamed while it is read from one consistent snapshot, so it has no `Content-Length`; a download that breaks off ends without the last chunk, never as a shorter document. The ETag derives from the snapshot's version: a revalidation (304) reads no records. A service streams a few downloads at once (503 with `Retry-After` beyond), and gives up one whose client reads nothing for the request time-out.")
-            .parameter(if_none_match())
-            .response("200", json_response("The dataset.", ObjectBuilder::new().property("format", ObjectBuilder::new().schema_type(Type::String)).property("formatVersion", ObjectBuilder::new().schema_type(Type::Integer)).property("licence", ObjectBuilder::new()).into(), None, true))
-            .response_with(not_modified()),
-        &[400, 401, 429, 500, 503],
-    )
-    .build();
-    let csv_export = with_problems(
-        operation("export_csv", "exports", "One resource as CSV", "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark (so that Excel reads umlauts), RFC 4180 quoting (a cell with `,`, `;`, a double quote, tab or line break is quoted, its double quotes doubled), CRLF; cells separated by `,`, or by `;` with `separator=semicolon` (German Excel opens that in columns). \
-            The columns are the fields of the JSON representation in its order, every cell readable text, never JSON: lists of ids joined with `, `; an address in three columns `addressStreet`, `addressPostalCode`, `addressCity`; `sources` as `Title (publisher, date, URL)` with the parts a source has, joined with `; `; a contract's `signatories` as `Name (role, party)`, joined with `; `; booleans `true`/`false`; empty cells for absent values. The dataset export has every field in full. \
-            No cell is a formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).")
-            .parameter(path_param("file", &csv_files(), json!("networks.csv")))
-            .parameter(query_param(
-                "separator",
-                "The character between cells: `comma` (the default) or `semicolon`, for spreadsheets whose list separator is `;` (German Excel). Each has its own ETag.",
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .enum_values(Some(crate::domain::dataset::CsvSeparator::ALL.iter().copied()))
-                    .default(Some(json!("comma"))),
-                json!("semicolon"),
-            ))
-            .parameter(if_none_match())
-            .response("200", {
-                let mut r = with_common_headers(ResponseBuilder::new().description("The CSV file."))
-                    .header("ETag", string_header("Validator of the file."))
-                    .header("Content-Disposition", string_header("`attachment; filename=\"rbn-networks.csv\"`"))
-                    .content("text/csv; charset=utf-8", ContentBuilder::new().schema(Some(ObjectBuilder::new().schema_type(Type::String))).example(Some(json!("\u{feff}id,slug,name\r\n…"))).build());
-                r = r.header("Cache-Control", string_header("`public, max-age=60`"))
-                    .header("Content-Encoding", content_encoding_header())
-                    .header("Vary", vary_header());
-                r.build()
-            })
-            .response_with(not_modified()),
-        &[400, 401, 404, 429, 500, 503],
-    )
-    .build();
-    let mut keys = PathItem::new(HttpMethod::Get, list_keys);
-    keys.post = Some(create_key);
-    vec![
-        ("/v1".into(), PathItem::new(HttpMethod::Get, discovery)),
-        ("/v1/openapi.json".into(), PathItem::new(HttpMethod::Get, openapi)),
-        ("/v1/changes".into(), PathItem::new(HttpMethod::Get, changes)),
-        ("/v1/audit".into(), PathItem::new(HttpMethod::Get, audit)),
-        ("/v1/exports/dataset.json".into(), PathItem::new(HttpMethod::Get, dataset_export)),
-        ("/v1/exports/{file}".into(), PathItem::new(HttpMethod::Get, csv_export)),
-        ("/v1/api-keys".into(), keys),
-        ("/v1/api-keys/{id}".into(), PathItem::new(HttpMethod::Delete, revoke)),
-        (
-            "/healthz".into(),
-            plain(
-                "healthz",
-                "operations",
-                "Liveness",
-                "The process answers.",
-                "application/json",
-                ObjectBuilder::new()
-                    .property("status", ObjectBuilder::new().schema_type(Type::String))
-                    .required("status"),
-                json!({"status": "ok"}),
-            ),
-        ),
-        (
-            "/readyz".into(),
-            plain(
-                "readyz",
-                "operations",
-                "Readiness",
-                "The database answers (503 when it does not).",
-                "application/json",
-                ObjectBuilder::new()
-                    .property("status", ObjectBuilder::new().schema_type(Type::String))
-                    .required("status"),
-                json!({"status": "ready"}),
-            ),
-        ),
-        (
-            "/metrics".into(),
-            plain(
-                "metrics",
-                "operations",
-                "Metrics",
-                "Prometheus text exposition (format 0.0.4, `text/plain; version=0.0.4`): requests by method, route \
-                 pattern and status (`rbn_http_requests_total`), a latency histogram per route \
-                 (`rbn_http_request_duration_seconds`), requests in flight, the database pool \
-                 (`rbn_db_pool_*`: size, open and idle connections, checkouts, waits, time-outs), the read cache \
-                 (`rbn_read_cache_entries`, `rbn_read_cache_bytes`, `rbn_read_cache_hits_total`) and the \
-                 process's resident memory (`process_resident_memory_bytes`).",
-                "text/plain",
-                ObjectBuilder::new().schema_type(Type::String),
-                json!(
-                    "# HELP rbn_http_requests_total HTTP requests answered, by method, route pattern and status.\n\
-                     # TYPE rbn_http_requests_total counter\n\
-                     rbn_http_requests_total{method=\"GET\",route=\"/v1/networks/{id}\",status=\"200\"} 1\n"
-                ),
-            ),
-        ),
-    ]
-}
-
-/// "`networks.csv`, …, `handlungsfelder.csv` or `contacts.csv`.": the CSV files, one per editable kind.
-fn csv_files() -> String {
-    let files: Vec<String> = editable_names().iter().map(|name| format!("`{name}.csv`")).collect();
-    let (last, others) = files.split_last().expect("there are editable kinds");
-    format!("{} or {last}.", others.join(", "))
 }
 
 trait ResponseWith {

@@ -154,6 +154,24 @@ pub fn problem_name(status: u16) -> String {
     format!("Problem{status}")
 }
 
+/// A parameter in the path.
+pub fn path_param(name: &str, description: &str, example: Value) -> utoipa::openapi::path::Parameter {
+    ParameterBuilder::new()
+        .name(name)
+        .parameter_in(ParameterIn::Path)
+        .required(Required::True)
+        .description(Some(description))
+        .schema(Some(ObjectBuilder::new().schema_type(Type::String)))
+        .example(Some(example))
+        .build()
+}
+
+/// A pattern for a comma-separated list of `names`.
+pub fn comma_list(names: &[&str]) -> String {
+    let one = format!("({})", names.join("|"));
+    format!("^{one}(,{one})*$")
+}
+
 /// A page of `T`s (`{"data": […], "links": {…}}`), for `body = inline(Page<T>)`.
 pub struct Page<T>(PhantomData<T>);
 
@@ -203,7 +221,7 @@ impl IntoResponses for NotModified {
 }
 
 /// The problem responses of `STATUSES`, as references to `components/responses`.
-fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+pub fn problems(statuses: &[u16]) -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
     statuses
         .iter()
         .map(|status| {
@@ -229,8 +247,12 @@ macro_rules! problem_set {
 problem_set! {
     /// What a read of one record can fail with.
     ReadProblems = [400, 401, 404, 429, 500, 503];
-    /// What a list can fail with.
+    /// What a list (or another read that names no record) can fail with.
     ListProblems = [400, 401, 429, 500, 503];
+    /// What a read of an admin key can fail with.
+    AdminProblems = [400, 401, 403, 429, 500, 503];
+    /// What the operations' own endpoints (health, readiness, metrics) can fail with.
+    ServiceProblems = [500, 503];
 }
 
 /// The description of a header that an annotation names without one (`("ETag" = String)`): what every
@@ -252,18 +274,27 @@ fn shared_header(name: &str) -> Header {
 }
 
 /// Completes the operations of annotated handlers: every response they state carries the common
-/// headers, and the headers they name without a description get the shared one.
+/// headers, the headers they name without a description get the shared one, and the 200 of a read
+/// that names an `ETag` is cacheable, so it also carries `Cache-Control`, `Content-Encoding` and `Vary`
+/// (what `conditional` sends with every such answer).
 pub fn complete(item: &mut PathItem) {
     let common = with_common_headers(ResponseBuilder::new()).build().headers;
-    let operations = [&mut item.get, &mut item.put, &mut item.post, &mut item.delete, &mut item.patch];
-    for operation in operations.into_iter().flatten() {
-        complete_operation(operation, &common);
+    if let Some(read) = &mut item.get {
+        complete_operation(read, &common, true);
+    }
+    for write in [&mut item.put, &mut item.post, &mut item.delete, &mut item.patch].into_iter().flatten() {
+        complete_operation(write, &common, false);
     }
 }
 
-fn complete_operation(operation: &mut Operation, common: &BTreeMap<String, Header>) {
-    for response in operation.responses.responses.values_mut() {
+fn complete_operation(operation: &mut Operation, common: &BTreeMap<String, Header>, read: bool) {
+    for (status, response) in operation.responses.responses.iter_mut() {
         let RefOr::T(response) = response else { continue };
+        if read && status == "200" && response.headers.contains_key("ETag") {
+            for name in ["Cache-Control", "Content-Encoding", "Vary"] {
+                response.headers.entry(name.into()).or_insert_with(|| shared_header(name));
+            }
+        }
         for (name, header) in response.headers.iter_mut() {
             if header.description.is_none() {
                 *header = shared_header(name);

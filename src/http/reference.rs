@@ -33,8 +33,7 @@ const REFERENCE_LIMIT: i64 = 100;
     params(KeyPaging<1>, IfNoneMatch),
     responses(
         (status = 200, description = "The Regierungsbezirke.", body = inline(Districts), headers(
-            ("ETag" = String, description = "Validator of this page."), ("Link" = String), ("Cache-Control" = String),
-            ("Content-Encoding" = String), ("Vary" = String),
+            ("ETag" = String, description = "Validator of this page."), ("Link" = String),
         )),
         NotModified, ListProblems,
     ),
@@ -67,8 +66,7 @@ RegionFilter, KeyPaging<5>, IfNoneMatch
     ),
     responses(
         (status = 200, description = "The regions.", body = inline(Regions), headers(
-            ("ETag" = String, description = "Validator of this page."), ("Link" = String), ("Cache-Control" = String),
-            ("Content-Encoding" = String), ("Vary" = String),
+            ("ETag" = String, description = "Validator of this page."), ("Link" = String),
         )),
         NotModified, ListProblems,
     ),
@@ -166,7 +164,7 @@ impl Keyed for Region {
     params(("key" = String, Path, description = "The key: 1, 3, 5, 7 or 9.", example = "1"), IfNoneMatch),
     responses(
         (status = 200, description = "The Regierungsbezirk.", body = District, headers(
-            ("ETag" = String), ("Cache-Control" = String), ("Content-Encoding" = String), ("Vary" = String),
+            ("ETag" = String),
         )),
         NotModified, ReadProblems,
     ),
@@ -182,7 +180,7 @@ pub async fn district(request: ItemRequest) -> Result<HttpResponse, ApiError> {
     params(("key" = String, Path, description = "The 5-digit Kreisschlüssel.", example = "05158"), IfNoneMatch),
     responses(
         (status = 200, description = "The region.", body = Region, headers(
-            ("ETag" = String), ("Cache-Control" = String), ("Content-Encoding" = String), ("Vary" = String),
+            ("ETag" = String),
         )),
         NotModified, ReadProblems,
     ),

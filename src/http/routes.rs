@@ -6,7 +6,7 @@ use actix_web::{HttpResponse, web};
 use super::networks::{change_link, get_network, list_networks, nested};
 use super::problem::ApiError;
 use super::reference::{district, districts, region, regions};
-use super::{calendars, crud, exports, meta, problem};
+use super::{calendars, crud, exports, meta, openapi, problem};
 use crate::domain::{Network, ResourceKind};
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
@@ -43,7 +43,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
         .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
         .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
-        .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
+        .service(web::resource("/v1/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
         .service(web::resource("/v1/audit").route(web::get().to(meta::audit)))
         .service(web::resource("/v1/exports/dataset.json").route(web::get().to(exports::dataset)))
