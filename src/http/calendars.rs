@@ -11,7 +11,7 @@ use utoipa::{IntoParams, IntoResponses};
 use super::auth::Caller;
 use super::conditional::respond_bytes;
 use super::crud;
-use super::openapi_parts::{IfNoneMatch, NotModified, ReadProblems};
+use super::openapi_parts::{IfNoneMatch, NetworkId, NotModified, ReadProblems};
 use super::problem::ApiError;
 use super::query::QueryParams;
 use super::state::AppState;
@@ -74,7 +74,7 @@ pub async fn all(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -
 #[utoipa::path(
     get, path = "/v1/networks/{id}/meetings.ics", operation_id = "calendar_network_meetings", tag = "meetings",
     summary = "Calendar of a network's meetings", description = format!("The network's meetings. {EVENTS}"),
-    params(("id" = String, Path, description = "The network's UUID or slug.", example = "kreis-mettmann"), IfNoneMatch),
+    params(NetworkId, IfNoneMatch),
     responses(Calendar, NotModified, ReadProblems),
     security((), ("apiKey" = [])),
 )]

@@ -24,13 +24,13 @@ use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToSchema};
 use super::auth::Caller;
 use super::conditional::respond_bytes;
 use super::openapi_parts::{
-    comma_list, complete, content_encoding_header, header_param, if_none_match, not_modified, paging_params,
-    path_param, problem_name, problems, query_param, schema_ref, string_header, vary_header, with_common_headers,
+    comma_list, complete, content_encoding_header, if_match, if_none_match, network_param, not_modified, paging_params,
+    problem_name, problems, query_param, schema_ref, string_header, vary_header, with_common_headers,
 };
 use super::problem::{ApiError, Problem};
 use super::query::QueryParams;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
-use super::{calendars, exports, meta, reference};
+use super::{calendars, exports, meta, networks, reference};
 use crate::domain::*;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 use crate::storage::{ListOrder, Table};
@@ -112,6 +112,11 @@ struct CalendarApi;
     exports::csv,
 ))]
 struct OperationsApi;
+
+/// The links of networks and Handlungsfelder, from their handlers' annotations.
+#[derive(OpenApi)]
+#[openapi(paths(networks::link_handlungsfeld, networks::unlink_handlungsfeld))]
+struct NetworksApi;
 
 /// The paths of annotated handlers, completed with what every response shares.
 fn annotated(api: Document) -> impl Iterator<Item = (String, PathItem)> {
@@ -690,6 +695,7 @@ fn build() -> Document {
         .into_iter()
         .chain(annotated(CalendarApi::openapi()))
         .chain(network_paths())
+        .chain(annotated(NetworksApi::openapi()))
         .chain(annotated(ReferenceApi::openapi()))
         .chain(annotated(OperationsApi::openapi()))
     {
@@ -829,14 +835,6 @@ fn uuid_path_param(description: &str) -> utoipa::openapi::path::Parameter {
         ))
         .example(Some(json!("0190b7e2-3c4d-7a1b-9f00-1234567890ab")))
         .build()
-}
-
-fn if_match() -> utoipa::openapi::path::Parameter {
-    header_param(
-        "If-Match",
-        "The ETag of the version you read. Required: 428 without it, 412 when the record has changed since.",
-        true,
-    )
 }
 
 /// The `expand` parameter of networks (the single read and the list).
@@ -1080,7 +1078,7 @@ fn item_operations<R: Table>(id: utoipa::openapi::path::Parameter) -> PathItem {
 }
 
 fn network_paths() -> Vec<(String, PathItem)> {
-    let id = path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"));
+    let id = network_param();
     let mut paths = vec![("/v1/networks/{id}".to_string(), item_operations::<Network>(id.clone()))];
     /// The lists of every other editable kind under `/v1/networks/{id}/`.
     struct Nested(Vec<(&'static str, String, Vec<utoipa::openapi::path::Parameter>, ListOrder)>);
@@ -1119,38 +1117,6 @@ fn network_paths() -> Vec<(String, PathItem)> {
         .build();
         paths.push((format!("/v1/networks/{{id}}/{segment}"), PathItem::new(HttpMethod::Get, list)));
     }
-    let link_params = vec![
-        id,
-        ParameterBuilder::new()
-            .name("handlungsfeld")
-            .parameter_in(ParameterIn::Path)
-            .required(Required::True)
-            .description(Some("The Handlungsfeld's UUID."))
-            .schema(Some(
-                ObjectBuilder::new()
-                    .schema_type(Type::String)
-                    .format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid))),
-            ))
-            .build(),
-        if_match(),
-    ];
-    let link = required_key(with_problems(
-        operation("link_network_handlungsfeld", "networks", "Link a Handlungsfeld to a network", "Adds the Handlungsfeld to the network's `handlungsfeldIds` (idempotent). Needs the network's current ETag in If-Match.")
-            .parameters(Some(link_params.clone()))
-            .response("200", json_response("The network with its new ETag.", schema_ref("Network"), None, false)),
-        &[400, 401, 403, 404, 412, 428, 429, 500, 503],
-    ))
-    .build();
-    let unlink = required_key(with_problems(
-        operation("unlink_network_handlungsfeld", "networks", "Unlink a Handlungsfeld from a network", "Removes the Handlungsfeld from the network's `handlungsfeldIds` (idempotent). Needs the network's current ETag in If-Match.")
-            .parameters(Some(link_params))
-            .response("204", with_common_headers(ResponseBuilder::new().description("Unlinked; `ETag` is the network's new one.").header("ETag", string_header("The network's new ETag."))).build()),
-        &[400, 401, 403, 404, 412, 428, 429, 500, 503],
-    ))
-    .build();
-    let mut item = PathItem::new(HttpMethod::Put, link);
-    item.delete = Some(unlink);
-    paths.push(("/v1/networks/{id}/handlungsfelder/{handlungsfeld}".into(), item));
     paths
 }
 

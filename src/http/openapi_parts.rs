@@ -166,6 +166,19 @@ pub fn path_param(name: &str, description: &str, example: Value) -> utoipa::open
         .build()
 }
 
+pub fn if_match() -> utoipa::openapi::path::Parameter {
+    header_param(
+        "If-Match",
+        "The ETag of the version you read. Required: 428 without it, 412 when the record has changed since.",
+        true,
+    )
+}
+
+/// The `{id}` of a network: its UUID or slug.
+pub fn network_param() -> utoipa::openapi::path::Parameter {
+    path_param("id", "The network's UUID or slug.", json!("kreis-mettmann"))
+}
+
 /// A pattern for a comma-separated list of `names`.
 pub fn comma_list(names: &[&str]) -> String {
     let one = format!("({})", names.join("|"));
@@ -189,6 +202,15 @@ pub struct IfNoneMatch;
 impl IntoParams for IfNoneMatch {
     fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
         vec![if_none_match()]
+    }
+}
+
+/// The `{id}` of a network, for `params(...)`.
+pub struct NetworkId;
+
+impl IntoParams for NetworkId {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<utoipa::openapi::path::Parameter> {
+        vec![network_param()]
     }
 }
 

@@ -3,7 +3,7 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::networks::{change_link, get_network, list_networks, nested};
+use super::networks::{get_network, link_handlungsfeld, list_networks, nested, unlink_handlungsfeld};
 use super::problem::ApiError;
 use super::reference::{district, districts, region, regions};
 use super::{calendars, crud, exports, meta, openapi, problem};
@@ -34,8 +34,8 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/meetings.ics").route(web::get().to(calendars::all)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
-                .route(web::put().to(change_link::<true>))
-                .route(web::delete().to(change_link::<false>)),
+                .route(web::put().to(link_handlungsfeld))
+                .route(web::delete().to(unlink_handlungsfeld)),
         );
     for_each_kind(&mut Collections(cfg));
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
