@@ -24,8 +24,8 @@ use utoipa::{IntoParams, IntoResponses, OpenApi, PartialSchema, ToSchema};
 use super::auth::Caller;
 use super::conditional::respond_bytes;
 use super::openapi_parts::{
-    comma_list, complete, content_encoding_header, if_match, if_none_match, network_param, not_modified, paging_params,
-    problem_name, problems, query_param, schema_ref, string_header, vary_header, with_common_headers,
+    comma_list, complete, if_match, if_none_match, network_param, not_modified, paging_params, problem_name, problems,
+    query_param, schema_ref, shared_header, string_header, with_common_headers, with_read_headers,
 };
 use super::problem::{ApiError, Problem};
 use super::query::QueryParams;
@@ -804,22 +804,10 @@ fn json_response(
     read: bool,
 ) -> RefOr<utoipa::openapi::Response> {
     let mut response = with_common_headers(ResponseBuilder::new().description(description))
-        .header(
-            "ETag",
-            string_header(
-                "Strong validator of this representation (each content coding has its own, `\"…-gzip\"`, `\"…-br\"`, \
-                 `\"…-zstd\"`); send it in If-None-Match (reads) or If-Match (writes), any coding's tag will do.",
-            ),
-        )
+        .header("ETag", shared_header("ETag"))
         .content("application/json", ContentBuilder::new().schema(Some(schema)).example(example).build());
     if read {
-        response = response
-            .header(
-                "Cache-Control",
-                string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
-            )
-            .header("Content-Encoding", content_encoding_header())
-            .header("Vary", vary_header());
+        response = with_read_headers(response);
     }
     response.build().into()
 }
@@ -851,17 +839,12 @@ fn expand_param(description: &str) -> utoipa::openapi::path::Parameter {
 }
 
 fn list_response(item: RefOr<Schema>, description: &str) -> RefOr<utoipa::openapi::Response> {
-    let mut response = with_common_headers(ResponseBuilder::new().description(description))
+    with_read_headers(with_common_headers(ResponseBuilder::new().description(description)))
         .header("ETag", string_header("Validator of this page."))
-        .header("Link", string_header("`<next page>; rel=\"next\"` (RFC 8288) when there is a next page."))
-        .header(
-            "Cache-Control",
-            string_header("`public, max-age=60` for anonymous reads, `private, no-cache` with an API key."),
-        )
-        .header("Content-Encoding", content_encoding_header())
-        .header("Vary", vary_header());
-    response = response.content("application/json", ContentBuilder::new().schema(Some(page_schema(item))).build());
-    response.build().into()
+        .header("Link", shared_header("Link"))
+        .content("application/json", ContentBuilder::new().schema(Some(page_schema(item))).build())
+        .build()
+        .into()
 }
 
 fn operation(id: &str, tag: &str, summary: &str, description: &str) -> OperationBuilder {

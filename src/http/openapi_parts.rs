@@ -279,7 +279,7 @@ problem_set! {
 
 /// The description of a header that an annotation names without one (`("ETag" = String)`): what every
 /// response of its kind says about it.
-fn shared_header(name: &str) -> Header {
+pub fn shared_header(name: &str) -> Header {
     match name {
         "ETag" => string_header(
             "Strong validator of this representation (each content coding has its own, `\"…-gzip\"`, `\"…-br\"`, \
@@ -293,6 +293,14 @@ fn shared_header(name: &str) -> Header {
         "Vary" => vary_header(),
         other => panic!("the header {other} has no shared description: state one in the annotation"),
     }
+}
+
+/// The headers of a cacheable read, besides its `ETag`.
+const READ_HEADERS: [&str; 3] = ["Cache-Control", "Content-Encoding", "Vary"];
+
+/// Adds the [`READ_HEADERS`].
+pub fn with_read_headers(response: ResponseBuilder) -> ResponseBuilder {
+    READ_HEADERS.into_iter().fold(response, |response, name| response.header(name, shared_header(name)))
 }
 
 /// Completes the operations of annotated handlers: every response they state carries the common
@@ -313,7 +321,7 @@ fn complete_operation(operation: &mut Operation, common: &BTreeMap<String, Heade
     for (status, response) in operation.responses.responses.iter_mut() {
         let RefOr::T(response) = response else { continue };
         if read && status == "200" && response.headers.contains_key("ETag") {
-            for name in ["Cache-Control", "Content-Encoding", "Vary"] {
+            for name in READ_HEADERS {
                 response.headers.entry(name.into()).or_insert_with(|| shared_header(name));
             }
         }
