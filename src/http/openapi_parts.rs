@@ -304,7 +304,8 @@ pub fn with_read_headers(response: ResponseBuilder) -> ResponseBuilder {
 }
 
 /// Completes the operations of annotated handlers: every response they state carries the common
-/// headers, the headers they name without a description get the shared one, and the 200 of a read
+/// headers, the headers they name without a description get the shared one, a page (which names its
+/// `Link`) gets the `ETag` of a page, and the 200 of a read
 /// that names an `ETag` is cacheable, so it also carries `Cache-Control`, `Content-Encoding` and `Vary`
 /// (what `conditional` sends with every such answer).
 pub fn complete(item: &mut PathItem) {
@@ -320,6 +321,10 @@ pub fn complete(item: &mut PathItem) {
 fn complete_operation(operation: &mut Operation, common: &BTreeMap<String, Header>, read: bool) {
     for (status, response) in operation.responses.responses.iter_mut() {
         let RefOr::T(response) = response else { continue };
+        // A page names its `Link`; its ETag validates the page.
+        if response.headers.contains_key("Link") && !response.headers.contains_key("ETag") {
+            response.headers.insert("ETag".into(), string_header("Validator of this page."));
+        }
         if read && status == "200" && response.headers.contains_key("ETag") {
             for name in READ_HEADERS {
                 response.headers.entry(name.into()).or_insert_with(|| shared_header(name));

@@ -32,9 +32,7 @@ const REFERENCE_LIMIT: i64 = 100;
     summary = "List Regierungsbezirke", description = "The five Regierungsbezirke of NRW, by key.",
     params(KeyPaging<1>, IfNoneMatch),
     responses(
-        (status = 200, description = "The Regierungsbezirke.", body = inline(Districts), headers(
-            ("ETag" = String, description = "Validator of this page."), ("Link" = String),
-        )),
+        (status = 200, description = "The Regierungsbezirke.", body = inline(Districts), headers(("Link" = String))),
         NotModified, ListProblems,
     ),
     security((), ("apiKey" = [])),
@@ -65,9 +63,7 @@ pub async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Cal
 RegionFilter, KeyPaging<5>, IfNoneMatch
     ),
     responses(
-        (status = 200, description = "The regions.", body = inline(Regions), headers(
-            ("ETag" = String, description = "Validator of this page."), ("Link" = String),
-        )),
+        (status = 200, description = "The regions.", body = inline(Regions), headers(("Link" = String))),
         NotModified, ListProblems,
     ),
     security((), ("apiKey" = [])),
@@ -163,9 +159,7 @@ impl Keyed for Region {
     summary = "Read a Regierungsbezirk", description = "One Regierungsbezirk by its key.",
     params(("key" = String, Path, description = "The key: 1, 3, 5, 7 or 9.", example = "1"), IfNoneMatch),
     responses(
-        (status = 200, description = "The Regierungsbezirk.", body = District, headers(
-            ("ETag" = String),
-        )),
+        (status = 200, description = "The Regierungsbezirk.", body = District, headers(("ETag" = String))),
         NotModified, ReadProblems,
     ),
     security((), ("apiKey" = [])),
@@ -179,9 +173,7 @@ pub async fn district(request: ItemRequest) -> Result<HttpResponse, ApiError> {
     summary = "Read a region", description = "One region by its key.",
     params(("key" = String, Path, description = "The 5-digit Kreisschlüssel.", example = "05158"), IfNoneMatch),
     responses(
-        (status = 200, description = "The region.", body = Region, headers(
-            ("ETag" = String),
-        )),
+        (status = 200, description = "The region.", body = Region, headers(("ETag" = String))),
         NotModified, ReadProblems,
     ),
     security((), ("apiKey" = [])),
