@@ -186,6 +186,13 @@ impl Table for Network {
         assemble(conn, rows)
     }
 
+    /// One count: loading a network also reads its Handlungsfelder and contracts.
+    fn exists(conn: &mut DbConnection, id: Uuid) -> StoreResult<bool> {
+        let count: i64 =
+            networks::table.filter(networks::id.eq(id.to_string())).select(diesel::dsl::count_star()).first(conn)?;
+        Ok(count > 0)
+    }
+
     fn list(conn: &mut DbConnection, filter: &NetworkFilter, window: &Window) -> StoreResult<Vec<Network>> {
         let mut query = networks::table.select(network_columns!()).into_boxed::<MultiBackend>();
         if let Some(district) = filter.district {

@@ -129,7 +129,7 @@ pub fn exists(conn: &mut DbConnection, kind: ResourceKind, key: &str) -> StoreRe
             }
             impl KindVisitor for Exists<'_> {
                 fn visit<R: Table>(&mut self) {
-                    self.found = R::load_many(self.conn, &[self.id]).map(|records| !records.is_empty());
+                    self.found = R::exists(self.conn, self.id);
                 }
             }
             let Ok(id) = Uuid::parse_str(key) else { return Ok(false) };

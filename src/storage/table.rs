@@ -53,6 +53,11 @@ pub trait Table: Resource + Sized {
     fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
+    /// Whether the record exists (the reference check of writes). Kinds whose load reads more than their
+    /// own row say it with a count.
+    fn exists(conn: &mut DbConnection, id: Uuid) -> StoreResult<bool> {
+        Ok(!Self::load_many(conn, &[id])?.is_empty())
+    }
     /// Where a list in this table's default order continues after `self`: by id, unless it says otherwise.
     fn position(&self) -> Cursor {
         Cursor::Id(self.id())
