@@ -25,6 +25,7 @@ backend_tests!(
     a_killed_service_delivers_after_restart,
     events_of_a_record_arrive_in_order,
     a_subscription_that_keeps_failing_is_deactivated,
+    links_and_imports_are_events_too,
 );
 
 mod postgres_only {
@@ -289,6 +290,10 @@ fn a_failing_receiver_gets_the_same_event_again(backend: Backend) {
     }
     std::thread::sleep(Duration::from_millis(500));
     assert_eq!(receiver.all().len(), 4, "nothing after the success");
+    // Ended deliveries are forgotten after a while (the worker prunes those 30 days old).
+    let later = rbn_registry::domain::Timestamp::now_after(rbn_registry::domain::Timestamp::now());
+    assert_eq!(app.db.prune_deliveries(later).unwrap(), 1);
+    assert_eq!(admin.get(&format!("/v1/webhooks/{id}/deliveries")).json()["data"], json!([]));
 }
 
 fn private_targets_are_refused_without_the_setting(backend: Backend) {
@@ -345,7 +350,10 @@ fn hidden_contacts_never_appear_in_a_body(backend: Backend) {
             "networkId": network["id"], "name": "Bildungsbüro Funktionspostfach", "email": "bildungsbuero@example.org"
         }),
     );
-    // A public contact that becomes internal arrives as a deletion.
+    // A public contact that becomes internal arrives as a deletion. (Events carry the record as it is
+    // when the worker makes them, right after the commit: wait for the first, as a later change would
+    // show in it.)
+    receiver.wait_for("three contact events", Duration::from_secs(5), |r| r.len() >= 3);
     let path = format!("/v1/contacts/{}", public["id"].as_str().unwrap());
     let etag = admin.get(&path).etag();
     assert_eq!(admin.patch(&path, &etag, &json!({"visibility": "internal"})).status, 200);
@@ -599,4 +607,32 @@ fn a_subscription_that_keeps_failing_is_deactivated(backend: Backend) {
     assert_eq!(reactivated.status, 200, "{}", reactivated.text());
     assert!(reactivated.json()["deactivatedReason"].is_null());
     receiver.wait_for("the event after reactivation", Duration::from_secs(10), |r| r.len() > attempts);
+}
+
+/// Every path that changes records is in the outbox: linking a Handlungsfeld (the network changes) and
+/// a dataset import (each record it writes).
+fn links_and_imports_are_events_too(backend: Backend) {
+    let app = spawn_app_with(&backend, options(Duration::from_millis(50)));
+    let admin = app.admin();
+    let receiver = Receiver::start(|_| 200, Duration::ZERO);
+    subscribe(&admin, json!({"url": receiver.url, "types": ["networks"]}));
+    let seed: Value = serde_json::from_str(rbn_registry::app::SEED).unwrap();
+    let networks = seed["networks"].as_array().map_or(0, Vec::len);
+    assert!(networks > 40, "the seed has the networks");
+    app.db.import(&seed, &rbn_registry::storage::Actor::default()).expect("import");
+    let got = receiver.wait_for("the imported networks", Duration::from_secs(20), |r| r.len() >= networks);
+    assert!(got.iter().all(|r| r.json()["type"] == "networks.created"), "{:?}", got[0].body);
+    let network = got[0].json()["data"]["id"].as_str().unwrap().to_string();
+    let hf = admin.create("handlungsfelder", &json!({"slug": "neu-zugewandert", "name": "Neu zugewandert"}));
+    let network_path = format!("/v1/networks/{network}");
+    let link = format!("{network_path}/handlungsfelder/{}", hf["id"].as_str().unwrap());
+    let linked = admin.send("PUT", &link, &[("If-Match", &admin.get(&network_path).etag())], None);
+    assert_eq!(linked.status, 200, "{}", linked.text());
+    let got = receiver.wait_for("the link", Duration::from_secs(5), |r| r.len() > networks);
+    let event = got[networks].json();
+    assert_eq!(
+        (event["type"].as_str(), event["data"]["id"].as_str()),
+        (Some("networks.updated"), Some(network.as_str()))
+    );
+    assert!(event["data"]["data"]["handlungsfeldIds"].to_string().contains(hf["id"].as_str().unwrap()), "{event}");
 }

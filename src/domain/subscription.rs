@@ -111,11 +111,17 @@ impl SubscriptionInput {
     /// Reads and checks a subscription document; the URL is checked as `check_target_url` says.
     pub fn parse(value: &Value, allow_private: bool) -> Result<SubscriptionInput, ValidationErrors> {
         let mut f = Fields::new(value, Subscription::WRITABLE, Subscription::READ_ONLY);
-        let url = f.string("url", MAX_URL).and_then(|url| match check_target_url(&url, allow_private) {
-            Ok(parsed) => Some(parsed.to_string()),
-            Err(error) => {
-                f.error("url", error.to_string());
-                None
+        let url = f.string("url", MAX_URL).and_then(|url| {
+            if !allow_private && !host_name_url(&url) {
+                f.error("url", "must be an https URL of a host name, e.g. https://example.org/hook");
+                return None;
+            }
+            match check_target_url(&url, allow_private) {
+                Ok(parsed) => Some(parsed.to_string()),
+                Err(error) => {
+                    f.error("url", error.to_string());
+                    None
+                }
             }
         });
         let description = f.opt_string("description", MAX_TEXT);
@@ -171,6 +177,48 @@ impl SubscriptionInput {
         Ok(self)
     }
 }
+
+/// The form of target URLs the OpenAPI document states (`URL_PATTERN`): `https://`, a host name of
+/// labels (letters, digits, inner hyphens) and an alphabetic top-level label, an optional port, then
+/// a path, query or fragment of printable ASCII. Literal addresses are for private targets only.
+pub fn host_name_url(text: &str) -> bool {
+    let Some(rest) = text.strip_prefix("https://") else { return false };
+    let end = rest.find([':', '/', '?', '#']).unwrap_or(rest.len());
+    let (host, rest) = rest.split_at(end);
+    let labels: Vec<&str> = host.split('.').collect();
+    let Some((top, inner)) = labels.split_last() else { return false };
+    let label_ok = |label: &&str| {
+        (1..=63).contains(&label.len())
+            && label.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
+            && !label.starts_with('-')
+            && !label.ends_with('-')
+    };
+    if inner.is_empty() || !inner.iter().all(label_ok) || !(2..=63).contains(&top.len()) {
+        return false;
+    }
+    if !top.chars().all(|c| c.is_ascii_alphabetic()) {
+        return false;
+    }
+    let rest = match rest.strip_prefix(':') {
+        Some(port) => {
+            let digits = port.find(['/', '?', '#']).unwrap_or(port.len());
+            let (number, after) = port.split_at(digits);
+            let valid = (1..=4).contains(&number.len())
+                && !number.starts_with('0')
+                && number.chars().all(|c| c.is_ascii_digit());
+            if !valid {
+                return false;
+            }
+            after
+        }
+        None => rest,
+    };
+    rest.is_empty() || (rest.starts_with(['/', '?', '#']) && rest.chars().all(|c| ('!'..='~').contains(&c)))
+}
+
+/// [`host_name_url`] as a JSON Schema pattern.
+pub const URL_PATTERN: &str =
+    "^https://([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?\\.)+[A-Za-z]{2,63}(:[1-9][0-9]{0,3})?([/?#][!-~]*)?$";
 
 /// Where a delivery stands.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, ToSchema)]
@@ -313,6 +361,28 @@ mod tests {
         let fields: Vec<&str> = errors.0.iter().map(|e| e.field.as_str()).collect();
         assert_eq!(fields, ["secret", "url", "types", "districtKey"]);
         assert!(SubscriptionInput::parse(&serde_json::json!({"url": "http://127.0.0.1/"}), true).is_ok());
+    }
+
+    #[test]
+    fn target_urls_have_the_documented_form() {
+        for good in ["https://example.org", "https://a.B-c.example.org:8443/hook?x=1#y", "https://x1.de?q"] {
+            assert!(host_name_url(good), "{good}");
+        }
+        for bad in [
+            "https://0.aa*",
+            "https://example",
+            "https://10.1.2.3/",
+            "https://-a.org/",
+            "https://a.o/",
+            "https://a.org:0/",
+            "https://a.org:12345/",
+            "https://a.org/ x",
+            "http://a.org/",
+            "https://a.org./",
+            "https://a.123/",
+        ] {
+            assert!(!host_name_url(bad), "{bad}");
+        }
     }
 
     #[test]

@@ -667,6 +667,14 @@ impl Db {
         })
     }
 
+    /// Forgets deliveries that ended (delivered or failed) before `before`; returns how many.
+    pub fn prune_deliveries(&self, before: Timestamp) -> StoreResult<usize> {
+        self.webhook_transaction(|conn| {
+            let ended = d::status.ne(DeliveryStatus::Pending.as_str());
+            Ok(diesel::delete(d::table.filter(ended).filter(d::created_at.lt(naive(before)))).execute(conn)?)
+        })
+    }
+
     /// How many events wait to be delivered, and since when the oldest does.
     pub fn webhook_queue(&self) -> StoreResult<QueueStats> {
         self.read(|conn| {

@@ -66,9 +66,9 @@ pub fn complete_document(document: &mut Value) {
     let event_types = crate::domain::ResourceKind::editable_names();
     use crate::domain::validation::patterns::MULTI_LINE_TEXT;
     use crate::domain::validation::{MAX_LIST, MAX_TEXT};
-    // Host names only (a literal address may be private, `localhost` is): what the fuzzer may send.
+    // Host names only (a literal address may be private): the form `SubscriptionInput::parse` requires.
     let url = json!({"type": "string", "description": "An `https` URL of a public host.",
-        "pattern": "^https://([a-z0-9]([a-z0-9-]{0,20}[a-z0-9])?\\.){1,4}[a-z]{2,8}(/[!-~]{0,200})?$",
+        "pattern": crate::domain::subscription::URL_PATTERN, "maxLength": crate::domain::validation::MAX_URL,
         "example": "https://bildungsbuero.example.org/hooks/rbn"});
     let read_only = json!({"readOnly": true, "description": "Read-only: ignored in input."});
     let properties = json!({

@@ -26,6 +26,10 @@ pub const IN_FLIGHT: usize = 64;
 const LEASE: Duration = Duration::from_secs(30);
 /// How often the worker looks without being woken.
 const POLL: Duration = Duration::from_secs(1);
+/// How long the deliveries that ended stay visible in `GET /v1/webhooks/{id}/deliveries`.
+const KEEP_DELIVERIES: Duration = Duration::from_secs(30 * 24 * 3600);
+/// How often the worker forgets older deliveries.
+const PRUNE_EVERY: Duration = Duration::from_secs(3600);
 /// Outbox rows turned into deliveries per transaction.
 const FAN_OUT_BATCH: i64 = 200;
 
@@ -65,7 +69,17 @@ async fn run(db: Db, config: WebhookConfig, sender: Sender, gauge: Arc<QueueGaug
     let wake = db.commits();
     let owner = uuid::Uuid::now_v7().to_string();
     let slots = Arc::new(tokio::sync::Semaphore::new(IN_FLIGHT));
+    let mut pruned = std::time::Instant::now();
     loop {
+        if pruned.elapsed() >= PRUNE_EVERY {
+            pruned = std::time::Instant::now();
+            let (pruner, keep) = (db.clone(), chrono::TimeDelta::from_std(KEEP_DELIVERIES).unwrap_or_default());
+            if let Ok(Err(error)) =
+                web::block(move || pruner.prune_deliveries(Timestamp(Timestamp::now().0 - keep))).await
+            {
+                tracing::warn!(%error, "could not forget old webhook deliveries");
+            }
+        }
         let round = Round { db: &db, config: &config, sender: &sender, gauge: &gauge, owner: &owner, slots: &slots };
         if let Err(error) = round.run(per_subscription).await {
             tracing::warn!(%error, "webhook worker");
