@@ -516,8 +516,9 @@ mod field_rules {
                 schema.insert(
                     "anyOf".into(),
                     json!([
-                        {"required": ["address"], "properties": {"address": {"type": "object"}}},
-                        {"required": ["onlineUrl"], "properties": {"onlineUrl": {"type": "string"}}}
+                        // Given and not null; said with `not` so that client generators make no models of it.
+                        {"required": ["address"], "not": {"properties": {"address": {"type": "null"}}}},
+                        {"required": ["onlineUrl"], "not": {"properties": {"onlineUrl": {"type": "null"}}}}
                     ]),
                 );
             }
