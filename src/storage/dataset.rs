@@ -7,15 +7,14 @@ use std::io::Write;
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::kinds::{KindVisitor, for_each_kind, with_kind};
 use super::rows::naive;
 use super::rows::{from_json, to_json};
 use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, meetings, networks};
 use super::table::{Table, Window};
 use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
-use crate::domain::dataset::{self, DatasetWriter, Existing, Record};
-use crate::domain::{
-    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Meeting, Network, ResourceKind, Timestamp,
-};
+use crate::domain::dataset::{self, Dataset, DatasetWriter, Existing, Record, SectionVisitor};
+use crate::domain::{Access, Fact, FieldError, FromQuery, ResourceKind, Timestamp};
 
 /// The number of networks, the stored facts and the Regierungsbezirke's names by key (see [`Db::facts`]).
 pub type StoredFacts = (i64, Vec<Fact>, Vec<(i32, String)>);
@@ -42,6 +41,30 @@ pub enum ImportError {
 impl From<diesel::result::Error> for ImportError {
     fn from(error: diesel::result::Error) -> Self {
         ImportError::Store(error.into())
+    }
+}
+
+/// The kinds of the dataset file: the editable kinds of [`super::kinds`], handed to the domain's parser,
+/// which puts them in the file's order (`Resource::DATASET`). Import and export visit them in that order
+/// too ([`dataset::sections`], then [`with_kind`]), so no code here names a kind.
+pub struct DatasetKinds;
+
+impl dataset::Kinds for DatasetKinds {
+    fn for_each(visitor: &mut impl SectionVisitor) {
+        struct Forward<'a, V>(&'a mut V);
+        impl<V: SectionVisitor> KindVisitor for Forward<'_, V> {
+            fn visit<R: Table>(&mut self) {
+                self.0.visit::<R>();
+            }
+        }
+        for_each_kind(&mut Forward(visitor));
+    }
+}
+
+/// Calls `visitor` with every editable kind, in the order of the dataset file's sections.
+fn for_each_section(visitor: &mut impl KindVisitor) {
+    for kind in dataset::sections::<DatasetKinds>() {
+        with_kind(kind, visitor);
     }
 }
 
@@ -152,7 +175,7 @@ fn write_facts(conn: &mut DbConnection, statements: &[Fact]) -> StoreResult<()> 
 fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
     let dataset = {
         let stored = Stored(std::cell::RefCell::new(conn));
-        dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
+        dataset::parse::<DatasetKinds>(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
     };
     let mut report = ImportReport::default();
     let mut problems = Vec::new();
@@ -161,12 +184,17 @@ fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<Imp
     // holds for a file loaded into an empty database; otherwise mirrors would pass it.
     let floor = super::changes::last_change(conn)?;
     let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
-    import_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
-    import_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
-    import_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
-    import_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
-    import_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
-    import_section::<Meeting>(conn, &dataset.meetings, actor, clock, &mut report, &mut problems)?;
+    let mut sections = ImportSections {
+        conn: &mut *conn,
+        dataset: &dataset,
+        actor,
+        clock,
+        report: &mut report,
+        problems: &mut problems,
+        result: Ok(()),
+    };
+    for_each_section(&mut sections);
+    sections.result?;
     if let Some(wanted) = &dataset.facts
         && stored_facts(conn)? != *wanted
     {
@@ -212,23 +240,38 @@ fn export_in<W: Write>(
         SnapshotVersion { writes: super::data_version(conn)?, last_change: super::changes::last_change(conn)? };
     let Some(out) = begin(&version) else { return Ok(None) };
     let mut writer = DatasetWriter::start(out)?;
-    write_section::<Handlungsfeld>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Network>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Body>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Contract>(conn, &mut writer, &Default::default(), access)?;
-    let contacts = crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() };
-    write_section::<Contact>(conn, &mut writer, &contacts, access)?;
-    write_section::<Meeting>(conn, &mut writer, &Default::default(), access)?;
+    let mut sections = ExportSections { conn: &mut *conn, writer: &mut writer, access, result: Ok(()) };
+    for_each_section(&mut sections);
+    sections.result?;
     Ok(Some(writer.finish(&stored_facts(conn)?)?))
 }
 
-/// One section of an export, in its list order (id, or start for meetings), a page at a time.
+/// Writes each section of an export (see [`write_section`]) until one fails.
+struct ExportSections<'a, W: Write> {
+    conn: &'a mut DbConnection,
+    writer: &'a mut DatasetWriter<W>,
+    access: &'a Access,
+    result: Result<(), ExportError>,
+}
+
+impl<W: Write> KindVisitor for ExportSections<'_, W> {
+    fn visit<R: Table>(&mut self) {
+        if self.result.is_ok() {
+            self.result = write_section::<R>(self.conn, self.writer, self.access);
+        }
+    }
+}
+
+/// One section of an export, in its list order (id, or start for meetings), a page at a time: the records
+/// `access` may see, with what it may see of them (contacts' private parts).
 fn write_section<R: Table>(
     conn: &mut DbConnection,
     writer: &mut DatasetWriter<impl Write>,
-    filter: &R::Filter,
     access: &Access,
 ) -> Result<(), ExportError> {
+    let mut filter = R::Filter::default();
+    filter.restrict(access);
+    let filter = &filter;
     writer.section(R::KIND.as_str())?;
     let mut after = None;
     loop {
@@ -254,6 +297,26 @@ struct Versions {
     now: Timestamp,
 }
 
+/// Imports each section of a dataset (see [`import_section`]) until one fails.
+struct ImportSections<'a> {
+    conn: &'a mut DbConnection,
+    dataset: &'a Dataset,
+    actor: &'a Actor,
+    clock: Versions,
+    report: &'a mut ImportReport,
+    problems: &'a mut Vec<FieldError>,
+    result: Result<(), ImportError>,
+}
+
+impl KindVisitor for ImportSections<'_> {
+    fn visit<R: Table>(&mut self) {
+        if self.result.is_ok() {
+            let records = self.dataset.records::<R>();
+            self.result = import_section::<R>(self.conn, records, self.actor, self.clock, self.report, self.problems);
+        }
+    }
+}
+
 fn import_section<R: Table>(
     conn: &mut DbConnection,
     records: &[Record<R::Input>],
@@ -261,10 +324,7 @@ fn import_section<R: Table>(
     Versions { floor, now }: Versions,
     report: &mut ImportReport,
     problems: &mut Vec<FieldError>,
-) -> Result<(), ImportError>
-where
-    R::Input: serde::Serialize,
-{
+) -> Result<(), ImportError> {
     for record in records {
         let at = |e: FieldError| FieldError::new(format!("{}.{}", record.location, e.field), e.message);
         if let Err(e) = check_references(conn, &R::references(&record.input)) {
