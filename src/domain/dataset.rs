@@ -320,62 +320,6 @@ impl Parser<'_> {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    use crate::domain::{Body, Contact, Contract, Handlungsfeld, Meeting, Network};
-
-    /// The editable kinds, in the order of `storage::kinds` (which the domain cannot see).
-    struct All;
-
-    impl Kinds for All {
-        fn for_each(visitor: &mut impl SectionVisitor) {
-            visitor.visit::<Network>();
-            visitor.visit::<Contract>();
-            visitor.visit::<Body>();
-            visitor.visit::<Handlungsfeld>();
-            visitor.visit::<Contact>();
-            visitor.visit::<Meeting>();
-        }
-    }
-
-    #[test]
-    fn sections_are_in_the_order_of_their_references() {
-        let names: Vec<_> = sections::<All>().iter().map(ResourceKind::as_str).collect();
-        assert_eq!(names, ["handlungsfelder", "networks", "bodies", "contracts", "contacts", "meetings"]);
-    }
-
-    #[test]
-    fn the_seed_file_is_valid() {
-        let value: Value = serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
-        let dataset = parse::<All>(&value, &()).unwrap();
-        let networks = dataset.records::<Network>();
-        assert!(networks.len() >= 40);
-        assert!(dataset.records::<Contract>().iter().all(|c| networks.iter().any(|n| n.id == c.input.network_id)));
-        assert!(dataset.facts.is_some_and(|facts| !facts.is_empty()));
-    }
-
-    #[test]
-    fn reports_every_problem_with_its_location() {
-        let file = json!({
-            "format": FORMAT, "formatVersion": 1,
-            "networks": [
-                {"id": "0190b7e2-3c4d-7a1b-9f00-000000000001", "slug": "a", "name": "A", "regionKey": "5158"},
-                {"slug": "b", "name": "B", "regionKey": "05158"}
-            ],
-            "contracts": [{"id": "0190b7e2-3c4d-7a1b-9f00-000000000002", "networkId": "nowhere", "kind": "founding", "signedOn": "2019-13"}]
-        });
-        let errors = parse::<All>(&file, &()).err().expect("the file is invalid").0;
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["networks[0].regionKey", "networks[1].id", "contracts[0].networkId", "contracts[0].signedOn"]
-        );
-    }
-}
-
 /// The licence of the registry's data, stated in the discovery document and every export.
 pub fn licence() -> Value {
     serde_json::json!({

@@ -2,6 +2,7 @@
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamp as SqlTimestamp};
 use std::io::Write;
 
 use serde_json::Value;
@@ -10,9 +11,9 @@ use uuid::Uuid;
 use super::kinds::{KindVisitor, for_each_kind, with_kind};
 use super::rows::naive;
 use super::rows::{from_json, to_json};
-use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, meetings, networks};
+use super::schema::{changes, facts, networks};
 use super::table::{Table, Window};
-use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
+use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references};
 use crate::domain::dataset::{self, Dataset, DatasetWriter, Existing, Record, SectionVisitor};
 use crate::domain::{Access, Fact, FieldError, FromQuery, ResourceKind, Timestamp};
 
@@ -72,13 +73,32 @@ fn for_each_section(visitor: &mut impl KindVisitor) {
 struct Stored<'a>(std::cell::RefCell<&'a mut DbConnection>);
 
 impl Existing for Stored<'_> {
+    /// Asked only for kinds known by slug (`Section::by_slug`), whose tables have a `slug` column.
     fn id_by_slug(&self, kind: ResourceKind, slug: &str) -> Option<Uuid> {
-        let mut conn = self.0.borrow_mut();
-        match kind {
-            ResourceKind::Networks => reference::network_id_by_key(&mut conn, slug).ok().flatten(),
-            ResourceKind::Handlungsfelder => reference::handlungsfeld_id_by_key(&mut conn, slug).ok().flatten(),
-            _ => None,
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = Text)]
+            id: String,
         }
+        use crate::domain::validation::{is_slug, parse_uuid};
+        // As a reference to a network in a path reads it: a UUID names its id, anything else its slug.
+        let (column, key) = match parse_uuid(slug) {
+            Some(_) => ("id", slug.to_lowercase()),
+            None if is_slug(slug) => ("slug", slug.to_string()),
+            None => return None,
+        };
+        let sql = format!("SELECT id FROM {} WHERE {column} = $1", table_of(kind));
+        macro_rules! id_on {
+            ($conn:expr) => {
+                diesel::sql_query(&sql).bind::<Text, _>(&key).get_result::<Id>($conn).optional()
+            };
+        }
+        let mut conn = self.0.borrow_mut();
+        let found = match &mut **conn {
+            DbConnection::Postgres(pg) => id_on!(pg),
+            DbConnection::Sqlite(lite) => id_on!(lite),
+        };
+        found.ok().flatten().and_then(|row| Uuid::parse_str(&row.id).ok())
     }
 }
 
@@ -381,6 +401,14 @@ fn import_section<R: Table>(
     Ok(())
 }
 
+/// The table that holds the records of `kind`: every editable kind's table is named as the kind is in
+/// paths (`networks`, see `schema.rs`). The import's two statements that are not a kind's own writes,
+/// [`stamp`] and [`Stored::id_by_slug`], use the name, so that the dataset code names no kind; every
+/// dataset round trip on both backends runs them for every kind.
+fn table_of(kind: ResourceKind) -> &'static str {
+    kind.as_str()
+}
+
 /// Sets a record's timestamps to those of the file (an import keeps them, so a round trip is identical).
 fn stamp(
     conn: &mut DbConnection,
@@ -389,24 +417,86 @@ fn stamp(
     created: Option<Timestamp>,
     updated: Timestamp,
 ) -> StoreResult<()> {
-    let id = id.to_string();
-    let updated = naive(updated);
-    macro_rules! stamp_table {
-        ($table:ident) => {{
-            diesel::update($table::table.find(&id)).set($table::updated_at.eq(updated)).execute(conn)?;
-            if let Some(created) = created {
-                diesel::update($table::table.find(&id)).set($table::created_at.eq(naive(created))).execute(conn)?;
-            }
-        }};
+    let sql =
+        format!("UPDATE {} SET updated_at = $1, created_at = COALESCE($2, created_at) WHERE id = $3", table_of(kind));
+    macro_rules! stamp_on {
+        ($conn:expr) => {
+            diesel::sql_query(&sql)
+                .bind::<SqlTimestamp, _>(naive(updated))
+                .bind::<Nullable<SqlTimestamp>, _>(created.map(naive))
+                .bind::<Text, _>(id.to_string())
+                .execute($conn)?
+        };
     }
-    match kind {
-        ResourceKind::Handlungsfelder => stamp_table!(handlungsfelder),
-        ResourceKind::Networks => stamp_table!(networks),
-        ResourceKind::Bodies => stamp_table!(bodies),
-        ResourceKind::Contracts => stamp_table!(contracts),
-        ResourceKind::Contacts => stamp_table!(contacts),
-        ResourceKind::Meetings => stamp_table!(meetings),
-        ResourceKind::Districts | ResourceKind::Regions => {}
-    }
+    match conn {
+        DbConnection::Postgres(pg) => stamp_on!(pg),
+        DbConnection::Sqlite(lite) => stamp_on!(lite),
+    };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    use crate::domain::dataset::{FORMAT, parse, sections};
+    use crate::domain::{Contract, Network};
+
+    /// Each kind has a section of its own, after the kinds it references (an import writes them first),
+    /// and today's kinds keep the order files have always had; a new kind may come anywhere after the kinds
+    /// it references.
+    #[test]
+    fn every_kind_has_a_section_after_the_kinds_it_references() {
+        struct Places(Vec<(ResourceKind, dataset::Section)>);
+        impl SectionVisitor for Places {
+            fn visit<R: crate::domain::Resource>(&mut self) {
+                self.0.push((R::KIND, R::DATASET));
+            }
+        }
+        let mut places = Places(Vec::new());
+        <DatasetKinds as dataset::Kinds>::for_each(&mut places);
+        let order = sections::<DatasetKinds>();
+        let mut distinct: Vec<u8> = places.0.iter().map(|(_, section)| section.place).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), crate::storage::kinds::editable_kinds().len(), "no two kinds share a place");
+        for (kind, section) in &places.0 {
+            let at = |k: &ResourceKind| order.iter().position(|o| o == k).unwrap();
+            for (field, referenced) in section.references {
+                assert!(at(referenced) < at(kind), "{kind}.{field} refers to a later section");
+            }
+        }
+        let known = ["handlungsfelder", "networks", "bodies", "contracts", "contacts", "meetings"];
+        let names: Vec<_> = order.iter().map(ResourceKind::as_str).filter(|name| known.contains(name)).collect();
+        assert_eq!(names, known);
+    }
+
+    #[test]
+    fn the_seed_file_is_valid() {
+        let value: Value = serde_json::from_str(crate::app::SEED).unwrap();
+        let dataset = parse::<DatasetKinds>(&value, &()).unwrap();
+        let networks = dataset.records::<Network>();
+        assert!(networks.len() >= 40);
+        assert!(dataset.records::<Contract>().iter().all(|c| networks.iter().any(|n| n.id == c.input.network_id)));
+        assert!(dataset.facts.is_some_and(|facts| !facts.is_empty()));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_location() {
+        let file = json!({
+            "format": FORMAT, "formatVersion": 1,
+            "networks": [
+                {"id": "0190b7e2-3c4d-7a1b-9f00-000000000001", "slug": "a", "name": "A", "regionKey": "5158"},
+                {"slug": "b", "name": "B", "regionKey": "05158"}
+            ],
+            "contracts": [{"id": "0190b7e2-3c4d-7a1b-9f00-000000000002", "networkId": "nowhere", "kind": "founding", "signedOn": "2019-13"}]
+        });
+        let errors = parse::<DatasetKinds>(&file, &()).err().expect("the file is invalid").0;
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["networks[0].regionKey", "networks[1].id", "contracts[0].networkId", "contracts[0].signedOn"]
+        );
+    }
 }
