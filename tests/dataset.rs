@@ -869,6 +869,19 @@ fn a_file_may_name_stored_records_by_slug(backend: Backend) {
     let contract = app.anonymous().get(&format!("/v1/contracts/{id}")).json();
     assert_eq!(contract["networkId"], network["id"]);
     assert_eq!(contract["handlungsfeldIds"], json!([handlungsfeld["id"]]));
+    // Bodies have no slug: a name where a body's UUID belongs is the file's mistake, reported as such.
+    let file = json!({
+        "format": "rbn-registry-dataset", "formatVersion": 1,
+        "contacts": [{"id": "0190b7e2-3c4d-7a1b-9f00-00000000c0df", "networkId": "kreis-mettmann",
+            "bodyId": "lenkungskreis", "name": "Geschäftsstelle", "visibility": "public", "isPerson": false},
+            {"id": "0190b7e2-3c4d-7a1b-9f00-00000000c0e0", "networkId": "kreis-mettmann",
+            "name": "Bildungsbüro", "visibility": "public", "isPerson": false}]
+    });
+    let run = import(&app.database.url, file.to_string().as_bytes());
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("contacts[0].bodyId: names no bodies in the file or the database"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(!run.stderr.contains("contacts[1]"), "the stored network is found after the mistake: {}", run.stderr);
 }
 
 /// A dataset with five kinds of error: every one is reported with its location, nothing is written.

@@ -112,6 +112,9 @@ struct Parser<'a> {
     renamed: HashMap<Uuid, Uuid>,
     /// Every record's id and location, in the order of the file.
     ids: Vec<(Uuid, String)>,
+    /// The kinds known by slug (`Section::by_slug`): only for them is a reference that is no UUID looked
+    /// up, in the file and in the database.
+    by_slug: Vec<ResourceKind>,
     existing: &'a dyn Existing,
 }
 
@@ -143,12 +146,19 @@ impl SectionParser {
 
 /// Validates a whole dataset holding the kinds `K`, reporting every problem with its location.
 pub fn parse<K: Kinds>(value: &Value, existing: &dyn Existing) -> Result<Dataset, ValidationErrors> {
-    let mut parser =
-        Parser { errors: Vec::new(), slugs: HashMap::new(), renamed: HashMap::new(), ids: Vec::new(), existing };
     let Some(top) = value.as_object() else {
         return Err(ValidationErrors::single("(file)", "must be a JSON object"));
     };
     let kinds = SectionParser::all::<K>();
+    let by_slug = kinds.iter().filter(|s| s.section.by_slug).map(|s| s.kind).collect();
+    let mut parser = Parser {
+        errors: Vec::new(),
+        slugs: HashMap::new(),
+        renamed: HashMap::new(),
+        ids: Vec::new(),
+        by_slug,
+        existing,
+    };
     let names: Vec<&str> = kinds.iter().map(|s| s.kind.as_str()).collect();
     for key in top.keys() {
         if !["format", "formatVersion", "licence", "facts"].contains(&key.as_str()) && !names.contains(&key.as_str()) {
@@ -182,7 +192,7 @@ pub fn parse<K: Kinds>(value: &Value, existing: &dyn Existing) -> Result<Dataset
     };
 
     for (kind, items) in kinds.iter().zip(&items) {
-        if kind.section.by_slug {
+        if parser.by_slug.contains(&kind.kind) {
             parser.collect_slugs(kind.kind, items);
         }
     }
@@ -230,9 +240,10 @@ impl Parser<'_> {
     fn resolve(&self, kind: ResourceKind, text: &str) -> Option<Uuid> {
         let id = match Uuid::parse_str(text) {
             Ok(id) => id,
-            Err(_) => {
+            Err(_) if self.by_slug.contains(&kind) => {
                 self.slugs.get(&(kind, text.to_string())).copied().or_else(|| self.existing.id_by_slug(kind, text))?
             }
+            Err(_) => return None,
         };
         Some(self.renamed.get(&id).copied().unwrap_or(id))
     }
