@@ -31,6 +31,7 @@ backend_tests!(
     a_second_identical_import_writes_nothing,
     an_edited_export_moves_the_changed_record_forward,
     import_matches_networks_by_slug,
+    a_file_may_name_stored_records_by_slug,
     an_import_with_errors_reports_them_all_and_writes_nothing,
     an_import_that_fails_while_writing_writes_nothing,
     networks_csv_is_utf8_with_bom_crlf_and_rfc4180_quoting,
@@ -844,6 +845,43 @@ fn import_matches_networks_by_slug(backend: Backend) {
     let again = import(&app.database.url, seed).success();
     assert_eq!(import_report(&again.stderr).0, 0);
     assert_eq!(import_report(&again.stderr).1, 0, "{}", again.stderr);
+}
+
+/// A file's references may name records the database holds, by slug: a network and a Handlungsfeld
+/// that are not in the file.
+fn a_file_may_name_stored_records_by_slug(backend: Backend) {
+    let app = seeded(&backend);
+    let network = app.anonymous().get("/v1/networks/kreis-mettmann").json();
+    let handlungsfeld = app
+        .anonymous()
+        .all("/v1/handlungsfelder?limit=500")
+        .into_iter()
+        .find(|h| h["slug"] == "medienkonzepte-in-schulen")
+        .expect("the seed's Handlungsfeld");
+    let id = "0190b7e2-3c4d-7a1b-9f00-00000000c0de";
+    let file = json!({
+        "format": "rbn-registry-dataset", "formatVersion": 1,
+        "contracts": [{"id": id, "networkId": "kreis-mettmann", "kind": "founding", "signedOn": "2031",
+            "handlungsfeldIds": ["medienkonzepte-in-schulen"]}]
+    });
+    let run = import(&app.database.url, file.to_string().as_bytes()).success();
+    assert_eq!(import_report(&run.stderr).0, 1, "{}", run.stderr);
+    let contract = app.anonymous().get(&format!("/v1/contracts/{id}")).json();
+    assert_eq!(contract["networkId"], network["id"]);
+    assert_eq!(contract["handlungsfeldIds"], json!([handlungsfeld["id"]]));
+    // Bodies have no slug: a name where a body's UUID belongs is the file's mistake, reported as such.
+    let file = json!({
+        "format": "rbn-registry-dataset", "formatVersion": 1,
+        "contacts": [{"id": "0190b7e2-3c4d-7a1b-9f00-00000000c0df", "networkId": "kreis-mettmann",
+            "bodyId": "lenkungskreis", "name": "Geschäftsstelle", "visibility": "public", "isPerson": false},
+            {"id": "0190b7e2-3c4d-7a1b-9f00-00000000c0e0", "networkId": "kreis-mettmann",
+            "name": "Bildungsbüro", "visibility": "public", "isPerson": false}]
+    });
+    let run = import(&app.database.url, file.to_string().as_bytes());
+    assert_ne!(run.code, Some(0), "{}", run.stderr);
+    assert!(run.stderr.contains("contacts[0].bodyId: names no bodies in the file or the database"), "{}", run.stderr);
+    assert!(run.stderr.contains("nothing was written"), "{}", run.stderr);
+    assert!(!run.stderr.contains("contacts[1]"), "the stored network is found after the mistake: {}", run.stderr);
 }
 
 /// A dataset with five kinds of error: every one is reported with its location, nothing is written.

@@ -63,6 +63,8 @@ pub struct BodyInput {
 }
 
 impl Resource for Body {
+    const DATASET: super::dataset::Section =
+        super::dataset::Section { place: 2, references: &[("networkId", ResourceKind::Networks)], by_slug: false };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, networkId, type, name, description, (ADDRESS_STREET), (ADDRESS_POSTAL_CODE), (ADDRESS_CITY), email,

@@ -82,6 +82,11 @@ pub struct ContactInput {
 pub const PERSONAL_FIELDS: &[&str] = &["name", "function", "email", "phone", "address"];
 
 impl Resource for Contact {
+    const DATASET: super::dataset::Section = super::dataset::Section {
+        place: 4,
+        references: &[("networkId", ResourceKind::Networks), ("bodyId", ResourceKind::Bodies)],
+        by_slug: false,
+    };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, networkId, bodyId, districtKey, name, function, organisation, email, phone, (ADDRESS_STREET),

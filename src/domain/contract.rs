@@ -70,6 +70,11 @@ pub struct ContractInput {
 }
 
 impl Resource for Contract {
+    const DATASET: super::dataset::Section = super::dataset::Section {
+        place: 3,
+        references: &[("networkId", ResourceKind::Networks), ("handlungsfeldIds", ResourceKind::Handlungsfelder)],
+        by_slug: false,
+    };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, networkId, kind, signedOn, (SIGNATORIES), handlungsfeldIds, documentUrl, notes, (SOURCES),

@@ -6,31 +6,63 @@
 
 mod writer;
 
+use std::any::Any;
 use std::collections::HashMap;
 
 use serde_json::{Map, Value};
 use uuid::Uuid;
 
 use super::validation::{FieldError, ValidationErrors};
-use super::{
-    Body, BodyInput, Contact, ContactInput, Contract, ContractInput, Fact, Handlungsfeld, HandlungsfeldInput, Meeting,
-    MeetingInput, Network, NetworkInput, Resource, ResourceKind, Timestamp,
-};
+use super::{Fact, Resource, ResourceKind, Timestamp};
 
 pub use writer::DatasetWriter;
 
 pub const FORMAT: &str = "rbn-registry-dataset";
 pub const FORMAT_VERSION: i64 = 1;
 
-/// The sections of a dataset, in the order they are written (references point backwards).
-pub const SECTIONS: &[ResourceKind] = &[
-    ResourceKind::Handlungsfelder,
-    ResourceKind::Networks,
-    ResourceKind::Bodies,
-    ResourceKind::Contracts,
-    ResourceKind::Contacts,
-    ResourceKind::Meetings,
-];
+/// A kind's section of the dataset file (`Resource::DATASET`).
+///
+/// The file holds one section per editable kind, named as the kind's path (`networks`), in the order of
+/// their `place`: referenced kinds first (Handlungsfelder, networks, bodies, contracts, contacts,
+/// meetings), so that a reader meets a record before the records that refer to it. That is not the order
+/// of the API's list of kinds (`storage::kinds`), which is why each kind states its place here.
+#[derive(Debug, Clone, Copy)]
+pub struct Section {
+    /// The section's position in the file; no two kinds share one.
+    pub place: u8,
+    /// The fields whose values may name a record of another kind by slug instead of UUID.
+    pub references: &'static [(&'static str, ResourceKind)],
+    /// Whether records of the kind are known by slug (other sections may name them so).
+    pub by_slug: bool,
+}
+
+/// Something done once per kind of record a dataset holds; `R` is the kind's record type.
+pub trait SectionVisitor {
+    fn visit<R: Resource>(&mut self);
+}
+
+/// The kinds a dataset file holds, in any order.
+///
+/// The domain does not keep the list of editable kinds: storage does (`storage::kinds`, whose record
+/// types also know their tables), and hands it to [`parse`] and [`sections`] through this trait. So the
+/// dataset code names no kind, and a kind added to that list has its section.
+pub trait Kinds {
+    fn for_each(visitor: &mut impl SectionVisitor);
+}
+
+/// The kinds of `K` in the order of their sections in the file (see [`Section`]).
+pub fn sections<K: Kinds>() -> Vec<ResourceKind> {
+    struct Places(Vec<(u8, ResourceKind)>);
+    impl SectionVisitor for Places {
+        fn visit<R: Resource>(&mut self) {
+            self.0.push((R::DATASET.place, R::KIND));
+        }
+    }
+    let mut places = Places(Vec::new());
+    K::for_each(&mut places);
+    places.0.sort_unstable_by_key(|(place, _)| *place);
+    places.0.into_iter().map(|(_, kind)| kind).collect()
+}
 
 /// One validated record of a dataset.
 #[derive(Debug, Clone)]
@@ -44,20 +76,24 @@ pub struct Record<I> {
 }
 
 /// A validated dataset, references resolved to UUIDs.
-#[derive(Debug, Clone, Default)]
+#[derive(Default)]
 pub struct Dataset {
-    pub handlungsfelder: Vec<Record<HandlungsfeldInput>>,
-    pub networks: Vec<Record<NetworkInput>>,
-    pub bodies: Vec<Record<BodyInput>>,
-    pub contracts: Vec<Record<ContractInput>>,
-    pub contacts: Vec<Record<ContactInput>>,
-    pub meetings: Vec<Record<MeetingInput>>,
+    /// Each kind's records (a `Vec<Record<R::Input>>` for the kind `R`), by kind; see [`Dataset::records`].
+    sections: HashMap<ResourceKind, Box<dyn Any + Send + Sync>>,
     /// The `facts` section: what the documents state about the networks as a whole. `None` when the file
     /// has none (an import then leaves the stored facts alone).
     pub facts: Option<Vec<Fact>>,
 }
 
-/// Looks up records outside the file: the id of a network or Handlungsfeld with this slug.
+impl Dataset {
+    /// The records of the kind `R`, in the order of the file.
+    pub fn records<R: Resource>(&self) -> &[Record<R::Input>] {
+        let records = self.sections.get(&R::KIND).and_then(|s| s.downcast_ref::<Vec<Record<R::Input>>>());
+        records.map_or(&[], Vec::as_slice)
+    }
+}
+
+/// Looks up records outside the file: the id of the record of `kind` (one known by slug) with this slug.
 pub trait Existing {
     fn id_by_slug(&self, kind: ResourceKind, slug: &str) -> Option<Uuid>;
 }
@@ -70,33 +106,62 @@ impl Existing for () {
 
 struct Parser<'a> {
     errors: Vec<FieldError>,
-    /// Slug → id of the networks and Handlungsfelder in the file.
+    /// Slug → id of the records known by slug (networks, Handlungsfelder) in the file.
     slugs: HashMap<(ResourceKind, String), Uuid>,
     /// File id → id of the stored record with the same slug ("matched by id or slug").
     renamed: HashMap<Uuid, Uuid>,
+    /// Every record's id and location, in the order of the file.
+    ids: Vec<(Uuid, String)>,
+    /// The kinds known by slug (`Section::by_slug`): only for them is a reference that is no UUID looked
+    /// up, in the file and in the database.
+    by_slug: Vec<ResourceKind>,
     existing: &'a dyn Existing,
 }
 
-/// Validates a whole dataset, reporting every problem with its location.
-pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, ValidationErrors> {
-    let mut parser = Parser { errors: Vec::new(), slugs: HashMap::new(), renamed: HashMap::new(), existing };
+/// One section's work in [`parse`], for the kind it was made for.
+struct SectionParser {
+    kind: ResourceKind,
+    section: Section,
+    records: fn(&mut Parser<'_>, Vec<Value>) -> Box<dyn Any + Send + Sync>,
+}
+
+impl SectionParser {
+    /// Every section of `K`, in the order of the file.
+    fn all<K: Kinds>() -> Vec<SectionParser> {
+        struct Collect(Vec<SectionParser>);
+        impl SectionVisitor for Collect {
+            fn visit<R: Resource>(&mut self) {
+                fn records<R: Resource>(parser: &mut Parser<'_>, items: Vec<Value>) -> Box<dyn Any + Send + Sync> {
+                    Box::new(parser.records::<R>(items))
+                }
+                self.0.push(SectionParser { kind: R::KIND, section: R::DATASET, records: records::<R> });
+            }
+        }
+        let mut all = Collect(Vec::new());
+        K::for_each(&mut all);
+        all.0.sort_unstable_by_key(|s| s.section.place);
+        all.0
+    }
+}
+
+/// Validates a whole dataset holding the kinds `K`, reporting every problem with its location.
+pub fn parse<K: Kinds>(value: &Value, existing: &dyn Existing) -> Result<Dataset, ValidationErrors> {
     let Some(top) = value.as_object() else {
         return Err(ValidationErrors::single("(file)", "must be a JSON object"));
     };
-    let known = [
-        "format",
-        "formatVersion",
-        "licence",
-        "handlungsfelder",
-        "networks",
-        "bodies",
-        "contracts",
-        "contacts",
-        "meetings",
-        "facts",
-    ];
+    let kinds = SectionParser::all::<K>();
+    let by_slug = kinds.iter().filter(|s| s.section.by_slug).map(|s| s.kind).collect();
+    let mut parser = Parser {
+        errors: Vec::new(),
+        slugs: HashMap::new(),
+        renamed: HashMap::new(),
+        ids: Vec::new(),
+        by_slug,
+        existing,
+    };
+    let names: Vec<&str> = kinds.iter().map(|s| s.kind.as_str()).collect();
     for key in top.keys() {
-        if !known.contains(&key.as_str()) {
+        if !["format", "formatVersion", "licence", "facts"].contains(&key.as_str()) && !names.contains(&key.as_str()) {
             parser.errors.push(FieldError::new(key.clone(), "unknown section"));
         }
     }
@@ -106,10 +171,9 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
     if top.get("formatVersion").and_then(Value::as_i64) != Some(FORMAT_VERSION) {
         parser.errors.push(FieldError::new("formatVersion", format!("must be {FORMAT_VERSION}")));
     }
-    let empty = Vec::new();
     let section = |name: &str, errors: &mut Vec<FieldError>| -> Vec<Value> {
         match top.get(name) {
-            None | Some(Value::Null) => empty.clone(),
+            None | Some(Value::Null) => Vec::new(),
             Some(Value::Array(items)) => items.clone(),
             Some(_) => {
                 errors.push(FieldError::new(name, "must be an array"));
@@ -117,12 +181,7 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
             }
         }
     };
-    let handlungsfelder = section("handlungsfelder", &mut parser.errors);
-    let networks = section("networks", &mut parser.errors);
-    let bodies = section("bodies", &mut parser.errors);
-    let contracts = section("contracts", &mut parser.errors);
-    let contacts = section("contacts", &mut parser.errors);
-    let meetings = section("meetings", &mut parser.errors);
+    let items: Vec<Vec<Value>> = names.iter().map(|name| section(name, &mut parser.errors)).collect();
     let facts = match top.get("facts") {
         None | Some(Value::Null) => None,
         Some(Value::Array(_)) => Some(section("facts", &mut parser.errors)),
@@ -132,41 +191,19 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
         }
     };
 
-    parser.collect_slugs(ResourceKind::Handlungsfelder, "handlungsfelder", &handlungsfelder);
-    parser.collect_slugs(ResourceKind::Networks, "networks", &networks);
-
-    let dataset = Dataset {
-        handlungsfelder: parser.records::<Handlungsfeld>("handlungsfelder", handlungsfelder, &[]),
-        networks: parser.records::<Network>(
-            "networks",
-            networks,
-            &[("handlungsfeldIds", ResourceKind::Handlungsfelder)],
-        ),
-        bodies: parser.records::<Body>("bodies", bodies, &[("networkId", ResourceKind::Networks)]),
-        contracts: parser.records::<Contract>(
-            "contracts",
-            contracts,
-            &[("networkId", ResourceKind::Networks), ("handlungsfeldIds", ResourceKind::Handlungsfelder)],
-        ),
-        contacts: parser.records::<Contact>(
-            "contacts",
-            contacts,
-            &[("networkId", ResourceKind::Networks), ("bodyId", ResourceKind::Bodies)],
-        ),
-        meetings: parser.records::<Meeting>("meetings", meetings, &[("networkId", ResourceKind::Networks)]),
-        facts: facts.map(|items| parser.facts(items)),
-    };
+    for (kind, items) in kinds.iter().zip(&items) {
+        if parser.by_slug.contains(&kind.kind) {
+            parser.collect_slugs(kind.kind, items);
+        }
+    }
+    let mut dataset = Dataset::default();
+    for (kind, items) in kinds.iter().zip(items) {
+        let records = (kind.records)(&mut parser, items);
+        dataset.sections.insert(kind.kind, records);
+    }
+    dataset.facts = facts.map(|items| parser.facts(items));
     let mut ids: HashMap<Uuid, String> = HashMap::new();
-    let all_ids = dataset
-        .handlungsfelder
-        .iter()
-        .map(|r| (r.id, &r.location))
-        .chain(dataset.networks.iter().map(|r| (r.id, &r.location)))
-        .chain(dataset.bodies.iter().map(|r| (r.id, &r.location)))
-        .chain(dataset.contracts.iter().map(|r| (r.id, &r.location)))
-        .chain(dataset.contacts.iter().map(|r| (r.id, &r.location)))
-        .chain(dataset.meetings.iter().map(|r| (r.id, &r.location)));
-    for (id, location) in all_ids {
+    for (id, location) in std::mem::take(&mut parser.ids) {
         if let Some(first) = ids.insert(id, location.clone()) {
             parser.errors.push(FieldError::new(format!("{location}.id"), format!("is also the id of {first}")));
         }
@@ -178,7 +215,8 @@ pub fn parse(value: &Value, existing: &dyn Existing) -> Result<Dataset, Validati
 }
 
 impl Parser<'_> {
-    fn collect_slugs(&mut self, kind: ResourceKind, section: &str, items: &[Value]) {
+    fn collect_slugs(&mut self, kind: ResourceKind, items: &[Value]) {
+        let section = kind.as_str();
         for (i, item) in items.iter().enumerate() {
             let (Some(slug), Some(id)) = (
                 item.get("slug").and_then(Value::as_str),
@@ -202,22 +240,18 @@ impl Parser<'_> {
     fn resolve(&self, kind: ResourceKind, text: &str) -> Option<Uuid> {
         let id = match Uuid::parse_str(text) {
             Ok(id) => id,
-            Err(_) => {
+            Err(_) if self.by_slug.contains(&kind) => {
                 self.slugs.get(&(kind, text.to_string())).copied().or_else(|| self.existing.id_by_slug(kind, text))?
             }
+            Err(_) => return None,
         };
         Some(self.renamed.get(&id).copied().unwrap_or(id))
     }
 
-    fn records<R: Resource>(
-        &mut self,
-        section: &str,
-        items: Vec<Value>,
-        references: &[(&str, ResourceKind)],
-    ) -> Vec<Record<R::Input>> {
+    fn records<R: Resource>(&mut self, items: Vec<Value>) -> Vec<Record<R::Input>> {
         let mut records = Vec::new();
         for (i, mut item) in items.into_iter().enumerate() {
-            let location = format!("{section}[{i}]");
+            let location = format!("{}[{i}]", R::KIND.as_str());
             let Some(object) = item.as_object_mut() else {
                 self.errors.push(FieldError::new(location, "must be a JSON object"));
                 continue;
@@ -233,11 +267,14 @@ impl Parser<'_> {
             let id = self.renamed.get(&id).copied().unwrap_or(id);
             let created_at = self.timestamp(object, "createdAt", &location);
             let updated_at = self.timestamp(object, "updatedAt", &location);
-            for (field, kind) in references {
+            for (field, kind) in R::DATASET.references {
                 self.rewrite(object, field, *kind, &location);
             }
             match R::parse_input(&item) {
-                Ok(input) => records.push(Record { id, input, created_at, updated_at, location }),
+                Ok(input) => {
+                    self.ids.push((id, location.clone()));
+                    records.push(Record { id, input, created_at, updated_at, location });
+                }
                 Err(ValidationErrors(errors)) => self
                     .errors
                     .extend(errors.into_iter().map(|e| FieldError::new(format!("{location}.{}", e.field), e.message))),
@@ -291,39 +328,6 @@ impl Parser<'_> {
             other => resolve_one(other, format!("{location}.{field}"), &mut errors),
         }
         self.errors.extend(errors);
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use serde_json::json;
-
-    #[test]
-    fn the_seed_file_is_valid() {
-        let value: Value = serde_json::from_str(include_str!("../../data/seed.json")).unwrap();
-        let dataset = parse(&value, &()).unwrap();
-        assert!(dataset.networks.len() >= 40);
-        assert!(dataset.contracts.iter().all(|c| dataset.networks.iter().any(|n| n.id == c.input.network_id)));
-        assert!(dataset.facts.is_some_and(|facts| !facts.is_empty()));
-    }
-
-    #[test]
-    fn reports_every_problem_with_its_location() {
-        let file = json!({
-            "format": FORMAT, "formatVersion": 1,
-            "networks": [
-                {"id": "0190b7e2-3c4d-7a1b-9f00-000000000001", "slug": "a", "name": "A", "regionKey": "5158"},
-                {"slug": "b", "name": "B", "regionKey": "05158"}
-            ],
-            "contracts": [{"id": "0190b7e2-3c4d-7a1b-9f00-000000000002", "networkId": "nowhere", "kind": "founding", "signedOn": "2019-13"}]
-        });
-        let errors = parse(&file, &()).unwrap_err().0;
-        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
-        assert_eq!(
-            fields,
-            ["networks[0].regionKey", "networks[1].id", "contracts[0].networkId", "contracts[0].signedOn"]
-        );
     }
 }
 

@@ -39,6 +39,7 @@ pub struct HandlungsfeldInput {
 }
 
 impl Resource for Handlungsfeld {
+    const DATASET: super::dataset::Section = super::dataset::Section { place: 0, references: &[], by_slug: true };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, slug, name, description, (SOURCES), createdAt, updatedAt

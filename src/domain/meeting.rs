@@ -191,6 +191,8 @@ impl super::dataset::CsvColumn {
 }
 
 impl Resource for Meeting {
+    const DATASET: super::dataset::Section =
+        super::dataset::Section { place: 5, references: &[("networkId", ResourceKind::Networks)], by_slug: false };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, networkId, bodyId, name, start, end, status, (LOCATION_STREET), (LOCATION_POSTAL_CODE),

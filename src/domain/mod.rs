@@ -100,9 +100,11 @@ pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static
     /// The columns of the kind's CSV export: its fields in the order of its representation, as readable
     /// text (addresses in three columns, sources and signatories as text, see [`dataset::CellText`]).
     const CSV_COLUMNS: &'static [dataset::CsvColumn];
+    /// The kind's section of the dataset file: its place there and the fields that may name records by slug.
+    const DATASET: dataset::Section;
 
     /// The validated content of a write.
-    type Input: utoipa::ToSchema + Clone + Send + Sync + 'static;
+    type Input: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static;
 
     fn id(&self) -> Uuid;
     fn updated_at(&self) -> Timestamp;

@@ -63,6 +63,11 @@ pub struct NetworkInput {
 }
 
 impl Resource for Network {
+    const DATASET: super::dataset::Section = super::dataset::Section {
+        place: 1,
+        references: &[("handlungsfeldIds", ResourceKind::Handlungsfelder)],
+        by_slug: true,
+    };
     #[rustfmt::skip]
     const CSV_COLUMNS: &'static [super::dataset::CsvColumn] = super::dataset::csv_columns![
         id, slug, name, regionKey, status, website, description, handlungsfeldIds, foundedOn, (SOURCES),

@@ -2,20 +2,20 @@
 
 use diesel::dsl::count_star;
 use diesel::prelude::*;
+use diesel::sql_types::{Nullable, Text, Timestamp as SqlTimestamp};
 use std::io::Write;
 
 use serde_json::Value;
 use uuid::Uuid;
 
+use super::kinds::{KindVisitor, for_each_kind, with_kind};
 use super::rows::naive;
 use super::rows::{from_json, to_json};
-use super::schema::{bodies, changes, contacts, contracts, facts, handlungsfelder, meetings, networks};
+use super::schema::{changes, facts, networks};
 use super::table::{Table, Window};
-use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references, reference};
-use crate::domain::dataset::{self, DatasetWriter, Existing, Record};
-use crate::domain::{
-    Access, Body, Contact, Contract, Fact, FieldError, Handlungsfeld, Meeting, Network, ResourceKind, Timestamp,
-};
+use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references};
+use crate::domain::dataset::{self, Dataset, DatasetWriter, Existing, Record, SectionVisitor};
+use crate::domain::{Access, Fact, FieldError, FromQuery, ResourceKind, Timestamp};
 
 /// The number of networks, the stored facts and the Regierungsbezirke's names by key (see [`Db::facts`]).
 pub type StoredFacts = (i64, Vec<Fact>, Vec<(i32, String)>);
@@ -45,17 +45,60 @@ impl From<diesel::result::Error> for ImportError {
     }
 }
 
+/// The kinds of the dataset file: the editable kinds of [`super::kinds`], handed to the domain's parser,
+/// which puts them in the file's order (`Resource::DATASET`). Import and export visit them in that order
+/// too ([`dataset::sections`], then [`with_kind`]), so no code here names a kind.
+pub struct DatasetKinds;
+
+impl dataset::Kinds for DatasetKinds {
+    fn for_each(visitor: &mut impl SectionVisitor) {
+        struct Forward<'a, V>(&'a mut V);
+        impl<V: SectionVisitor> KindVisitor for Forward<'_, V> {
+            fn visit<R: Table>(&mut self) {
+                self.0.visit::<R>();
+            }
+        }
+        for_each_kind(&mut Forward(visitor));
+    }
+}
+
+/// Calls `visitor` with every editable kind, in the order of the dataset file's sections.
+fn for_each_section(visitor: &mut impl KindVisitor) {
+    for kind in dataset::sections::<DatasetKinds>() {
+        with_kind(kind, visitor);
+    }
+}
+
 /// Slugs already in the database, for files that refer to stored records.
 struct Stored<'a>(std::cell::RefCell<&'a mut DbConnection>);
 
 impl Existing for Stored<'_> {
+    /// Asked only for kinds known by slug (`Section::by_slug`), whose tables have a `slug` column.
     fn id_by_slug(&self, kind: ResourceKind, slug: &str) -> Option<Uuid> {
-        let mut conn = self.0.borrow_mut();
-        match kind {
-            ResourceKind::Networks => reference::network_id_by_key(&mut conn, slug).ok().flatten(),
-            ResourceKind::Handlungsfelder => reference::handlungsfeld_id_by_key(&mut conn, slug).ok().flatten(),
-            _ => None,
+        #[derive(QueryableByName)]
+        struct Id {
+            #[diesel(sql_type = Text)]
+            id: String,
         }
+        use crate::domain::validation::{is_slug, parse_uuid};
+        // As a reference to a network in a path reads it: a UUID names its id, anything else its slug.
+        let (column, key) = match parse_uuid(slug) {
+            Some(_) => ("id", slug.to_lowercase()),
+            None if is_slug(slug) => ("slug", slug.to_string()),
+            None => return None,
+        };
+        let sql = format!("SELECT id FROM {} WHERE {column} = $1", table_of(kind));
+        macro_rules! id_on {
+            ($conn:expr) => {
+                diesel::sql_query(&sql).bind::<Text, _>(&key).get_result::<Id>($conn).optional()
+            };
+        }
+        let mut conn = self.0.borrow_mut();
+        let found = match &mut **conn {
+            DbConnection::Postgres(pg) => id_on!(pg),
+            DbConnection::Sqlite(lite) => id_on!(lite),
+        };
+        found.ok().flatten().and_then(|row| Uuid::parse_str(&row.id).ok())
     }
 }
 
@@ -152,7 +195,7 @@ fn write_facts(conn: &mut DbConnection, statements: &[Fact]) -> StoreResult<()> 
 fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<ImportReport, ImportError> {
     let dataset = {
         let stored = Stored(std::cell::RefCell::new(conn));
-        dataset::parse(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
+        dataset::parse::<DatasetKinds>(file, &stored).map_err(|e| ImportError::Invalid(e.0))?
     };
     let mut report = ImportReport::default();
     let mut problems = Vec::new();
@@ -161,12 +204,17 @@ fn import_in(conn: &mut DbConnection, file: &Value, actor: &Actor) -> Result<Imp
     // holds for a file loaded into an empty database; otherwise mirrors would pass it.
     let floor = super::changes::last_change(conn)?;
     let clock = Versions { floor, now: floor.map_or_else(Timestamp::now, Timestamp::now_after) };
-    import_section::<Handlungsfeld>(conn, &dataset.handlungsfelder, actor, clock, &mut report, &mut problems)?;
-    import_section::<Network>(conn, &dataset.networks, actor, clock, &mut report, &mut problems)?;
-    import_section::<Body>(conn, &dataset.bodies, actor, clock, &mut report, &mut problems)?;
-    import_section::<Contract>(conn, &dataset.contracts, actor, clock, &mut report, &mut problems)?;
-    import_section::<Contact>(conn, &dataset.contacts, actor, clock, &mut report, &mut problems)?;
-    import_section::<Meeting>(conn, &dataset.meetings, actor, clock, &mut report, &mut problems)?;
+    let mut sections = ImportSections {
+        conn: &mut *conn,
+        dataset: &dataset,
+        actor,
+        clock,
+        report: &mut report,
+        problems: &mut problems,
+        result: Ok(()),
+    };
+    for_each_section(&mut sections);
+    sections.result?;
     if let Some(wanted) = &dataset.facts
         && stored_facts(conn)? != *wanted
     {
@@ -212,23 +260,38 @@ fn export_in<W: Write>(
         SnapshotVersion { writes: super::data_version(conn)?, last_change: super::changes::last_change(conn)? };
     let Some(out) = begin(&version) else { return Ok(None) };
     let mut writer = DatasetWriter::start(out)?;
-    write_section::<Handlungsfeld>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Network>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Body>(conn, &mut writer, &Default::default(), access)?;
-    write_section::<Contract>(conn, &mut writer, &Default::default(), access)?;
-    let contacts = crate::domain::ContactFilter { reach: access.private_reach(), ..Default::default() };
-    write_section::<Contact>(conn, &mut writer, &contacts, access)?;
-    write_section::<Meeting>(conn, &mut writer, &Default::default(), access)?;
+    let mut sections = ExportSections { conn: &mut *conn, writer: &mut writer, access, result: Ok(()) };
+    for_each_section(&mut sections);
+    sections.result?;
     Ok(Some(writer.finish(&stored_facts(conn)?)?))
 }
 
-/// One section of an export, in its list order (id, or start for meetings), a page at a time.
+/// Writes each section of an export (see [`write_section`]) until one fails.
+struct ExportSections<'a, W: Write> {
+    conn: &'a mut DbConnection,
+    writer: &'a mut DatasetWriter<W>,
+    access: &'a Access,
+    result: Result<(), ExportError>,
+}
+
+impl<W: Write> KindVisitor for ExportSections<'_, W> {
+    fn visit<R: Table>(&mut self) {
+        if self.result.is_ok() {
+            self.result = write_section::<R>(self.conn, self.writer, self.access);
+        }
+    }
+}
+
+/// One section of an export, in its list order (id, or start for meetings), a page at a time: the records
+/// `access` may see, with what it may see of them (contacts' private parts).
 fn write_section<R: Table>(
     conn: &mut DbConnection,
     writer: &mut DatasetWriter<impl Write>,
-    filter: &R::Filter,
     access: &Access,
 ) -> Result<(), ExportError> {
+    let mut filter = R::Filter::default();
+    filter.restrict(access);
+    let filter = &filter;
     writer.section(R::KIND.as_str())?;
     let mut after = None;
     loop {
@@ -254,6 +317,26 @@ struct Versions {
     now: Timestamp,
 }
 
+/// Imports each section of a dataset (see [`import_section`]) until one fails.
+struct ImportSections<'a> {
+    conn: &'a mut DbConnection,
+    dataset: &'a Dataset,
+    actor: &'a Actor,
+    clock: Versions,
+    report: &'a mut ImportReport,
+    problems: &'a mut Vec<FieldError>,
+    result: Result<(), ImportError>,
+}
+
+impl KindVisitor for ImportSections<'_> {
+    fn visit<R: Table>(&mut self) {
+        if self.result.is_ok() {
+            let records = self.dataset.records::<R>();
+            self.result = import_section::<R>(self.conn, records, self.actor, self.clock, self.report, self.problems);
+        }
+    }
+}
+
 fn import_section<R: Table>(
     conn: &mut DbConnection,
     records: &[Record<R::Input>],
@@ -261,10 +344,7 @@ fn import_section<R: Table>(
     Versions { floor, now }: Versions,
     report: &mut ImportReport,
     problems: &mut Vec<FieldError>,
-) -> Result<(), ImportError>
-where
-    R::Input: serde::Serialize,
-{
+) -> Result<(), ImportError> {
     for record in records {
         let at = |e: FieldError| FieldError::new(format!("{}.{}", record.location, e.field), e.message);
         if let Err(e) = check_references(conn, &R::references(&record.input)) {
@@ -321,6 +401,14 @@ where
     Ok(())
 }
 
+/// The table that holds the records of `kind`: every editable kind's table is named as the kind is in
+/// paths (`networks`, see `schema.rs`). The import's two statements that are not a kind's own writes,
+/// [`stamp`] and [`Stored::id_by_slug`], use the name, so that the dataset code names no kind; every
+/// dataset round trip on both backends runs them for every kind.
+fn table_of(kind: ResourceKind) -> &'static str {
+    kind.as_str()
+}
+
 /// Sets a record's timestamps to those of the file (an import keeps them, so a round trip is identical).
 fn stamp(
     conn: &mut DbConnection,
@@ -329,24 +417,86 @@ fn stamp(
     created: Option<Timestamp>,
     updated: Timestamp,
 ) -> StoreResult<()> {
-    let id = id.to_string();
-    let updated = naive(updated);
-    macro_rules! stamp_table {
-        ($table:ident) => {{
-            diesel::update($table::table.find(&id)).set($table::updated_at.eq(updated)).execute(conn)?;
-            if let Some(created) = created {
-                diesel::update($table::table.find(&id)).set($table::created_at.eq(naive(created))).execute(conn)?;
-            }
-        }};
+    let sql =
+        format!("UPDATE {} SET updated_at = $1, created_at = COALESCE($2, created_at) WHERE id = $3", table_of(kind));
+    macro_rules! stamp_on {
+        ($conn:expr) => {
+            diesel::sql_query(&sql)
+                .bind::<SqlTimestamp, _>(naive(updated))
+                .bind::<Nullable<SqlTimestamp>, _>(created.map(naive))
+                .bind::<Text, _>(id.to_string())
+                .execute($conn)?
+        };
     }
-    match kind {
-        ResourceKind::Handlungsfelder => stamp_table!(handlungsfelder),
-        ResourceKind::Networks => stamp_table!(networks),
-        ResourceKind::Bodies => stamp_table!(bodies),
-        ResourceKind::Contracts => stamp_table!(contracts),
-        ResourceKind::Contacts => stamp_table!(contacts),
-        ResourceKind::Meetings => stamp_table!(meetings),
-        ResourceKind::Districts | ResourceKind::Regions => {}
-    }
+    match conn {
+        DbConnection::Postgres(pg) => stamp_on!(pg),
+        DbConnection::Sqlite(lite) => stamp_on!(lite),
+    };
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    use crate::domain::dataset::{FORMAT, parse, sections};
+    use crate::domain::{Contract, Network};
+
+    /// Each kind has a section of its own, after the kinds it references (an import writes them first),
+    /// and today's kinds keep the order files have always had; a new kind may come anywhere after the kinds
+    /// it references.
+    #[test]
+    fn every_kind_has_a_section_after_the_kinds_it_references() {
+        struct Places(Vec<(ResourceKind, dataset::Section)>);
+        impl SectionVisitor for Places {
+            fn visit<R: crate::domain::Resource>(&mut self) {
+                self.0.push((R::KIND, R::DATASET));
+            }
+        }
+        let mut places = Places(Vec::new());
+        <DatasetKinds as dataset::Kinds>::for_each(&mut places);
+        let order = sections::<DatasetKinds>();
+        let mut distinct: Vec<u8> = places.0.iter().map(|(_, section)| section.place).collect();
+        distinct.sort_unstable();
+        distinct.dedup();
+        assert_eq!(distinct.len(), crate::storage::kinds::editable_kinds().len(), "no two kinds share a place");
+        for (kind, section) in &places.0 {
+            let at = |k: &ResourceKind| order.iter().position(|o| o == k).unwrap();
+            for (field, referenced) in section.references {
+                assert!(at(referenced) < at(kind), "{kind}.{field} refers to a later section");
+            }
+        }
+        let known = ["handlungsfelder", "networks", "bodies", "contracts", "contacts", "meetings"];
+        let names: Vec<_> = order.iter().map(ResourceKind::as_str).filter(|name| known.contains(name)).collect();
+        assert_eq!(names, known);
+    }
+
+    #[test]
+    fn the_seed_file_is_valid() {
+        let value: Value = serde_json::from_str(crate::app::SEED).unwrap();
+        let dataset = parse::<DatasetKinds>(&value, &()).unwrap();
+        let networks = dataset.records::<Network>();
+        assert!(networks.len() >= 40);
+        assert!(dataset.records::<Contract>().iter().all(|c| networks.iter().any(|n| n.id == c.input.network_id)));
+        assert!(dataset.facts.is_some_and(|facts| !facts.is_empty()));
+    }
+
+    #[test]
+    fn reports_every_problem_with_its_location() {
+        let file = json!({
+            "format": FORMAT, "formatVersion": 1,
+            "networks": [
+                {"id": "0190b7e2-3c4d-7a1b-9f00-000000000001", "slug": "a", "name": "A", "regionKey": "5158"},
+                {"slug": "b", "name": "B", "regionKey": "05158"}
+            ],
+            "contracts": [{"id": "0190b7e2-3c4d-7a1b-9f00-000000000002", "networkId": "nowhere", "kind": "founding", "signedOn": "2019-13"}]
+        });
+        let errors = parse::<DatasetKinds>(&file, &()).err().expect("the file is invalid").0;
+        let fields: Vec<_> = errors.iter().map(|e| e.field.as_str()).collect();
+        assert_eq!(
+            fields,
+            ["networks[0].regionKey", "networks[1].id", "contracts[0].networkId", "contracts[0].signedOn"]
+        );
+    }
 }

@@ -7,8 +7,8 @@
 //!
 //! Nothing else matches on the editable kinds, so a kind that is not in the list cannot be reached, and
 //! adding one means adding its line below, its `ResourceKind` and its own domain, storage and row
-//! modules. One exception: the dataset file (`domain::dataset`, `storage::dataset`) names its sections
-//! one by one, in the order an import needs (referenced kinds first), which is not this one.
+//! modules. The dataset file visits this list too (`storage::dataset::DatasetKinds`), in the order of its
+//! sections (referenced kinds first), which each kind states in `Resource::DATASET`.
 //!
 //! ```
 //! use rbn_registry::storage::Table;

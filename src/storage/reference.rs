@@ -5,7 +5,7 @@ use uuid::Uuid;
 
 use super::kinds::{KindVisitor, with_kind};
 use super::rows::{parse, timestamp, uuid};
-use super::schema::{districts, handlungsfelder, networks, regions};
+use super::schema::{districts, networks, regions};
 use super::table::Table;
 use super::{Db, DbConnection, StoreError, StoreResult};
 use crate::domain::access::Scope;
@@ -186,9 +186,4 @@ macro_rules! id_by_key {
 /// Resolves a network given by UUID or slug.
 pub fn network_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
     id_by_key!(conn, networks, key)
-}
-
-/// Resolves a Handlungsfeld given by UUID or slug.
-pub fn handlungsfeld_id_by_key(conn: &mut DbConnection, key: &str) -> StoreResult<Option<Uuid>> {
-    id_by_key!(conn, handlungsfelder, key)
 }
