@@ -31,10 +31,14 @@ pub struct Body {
     #[serde(rename = "type")]
     pub body_type: BodyType,
     /// The local name, e.g. "Lenkungsgruppe".
+    ///
+    /// Example: `Regionales Bildungsbüro`
     pub name: Name,
     pub description: Option<LongText>,
     pub address: Option<Address>,
+    /// Example: `bildungsbuero@kreis.example`
     pub email: Option<Email>,
+    /// Example: `+49 2104 99 0`
     pub phone: Option<Phone>,
     pub website: Option<WebUrl>,
     pub sources: Vec<Source>,

@@ -29,8 +29,11 @@ pub struct Contact {
     pub body_id: Option<Uuid>,
     /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
     pub district_key: Option<DistrictKey>,
+    /// Example: `Servicestelle Regionale Bildungsnetzwerke`
     pub name: Name,
+    /// Example: `Bezirkskoordination`
     pub function: Option<Function>,
+    /// Example: `Bezirksregierung Düsseldorf`
     pub organisation: Option<ShortText>,
     /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
     pub email: Option<Email>,

@@ -24,7 +24,9 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Signatory {
+    /// Example: `Sylvia Löhrmann`
     pub name: Name,
+    /// Example: `Schulministerin`
     pub role: Option<ShortText>,
     pub party: Party,
 }

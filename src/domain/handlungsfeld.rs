@@ -16,7 +16,9 @@ use super::{Reference, Resource, ResourceKind};
 pub struct Handlungsfeld {
     #[schema(read_only)]
     pub id: Uuid,
+    /// Example: `schulische-inklusion`
     pub slug: Slug,
+    /// Example: `Schulische Inklusion`
     pub name: Name,
     pub description: Option<LongText>,
     pub sources: Vec<Source>,

@@ -29,8 +29,9 @@ pub struct MeetingLocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     /// Where to join online.
+    ///
+    /// Example: `https://konferenz.kreis.example/bildungskonferenz`
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "https://konferenz.kreis.example/bildungskonferenz")]
     pub online_url: Option<WebUrl>,
 }
 
@@ -61,7 +62,8 @@ pub struct Meeting {
     pub network_id: Uuid,
     /// The body that meets: a body of the same network, usually its Bildungskonferenz.
     pub body_id: Option<Uuid>,
-    #[schema(example = "Bildungskonferenz 2027", max_length = 300)]
+    /// Example: `Bildungskonferenz 2027`
+    #[schema(max_length = 300)]
     pub name: Name,
     pub start: EventTime,
     /// Of the same kind as `start` (both date-times, or both dates) and not before it.

@@ -23,11 +23,17 @@ pub struct Network {
     #[schema(read_only)]
     pub id: Uuid,
     /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
+    ///
+    /// Example: `kreis-mettmann`
     pub slug: Slug,
+    /// Example: `Regionales Bildungsnetzwerk Kreis Mettmann`
     pub name: Name,
     /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
+    ///
+    /// Example: `05158`
     pub region_key: RegionKey,
     pub status: NetworkStatus,
+    /// Example: `https://www.kreis-mettmann.de/bildung`
     pub website: Option<WebUrl>,
     pub description: Option<LongText>,
     /// The Handlungsfelder the network works on (`/v1/networks/{id}/handlungsfelder` lists them).
