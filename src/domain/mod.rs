@@ -113,6 +113,30 @@ pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static
     }
 }
 
+/// The methods of [`Resource`] that read and set a record's `id`, `created_at` and `updated_at`, which
+/// every kind has under these names: `record_version!();` in its `impl Resource`.
+macro_rules! record_version {
+    () => {
+        fn id(&self) -> ::uuid::Uuid {
+            self.id
+        }
+
+        fn updated_at(&self) -> $crate::domain::Timestamp {
+            self.updated_at
+        }
+
+        fn set_version(
+            &mut self,
+            created_at: Option<$crate::domain::Timestamp>,
+            updated_at: $crate::domain::Timestamp,
+        ) {
+            self.created_at = created_at.unwrap_or(self.created_at);
+            self.updated_at = updated_at;
+        }
+    };
+}
+pub(crate) use record_version;
+
 /// Applies a JSON Merge Patch (RFC 7396) to `target`.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch_map) = patch else {

@@ -5,8 +5,8 @@ use uuid::Uuid;
 use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
 use super::schema::{bodies, contacts, meetings};
-use super::table::{Table, Window, apply_window, of_networks};
-use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
+use super::table::{Table, Window, apply_window, of_networks, row_table};
+use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::Scope;
 use crate::domain::{
     Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, Timestamp, WebUrl,
@@ -103,18 +103,7 @@ impl TryFrom<BodyRow> for Body {
 impl Table for Body {
     type Filter = BodyFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Body>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Body>> {
-        let rows: Vec<BodyRow> = bodies::table
-            .filter(bodies::id.eq_any(ids_to_text(ids)))
-            .select(BodyRow::as_select())
-            .order(bodies::id)
-            .load(conn)?;
-        rows.into_iter().map(Body::try_from).collect()
-    }
+    row_table!(bodies, BodyRow, BodyValues);
 
     fn list(conn: &mut DbConnection, filter: &BodyFilter, window: &Window) -> StoreResult<Vec<Body>> {
         let mut query = bodies::table.select(BodyRow::as_select()).into_boxed::<MultiBackend>();
@@ -130,34 +119,6 @@ impl Table for Body {
         }
         let rows: Vec<BodyRow> = apply_window!(query, bodies, window).load(conn)?;
         rows.into_iter().map(Body::try_from).collect()
-    }
-
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(bodies::table).values(BodyValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &BodyInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<BodyRow> = prepared::update(
-            bodies::table,
-            BodyValues::new(id, input, now),
-            bodies::id.eq(id.to_string()).and(bodies::updated_at.eq(naive(version))),
-        )
-        .returning(BodyRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Body::try_from).transpose()
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(bodies::table.find(id.to_string())).execute(conn)?;
-        Ok(())
     }
 
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &BodyInput) -> StoreResult<Scope> {

@@ -9,8 +9,8 @@ use super::rows::{
     contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
-use super::table::{Table, Window, apply_window};
-use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
+use super::table::{Table, Window, apply_window, row_table};
+use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
     Contact, ContactFilter, ContactInput, DistrictKey, Email, Function, Name, Phone, PrivateReach, Resource,
@@ -137,18 +137,7 @@ fn scope(contact: &Contact, districts: &HashMap<String, i32>) -> Scope {
 impl Table for Contact {
     type Filter = ContactFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Contact>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contact>> {
-        let rows: Vec<ContactRow> = contacts::table
-            .filter(contacts::id.eq_any(ids_to_text(ids)))
-            .select(ContactRow::as_select())
-            .order(contacts::id)
-            .load(conn)?;
-        rows.into_iter().map(Contact::try_from).collect()
-    }
+    row_table!(contacts, ContactRow, ContactValues);
 
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
         let mut selected: Vec<Predicate> = Vec::new();
@@ -237,35 +226,7 @@ impl Table for Contact {
         rows.into_iter().map(Contact::try_from).collect()
     }
 
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(contacts::table).values(ContactValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContactInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<ContactRow> = prepared::update(
-            contacts::table,
-            ContactValues::new(id, input, now),
-            contacts::id.eq(id.to_string()).and(contacts::updated_at.eq(naive(version))),
-        )
-        .returning(ContactRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Contact::try_from).transpose()
-    }
-
     /// Deleting removes the row for real; only the id and time stay, in the change feed's tombstone.
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(contacts::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
-
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<Scope> {
         match input.network_id {
             Some(network) => network_scope(conn, network),

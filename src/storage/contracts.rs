@@ -126,10 +126,6 @@ fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> Stor
 impl Table for Contract {
     type Filter = ContractFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Contract>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contract>> {
         let rows: Vec<ContractRow> = contracts::table
             .filter(contracts::id.eq_any(ids_to_text(ids)))

@@ -2,10 +2,10 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, timestamp, to_json, uuid};
+use super::rows::{contains_pattern, from_json, lower, naive, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
-use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::table::{Table, Window, apply_window, row_table};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug, Timestamp};
 
@@ -70,18 +70,7 @@ impl TryFrom<HandlungsfeldRow> for Handlungsfeld {
 impl Table for Handlungsfeld {
     type Filter = HandlungsfeldFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Handlungsfeld>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Handlungsfeld>> {
-        let rows: Vec<HandlungsfeldRow> = handlungsfelder::table
-            .filter(handlungsfelder::id.eq_any(ids_to_text(ids)))
-            .select(HandlungsfeldRow::as_select())
-            .order(handlungsfelder::id)
-            .load(conn)?;
-        rows.into_iter().map(Handlungsfeld::try_from).collect()
-    }
+    row_table!(handlungsfelder, HandlungsfeldRow, HandlungsfeldValues);
 
     fn list(conn: &mut DbConnection, filter: &HandlungsfeldFilter, window: &Window) -> StoreResult<Vec<Handlungsfeld>> {
         let mut query = handlungsfelder::table.select(HandlungsfeldRow::as_select()).into_boxed::<MultiBackend>();
@@ -102,34 +91,6 @@ impl Table for Handlungsfeld {
         }
         let rows: Vec<HandlungsfeldRow> = apply_window!(query, handlungsfelder, window).load(conn)?;
         rows.into_iter().map(Handlungsfeld::try_from).collect()
-    }
-
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(handlungsfelder::table).values(HandlungsfeldValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &HandlungsfeldInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<HandlungsfeldRow> = prepared::update(
-            handlungsfelder::table,
-            HandlungsfeldValues::new(id, input, now),
-            handlungsfelder::id.eq(id.to_string()).and(handlungsfelder::updated_at.eq(naive(version))),
-        )
-        .returning(HandlungsfeldRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Handlungsfeld::try_from).transpose()
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(handlungsfelder::table.find(id.to_string())).execute(conn)?;
-        Ok(())
     }
 
     /// The shared vocabulary belongs to no network: only admins may change it.

@@ -4,8 +4,8 @@ use uuid::Uuid;
 use super::reference::network_scope;
 use super::rows::{from_json, ids_to_text, naive, opt_uuid, parse, timestamp, to_json, uuid};
 use super::schema::{bodies, meetings, networks, regions};
-use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks, row_table};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::calendar::EventTime;
 use crate::domain::meeting::{from_key, instant_key, to_key};
@@ -128,18 +128,7 @@ impl Table for Meeting {
     type Filter = MeetingFilter;
     const ORDER: ListOrder = ListOrder::Start;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Meeting>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Meeting>> {
-        let rows: Vec<MeetingRow> = meetings::table
-            .filter(meetings::id.eq_any(ids_to_text(ids)))
-            .select(MeetingRow::as_select())
-            .order(meetings::id)
-            .load(conn)?;
-        rows.into_iter().map(Meeting::try_from).collect()
-    }
+    row_table!(@load_many meetings, MeetingRow);
 
     /// In start order (then id) by default; in change order with `modifiedSince`.
     fn list(conn: &mut DbConnection, filter: &MeetingFilter, window: &Window) -> StoreResult<Vec<Meeting>> {
@@ -198,29 +187,12 @@ impl Table for Meeting {
         Ok(())
     }
 
-    /// Every update counts in `sequence`, so calendar apps take each new version for a change.
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &MeetingInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<MeetingRow> = prepared::update(
-            meetings::table,
-            (MeetingValues::new(id, input, now), meetings::sequence.eq(meetings::sequence + 1)),
-            meetings::id.eq(id.to_string()).and(meetings::updated_at.eq(naive(version))),
-        )
-        .returning(MeetingRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Meeting::try_from).transpose()
-    }
+    // Every update counts in `sequence`, so calendar apps take each new version for a change.
+    row_table!(@update meetings, MeetingRow, |id, input, now| {
+        (MeetingValues::new(id, input, now), meetings::sequence.eq(meetings::sequence + 1))
+    });
 
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(meetings::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
+    row_table!(@delete meetings);
 
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &MeetingInput) -> StoreResult<Scope> {
         network_scope(conn, input.network_id)

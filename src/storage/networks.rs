@@ -173,10 +173,6 @@ fn write_links(conn: &mut DbConnection, id: Uuid, input: &NetworkInput) -> Store
 impl Table for Network {
     type Filter = NetworkFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Network>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Network>> {
         let rows: Vec<Selected> = networks::table
             .filter(networks::id.eq_any(ids_to_text(ids)))

@@ -50,7 +50,9 @@ pub trait Table: Resource + Sized {
     /// The default order of the kind's lists; [`Table::position`] gives a record's place in it.
     const ORDER: ListOrder = ListOrder::Id;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
+    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>> {
+        Ok(Self::load_many(conn, &[id])?.pop())
+    }
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
     /// Whether the record exists (the reference check of writes). Kinds whose load reads more than their
@@ -169,3 +171,66 @@ macro_rules! of_networks {
     };
 }
 pub(crate) use of_networks;
+
+/// The methods of [`Table`] of a kind that is one row of `$table` and nothing else: rows read as `$row`
+/// (`TryFrom<$row>` for the kind), written as `$values` (`$values::new(id, input, now)`). The `@…` arms
+/// are the methods one by one, for a kind that writes more than its row.
+macro_rules! row_table {
+    ($table:ident, $row:ident, $values:ident) => {
+        $crate::storage::table::row_table!(@load_many $table, $row);
+        $crate::storage::table::row_table!(@insert $table, $values);
+        $crate::storage::table::row_table!(@update $table, $row, $values);
+        $crate::storage::table::row_table!(@delete $table);
+    };
+    (@load_many $table:ident, $row:ident) => {
+        fn load_many(conn: &mut $crate::storage::DbConnection, ids: &[::uuid::Uuid]) -> $crate::storage::StoreResult<Vec<Self>> {
+            let rows: Vec<$row> = $table::table
+                .filter($table::id.eq_any($crate::storage::rows::ids_to_text(ids)))
+                .select($row::as_select())
+                .order($table::id)
+                .load(conn)?;
+            rows.into_iter().map(Self::try_from).collect()
+        }
+    };
+    (@insert $table:ident, $values:ident) => {
+        fn insert(
+            conn: &mut $crate::storage::DbConnection,
+            id: ::uuid::Uuid,
+            input: &Self::Input,
+            now: $crate::domain::Timestamp,
+        ) -> $crate::storage::StoreResult<()> {
+            diesel::insert_into($table::table).values($values::new(id, input, now)).execute(conn)?;
+            Ok(())
+        }
+    };
+    (@update $table:ident, $row:ident, $values:ident) => {
+        $crate::storage::table::row_table!(@update $table, $row, |id, input, now| $values::new(id, input, now));
+    };
+    // `$changes` gives the update's changes (the values and anything the kind sets besides).
+    (@update $table:ident, $row:ident, |$id:ident, $input:ident, $now:ident| $changes:expr) => {
+        fn update(
+            conn: &mut $crate::storage::DbConnection,
+            $id: ::uuid::Uuid,
+            $input: &Self::Input,
+            $now: $crate::domain::Timestamp,
+            version: $crate::domain::Timestamp,
+        ) -> $crate::storage::StoreResult<Option<Self>> {
+            let row: Option<$row> = $crate::storage::prepared::update(
+                $table::table,
+                $changes,
+                $table::id.eq($id.to_string()).and($table::updated_at.eq($crate::storage::rows::naive(version))),
+            )
+            .returning($row::as_returning())
+            .get_result(conn)
+            .optional()?;
+            row.map(Self::try_from).transpose()
+        }
+    };
+    (@delete $table:ident) => {
+        fn delete(conn: &mut $crate::storage::DbConnection, id: ::uuid::Uuid) -> $crate::storage::StoreResult<()> {
+            diesel::delete($table::table.find(id.to_string())).execute(conn)?;
+            Ok(())
+        }
+    };
+}
+pub(crate) use row_table;
