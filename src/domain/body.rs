@@ -5,7 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{Address, Source, Timestamp, string_enum};
+use super::common::{Address, Source, string_enum};
 use super::fields::{Email, LongText, Name, Phone, WebUrl};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -21,31 +21,25 @@ string_enum! {
     }
 }
 
-/// A body (Gremium) of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Body {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Uuid,
-    #[serde(rename = "type")]
-    pub body_type: BodyType,
-    /// The local name, e.g. "Lenkungsgruppe".
-    ///
-    /// Example: `Regionales Bildungsbüro`
-    pub name: Name,
-    pub description: Option<LongText>,
-    pub address: Option<Address>,
-    /// Example: `bildungsbuero@kreis.example`
-    pub email: Option<Email>,
-    /// Example: `+49 2104 99 0`
-    pub phone: Option<Phone>,
-    pub website: Option<WebUrl>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A body (Gremium) of a network.
+    pub struct Body {
+        pub network_id: Uuid,
+        #[serde(rename = "type")]
+        pub body_type: BodyType,
+        /// The local name, e.g. "Lenkungsgruppe".
+        ///
+        /// Example: `Regionales Bildungsbüro`
+        pub name: Name,
+        pub description: Option<LongText>,
+        pub address: Option<Address>,
+        /// Example: `bildungsbuero@kreis.example`
+        pub email: Option<Email>,
+        /// Example: `+49 2104 99 0`
+        pub phone: Option<Phone>,
+        pub website: Option<WebUrl>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a body.

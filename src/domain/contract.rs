@@ -5,7 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{PartialDate, Source, Timestamp, string_enum};
+use super::common::{PartialDate, Source, string_enum};
 use super::fields::{LongText, Name, ShortText, WebUrl};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -31,26 +31,20 @@ pub struct Signatory {
     pub party: Party,
 }
 
-/// A contract of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Contract {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Uuid,
-    pub kind: ContractKind,
-    /// When it was signed, as precise as known (`2008`, `2019-07`, `2013-11-19`); `null` when unknown.
-    pub signed_on: Option<PartialDate>,
-    pub signatories: Vec<Signatory>,
-    /// The Handlungsfelder the contract names.
-    pub handlungsfeld_ids: Vec<Uuid>,
-    pub document_url: Option<WebUrl>,
-    pub notes: Option<LongText>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A contract of a network.
+    pub struct Contract {
+        pub network_id: Uuid,
+        pub kind: ContractKind,
+        /// When it was signed, as precise as known (`2008`, `2019-07`, `2013-11-19`); `null` when unknown.
+        pub signed_on: Option<PartialDate>,
+        pub signatories: Vec<Signatory>,
+        /// The Handlungsfelder the contract names.
+        pub handlungsfeld_ids: Vec<Uuid>,
+        pub document_url: Option<WebUrl>,
+        pub notes: Option<LongText>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a contract.

@@ -5,27 +5,21 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{Source, Timestamp};
+use super::common::Source;
 use super::fields::{LongText, Name, Slug};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
-/// A field of action, e.g. "Übergang Schule–Beruf".
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Handlungsfeld {
-    #[schema(read_only)]
-    pub id: Uuid,
-    /// Example: `schulische-inklusion`
-    pub slug: Slug,
-    /// Example: `Schulische Inklusion`
-    pub name: Name,
-    pub description: Option<LongText>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A field of action, e.g. "Übergang Schule–Beruf".
+    pub struct Handlungsfeld {
+        /// Example: `schulische-inklusion`
+        pub slug: Slug,
+        /// Example: `Schulische Inklusion`
+        pub name: Name,
+        pub description: Option<LongText>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a Handlungsfeld.

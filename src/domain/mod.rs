@@ -113,6 +113,26 @@ pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static
     }
 }
 
+/// Declares a kind's record: the derives of the API's representation, and around the kind's own fields the
+/// `id` and the `createdAt` and `updatedAt` that every record has and the server sets (read-only).
+macro_rules! record {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[schema(read_only)]
+            pub id: ::uuid::Uuid,
+            $($(#[$field_meta])* pub $field: $ty,)*
+            #[schema(read_only)]
+            pub created_at: $crate::domain::Timestamp,
+            #[schema(read_only)]
+            pub updated_at: $crate::domain::Timestamp,
+        }
+    };
+}
+pub(crate) use record;
+
 /// The methods of [`Resource`] that read and set a record's `id`, `created_at` and `updated_at`, which
 /// every kind has under these names: `record_version!();` in its `impl Resource`.
 macro_rules! record_version {
