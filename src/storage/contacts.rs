@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::bodies::{address, address_column};
 use super::reference::network_scope;
 use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp, to_json, uuid,
+    contains_pattern, from_json, ids_to_text, lower, lower_opt, opt_uuid, parse, row_values, timestamp, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window, row_table};
@@ -14,7 +14,7 @@ use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
     Contact, ContactFilter, ContactInput, DistrictKey, Email, Function, Name, Phone, PrivateReach, Resource,
-    ResourceKind, ShortText, Timestamp, Visibility,
+    ResourceKind, ShortText, Visibility,
 };
 
 /// A condition on contacts, built up from the filters of a list.
@@ -44,50 +44,21 @@ struct ContactRow {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct ContactValues<'a> {
-    id: String,
-    network_id: Option<String>,
-    body_id: Option<String>,
-    district_key: Option<i32>,
-    name: &'a str,
-    function: Option<&'a str>,
-    organisation: Option<&'a str>,
-    email: Option<&'a str>,
-    phone: Option<&'a str>,
-    address: Option<String>,
-    visibility: &'static str,
-    is_person: i32,
-    publication_consent: i32,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> ContactValues<'a> {
-    fn new(id: Uuid, input: &'a ContactInput, now: Timestamp) -> Self {
-        ContactValues {
-            id: id.to_string(),
-            network_id: input.network_id.map(|id| id.to_string()),
-            body_id: input.body_id.map(|id| id.to_string()),
-            district_key: input.district_key.map(DistrictKey::get),
-            name: &input.name,
-            function: input.function.as_deref(),
-            organisation: input.organisation.as_deref(),
-            email: input.email.as_deref(),
-            phone: input.phone.as_deref(),
-            address: address_column(&input.address),
-            visibility: input.visibility.as_str(),
-            is_person: i32::from(input.is_person),
-            publication_consent: i32::from(input.publication_consent),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    contacts: ContactValues<'a>(input: &'a ContactInput) {
+        network_id: Option<String> = input.network_id.map(|id| id.to_string()),
+        body_id: Option<String> = input.body_id.map(|id| id.to_string()),
+        district_key: Option<i32> = input.district_key.map(DistrictKey::get),
+        name: &'a str = &input.name,
+        function: Option<&'a str> = input.function.as_deref(),
+        organisation: Option<&'a str> = input.organisation.as_deref(),
+        email: Option<&'a str> = input.email.as_deref(),
+        phone: Option<&'a str> = input.phone.as_deref(),
+        address: Option<String> = address_column(&input.address),
+        visibility: &'static str = input.visibility.as_str(),
+        is_person: i32 = i32::from(input.is_person),
+        publication_consent: i32 = i32::from(input.publication_consent),
+        sources: String = to_json(&input.sources),
     }
 }
 

@@ -2,12 +2,12 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{contains_pattern, from_json, lower, naive, timestamp, to_json, uuid};
+use super::rows::{contains_pattern, from_json, lower, row_values, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
 use super::table::{Table, Window, apply_window, row_table};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
-use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug, Timestamp};
+use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug};
 
 /// A Handlungsfeld's columns as stored.
 #[derive(Queryable, Selectable)]
@@ -22,32 +22,12 @@ struct HandlungsfeldRow {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = handlungsfelder, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct HandlungsfeldValues<'a> {
-    id: String,
-    slug: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> HandlungsfeldValues<'a> {
-    fn new(id: Uuid, input: &'a HandlungsfeldInput, now: Timestamp) -> Self {
-        HandlungsfeldValues {
-            id: id.to_string(),
-            slug: &input.slug,
-            name: &input.name,
-            description: input.description.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    handlungsfelder: HandlungsfeldValues<'a>(input: &'a HandlungsfeldInput) {
+        slug: &'a str = &input.slug,
+        name: &'a str = &input.name,
+        description: Option<&'a str> = input.description.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
