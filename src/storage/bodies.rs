@@ -2,28 +2,25 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{from_json, parse, row_values, timestamp, to_json, uuid};
+use super::rows::{from_json, parse, row_values, stored_row, to_json, uuid};
 use super::schema::{bodies, contacts, meetings};
 use super::table::{Table, Window, apply_window, of_networks, row_table};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::{Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, WebUrl};
 
-/// A body's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = bodies)]
-struct BodyRow {
-    id: String,
-    network_id: String,
-    body_type: String,
-    name: String,
-    description: Option<String>,
-    address: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    website: Option<String>,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
+stored_row! {
+    /// A body's columns as stored.
+    bodies: BodyRow => Body |row| {
+        network_id: String => uuid(&row.network_id)?,
+        body_type: String => parse(&row.body_type, "body type")?,
+        name: String => Name::from_stored(row.name),
+        description: Option<String> => row.description.map(LongText::from_stored),
+        address: Option<String> => address(row.address)?,
+        email: Option<String> => row.email.map(Email::from_stored),
+        phone: Option<String> => row.phone.map(Phone::from_stored),
+        website: Option<String> => row.website.map(WebUrl::from_stored),
+        sources: String => from_json(&row.sources)?,
+    }
 }
 
 row_values! {
@@ -48,27 +45,6 @@ pub(super) fn address(column: Option<String>) -> StoreResult<Option<Address>> {
 /// The JSON column of an optional address.
 pub(super) fn address_column(address: &Option<Address>) -> Option<String> {
     address.as_ref().map(to_json)
-}
-
-impl TryFrom<BodyRow> for Body {
-    type Error = StoreError;
-
-    fn try_from(row: BodyRow) -> StoreResult<Body> {
-        Ok(Body {
-            id: uuid(&row.id)?,
-            network_id: uuid(&row.network_id)?,
-            body_type: parse(&row.body_type, "body type")?,
-            name: Name::from_stored(row.name),
-            description: row.description.map(LongText::from_stored),
-            address: address(row.address)?,
-            email: row.email.map(Email::from_stored),
-            phone: row.phone.map(Phone::from_stored),
-            website: row.website.map(WebUrl::from_stored),
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
-    }
 }
 
 /// How many contacts name the body (they keep it in its network, and from being deleted).

@@ -6,7 +6,7 @@ use uuid::Uuid;
 use super::bodies::{address, address_column};
 use super::reference::network_scope;
 use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, lower_opt, opt_uuid, parse, row_values, timestamp, to_json, uuid,
+    contains_pattern, from_json, ids_to_text, lower, lower_opt, opt_uuid, parse, row_values, stored_row, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
 use super::table::{Table, Window, apply_window, row_table};
@@ -22,26 +22,23 @@ type Predicate = Box<
     dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
 >;
 
-/// A contact's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = contacts)]
-struct ContactRow {
-    id: String,
-    network_id: Option<String>,
-    body_id: Option<String>,
-    district_key: Option<i32>,
-    name: String,
-    function: Option<String>,
-    organisation: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    visibility: String,
-    is_person: i32,
-    publication_consent: i32,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
+stored_row! {
+    /// A contact's columns as stored.
+    contacts: ContactRow => Contact |row| {
+        network_id: Option<String> => opt_uuid(row.network_id.as_deref())?,
+        body_id: Option<String> => opt_uuid(row.body_id.as_deref())?,
+        district_key: Option<i32> => row.district_key.map(DistrictKey::from_stored),
+        name: String => Name::from_stored(row.name),
+        function: Option<String> => row.function.map(Function::from_stored),
+        organisation: Option<String> => row.organisation.map(ShortText::from_stored),
+        email: Option<String> => row.email.map(Email::from_stored),
+        phone: Option<String> => row.phone.map(Phone::from_stored),
+        address: Option<String> => address(row.address)?,
+        visibility: String => parse(&row.visibility, "visibility")?,
+        is_person: i32 => row.is_person != 0,
+        publication_consent: i32 => row.publication_consent != 0,
+        sources: String => from_json(&row.sources)?,
+    }
 }
 
 row_values! {
@@ -59,31 +56,6 @@ row_values! {
         is_person: i32 = i32::from(input.is_person),
         publication_consent: i32 = i32::from(input.publication_consent),
         sources: String = to_json(&input.sources),
-    }
-}
-
-impl TryFrom<ContactRow> for Contact {
-    type Error = StoreError;
-
-    fn try_from(row: ContactRow) -> StoreResult<Contact> {
-        Ok(Contact {
-            id: uuid(&row.id)?,
-            network_id: opt_uuid(row.network_id.as_deref())?,
-            body_id: opt_uuid(row.body_id.as_deref())?,
-            district_key: row.district_key.map(DistrictKey::from_stored),
-            name: Name::from_stored(row.name),
-            function: row.function.map(Function::from_stored),
-            organisation: row.organisation.map(ShortText::from_stored),
-            email: row.email.map(Email::from_stored),
-            phone: row.phone.map(Phone::from_stored),
-            address: address(row.address)?,
-            visibility: parse(&row.visibility, "visibility")?,
-            is_person: row.is_person != 0,
-            publication_consent: row.publication_consent != 0,
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
     }
 }
 

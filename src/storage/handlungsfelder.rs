@@ -2,24 +2,21 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{contains_pattern, from_json, lower, row_values, timestamp, to_json, uuid};
+use super::rows::{contains_pattern, from_json, lower, row_values, stored_row, to_json};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
 use super::table::{Table, Window, apply_window, row_table};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug};
 
-/// A Handlungsfeld's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = handlungsfelder)]
-struct HandlungsfeldRow {
-    id: String,
-    slug: String,
-    name: String,
-    description: Option<String>,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
+stored_row! {
+    /// A Handlungsfeld's columns as stored.
+    handlungsfelder: HandlungsfeldRow => Handlungsfeld |row| {
+        slug: String => Slug::from_stored(row.slug),
+        name: String => Name::from_stored(row.name),
+        description: Option<String> => row.description.map(LongText::from_stored),
+        sources: String => from_json(&row.sources)?,
+    }
 }
 
 row_values! {
@@ -28,22 +25,6 @@ row_values! {
         name: &'a str = &input.name,
         description: Option<&'a str> = input.description.as_deref(),
         sources: String = to_json(&input.sources),
-    }
-}
-
-impl TryFrom<HandlungsfeldRow> for Handlungsfeld {
-    type Error = StoreError;
-
-    fn try_from(row: HandlungsfeldRow) -> StoreResult<Handlungsfeld> {
-        Ok(Handlungsfeld {
-            id: uuid(&row.id)?,
-            slug: Slug::from_stored(row.slug),
-            name: Name::from_stored(row.name),
-            description: row.description.map(LongText::from_stored),
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
     }
 }
 

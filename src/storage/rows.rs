@@ -100,3 +100,39 @@ macro_rules! row_values {
     };
 }
 pub(crate) use row_values;
+
+/// Declares a kind's row as stored, each column with its type and how the record reads it from `$row`
+/// (the record's field of the same name), between the `id` and the `createdAt` and `updatedAt` every row
+/// has: the row (`Queryable`, `Selectable`) and the record `TryFrom` it.
+macro_rules! stored_row {
+    (
+        $(#[$meta:meta])*
+        $table:ident: $name:ident => $record:ident |$row:ident| {
+            $($column:ident: $type:ty => $value:expr),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Queryable, Selectable)]
+        #[diesel(table_name = $table)]
+        struct $name {
+            id: String,
+            $($column: $type,)*
+            created_at: chrono::NaiveDateTime,
+            updated_at: chrono::NaiveDateTime,
+        }
+
+        impl TryFrom<$name> for $record {
+            type Error = $crate::storage::StoreError;
+
+            fn try_from($row: $name) -> $crate::storage::StoreResult<$record> {
+                Ok($record {
+                    id: $crate::storage::rows::uuid(&$row.id)?,
+                    $($column: $value,)*
+                    created_at: $crate::storage::rows::timestamp($row.created_at),
+                    updated_at: $crate::storage::rows::timestamp($row.updated_at),
+                })
+            }
+        }
+    };
+}
+pub(crate) use stored_row;
