@@ -76,17 +76,7 @@ impl Table for Handlungsfeld {
         if before.is_some_and(|b| b.slug == input.slug) {
             return Ok(());
         }
-        let own = id.map(|id| id.to_string()).unwrap_or_default();
-        let taken: i64 = handlungsfelder::table
-            .filter(handlungsfelder::slug.eq(input.slug.as_str()))
-            .filter(handlungsfelder::id.ne(&own))
-            .select(count_star())
-            .first(conn)?;
-        if taken > 0 {
-            let detail = format!("the slug '{}' is already used by another Handlungsfeld", input.slug);
-            return Err(super::unique::taken("handlungsfelder", "slug", Some(detail)));
-        }
-        Ok(())
+        super::unique::slug_free!(conn, handlungsfelder, id, input.slug, "Handlungsfeld")
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {

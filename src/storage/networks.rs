@@ -221,16 +221,8 @@ impl Table for Network {
         if before.is_some_and(|b| b.slug == input.slug && b.region_key == input.region_key) {
             return Ok(());
         }
+        super::unique::slug_free!(conn, networks, id, input.slug, "network")?;
         let own = id.map(|id| id.to_string()).unwrap_or_default();
-        let slug_taken: i64 = networks::table
-            .filter(networks::slug.eq(input.slug.as_str()))
-            .filter(networks::id.ne(&own))
-            .select(count_star())
-            .first(conn)?;
-        if slug_taken > 0 {
-            let detail = format!("the slug '{}' is already used by another network", input.slug);
-            return Err(super::unique::taken("networks", "slug", Some(detail)));
-        }
         let region_taken: Option<String> = networks::table
             .filter(networks::region_key.eq(input.region_key.as_str()))
             .filter(networks::id.ne(&own))
