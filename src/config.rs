@@ -8,7 +8,7 @@
 use std::str::FromStr;
 use std::time::Duration;
 
-use crate::http::HttpConfig;
+use crate::http::{HttpConfig, WebhookConfig};
 
 /// The default of every setting.
 pub mod defaults {
@@ -25,6 +25,11 @@ pub mod defaults {
     pub const DRAIN_TIMEOUT_SECONDS: u64 = 30;
     /// `RBN_WORKERS=0` (the default): one worker per core.
     pub const WORKERS: usize = 0;
+    pub const WEBHOOK_ALLOW_PRIVATE: bool = false;
+    /// The first retry of a webhook comes about this long after the first failure (milliseconds).
+    pub const WEBHOOK_RETRY_BASE_MS: u64 = 5_000;
+    /// A subscription whose deliveries all failed for this long is deactivated (seconds: 3 days).
+    pub const WEBHOOK_DISABLE_AFTER_SECONDS: u64 = 3 * 24 * 3600;
 }
 
 #[derive(Debug, Clone)]
@@ -123,6 +128,19 @@ pub struct Settings {
     /// the listen address)
     #[arg(long, env = "RBN_PUBLIC_URL", value_name = "URL", default_value = "", value_parser = text_or(""))]
     pub public_url: String,
+    /// Allow webhook targets on loopback and private networks, and plain http (for tests and closed networks)
+    #[arg(long, env = "RBN_WEBHOOK_ALLOW_PRIVATE", value_name = "BOOL", action = clap::ArgAction::Set,
+          default_value_t = defaults::WEBHOOK_ALLOW_PRIVATE, value_parser = strict_bool(defaults::WEBHOOK_ALLOW_PRIVATE))]
+    pub webhook_allow_private: bool,
+    /// The base of the webhook retries' exponential back-off, in milliseconds
+    #[arg(long, env = "RBN_WEBHOOK_RETRY_BASE_MS", value_name = "MILLISECONDS",
+          default_value_t = defaults::WEBHOOK_RETRY_BASE_MS, value_parser = number_or(defaults::WEBHOOK_RETRY_BASE_MS))]
+    pub webhook_retry_base_ms: u64,
+    /// How long all deliveries of a webhook subscription may fail before it is deactivated, in seconds
+    #[arg(long, env = "RBN_WEBHOOK_DISABLE_AFTER", value_name = "SECONDS",
+          default_value_t = defaults::WEBHOOK_DISABLE_AFTER_SECONDS,
+          value_parser = number_or(defaults::WEBHOOK_DISABLE_AFTER_SECONDS))]
+    pub webhook_disable_after: u64,
 }
 
 /// The settings from the environment alone (what `rbn` without a subcommand reads).
@@ -163,6 +181,11 @@ impl Settings {
                 read_cache: self.read_cache,
                 read_cache_bytes: self.read_cache_bytes,
                 public_url,
+                webhooks: WebhookConfig {
+                    allow_private: self.webhook_allow_private,
+                    retry_base: Duration::from_millis(self.webhook_retry_base_ms.max(1)),
+                    disable_after: Duration::from_secs(self.webhook_disable_after),
+                },
             },
             workers: (self.workers > 0).then_some(self.workers),
             drain_timeout: Duration::from_secs(self.drain_timeout),

@@ -197,8 +197,9 @@ fn discovery_and_operations(backend: Backend) {
 #[test]
 fn openapi_states_shared_parts_once() {
     let text = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/openapi/openapi.json")).unwrap();
-    // About 45 KB a resource of the usual shape (meetings, the sixth, took it from 276 to 322 KB).
-    assert!(text.len() < 340_000, "the document grew to {} bytes", text.len());
+    // About 45 KB a resource of the usual shape (meetings, the sixth, took it from 276 to 322 KB); webhooks
+    // added eight operations and the `webhooks` entry (about 38 KB).
+    assert!(text.len() < 380_000, "the document grew to {} bytes", text.len());
     let document: Value = serde_json::from_str(&text).unwrap();
     assert_eq!(document["servers"][0]["url"], "/");
     assert!(document["info"]["contact"]["name"].is_string());

@@ -18,6 +18,8 @@ backend_tests!(
     dataset_round_trip_and_csv,
     calendar_feeds_parse_and_update,
     network_pages_show_the_next_meetings_as_events,
+    every_dated_meeting_is_in_a_feed_a_calendar_can_read,
+    equal_instants_sort_the_less_precise_first_across_pages,
 );
 
 struct World {
@@ -468,4 +470,57 @@ fn network_pages_show_the_next_meetings_as_events(backend: Backend) {
     assert_eq!(events[1]["eventStatus"], "https://schema.org/EventScheduled");
     assert_eq!(events[1]["location"]["address"]["addressLocality"], "Mettmann");
     assert_eq!(events[1]["url"], "https://www.kreis-mettmann.example/bk-2099");
+}
+
+/// A meeting known to the day stands in the feed whatever its end, and no accepted time makes the feed
+/// unreadable: a leap second (which the schema's pattern excludes) is refused, the last day a year of four
+/// digits has is written without a DTEND of year 10000.
+fn every_dated_meeting_is_in_a_feed_a_calendar_can_read(backend: Backend) {
+    let w = world(&backend);
+    let admin = w.app.admin();
+    for start in ["2027-06-30T23:59:60Z", "2027-03-15T09:00:00.1234567891Z"] {
+        let reply = admin.post("/v1/meetings", &meeting(&w.mettmann, "Schaltsekunde", start));
+        let problem = reply.problem(400);
+        assert_eq!(problem["errors"][0]["field"], "start", "{start}: {problem}");
+    }
+    let mut month_end = meeting(&w.mettmann, "Bis April", "2027-03-05");
+    month_end["end"] = json!("2027-04");
+    admin.create("meetings", &month_end);
+    admin.create("meetings", &meeting(&w.mettmann, "Letzter Tag", "9999-12-31"));
+    admin.create("meetings", &meeting(&w.mettmann, "Ein Tag", "2027-03-05"));
+    let (text, _) = feed(&w.app.anonymous(), "/v1/networks/kreis-mettmann/meetings.ics");
+    assert_eq!(text.matches("BEGIN:VEVENT").count(), 3, "{text}");
+    assert!(!text.contains(":+"), "no year of five digits: {text}");
+    let Some(calendar) = parse_ical(&text) else { return };
+    let until_april = event(&calendar, "Bis April");
+    assert_eq!(
+        (until_april["dtstart"].as_str(), until_april["dtend"].as_str()),
+        (Some("2027-03-05"), Some("2027-03-06"))
+    );
+    let one_day = event(&calendar, "Ein Tag");
+    assert_eq!((one_day["dtstart"].as_str(), one_day["dtend"].as_str()), (Some("2027-03-05"), Some("2027-03-06")));
+    let last = event(&calendar, "Letzter Tag");
+    assert_eq!((last["dtstart"].as_str(), last["dtstart_is_date"].as_bool()), (Some("9999-12-31"), Some(true)));
+}
+
+/// A year, its first month, its first day and a time at that midnight begin at one instant: lists give
+/// them the domain's order (the less precise first), whatever the order they were created in, and pages
+/// of one bring each exactly once; `to` still takes all four.
+fn equal_instants_sort_the_less_precise_first_across_pages(backend: Backend) {
+    let w = world(&backend);
+    let admin = w.app.admin();
+    for start in ["2027-01-01T00:00:00Z", "2027-01-01", "2027-01", "2027"] {
+        admin.create("meetings", &meeting(&w.mettmann, start, start));
+    }
+    let anon = w.app.anonymous();
+    let mut seen = Vec::new();
+    let mut next = Some("/v1/meetings?limit=1".to_string());
+    while let Some(path) = next {
+        let page = anon.get(&path).json();
+        seen.extend(names(page["data"].as_array().unwrap()));
+        next = page["links"]["next"].as_str().map(str::to_string);
+    }
+    assert_eq!(seen, ["2027", "2027-01", "2027-01-01", "2027-01-01T00:00:00Z"]);
+    let until = anon.get("/v1/meetings?to=2027-01-01T00:00:00Z").json();
+    assert_eq!(names(until["data"].as_array().unwrap()).len(), 4);
 }

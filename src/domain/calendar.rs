@@ -13,7 +13,7 @@ use std::cmp::Ordering;
 use std::fmt::{self, Write as _};
 use std::str::FromStr;
 
-use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, TimeDelta, Utc};
+use chrono::{DateTime, Datelike, FixedOffset, NaiveDate, NaiveTime, Timelike, Utc};
 use serde::{Deserialize, Deserializer, Serialize, Serializer};
 use uuid::Uuid;
 
@@ -40,6 +40,13 @@ impl FromStr for EventTime {
             return text.parse().map(EventTime::Date).map_err(|_| InvalidEventTime);
         }
         let at = DateTime::parse_from_rfc3339(text).map_err(|_| InvalidEventTime)?;
+        // What the schema's pattern states, and what calendars can read: no leap second (chrono takes
+        // `:60`, Python's icalendar and most apps refuse the whole feed over it), at most nine digits of a
+        // second (chrono takes any number).
+        let fraction = text.split_once('.').map_or(0, |(_, rest)| rest.bytes().take_while(u8::is_ascii_digit).count());
+        if at.nanosecond() >= 1_000_000_000 || fraction > 9 {
+            return Err(InvalidEventTime);
+        }
         // Both the local and the UTC year must have four digits, or neither RFC 3339 nor RFC 5545 can
         // write the time back.
         let years = 1000..=9999;
@@ -117,11 +124,14 @@ impl EventTime {
         }
     }
 
-    /// The event's (exclusive) end in iCalendar: whole days end the morning after their last day.
+    /// The event's (exclusive) end in iCalendar: whole days end the morning after their last day. None
+    /// for a month or a year, and for 9999-12-31, whose next day has no four-digit year to be written in.
     fn ical_end(&self) -> Option<IcalTime> {
         match self {
             EventTime::At { at, .. } => Some(IcalTime::Utc(at.with_timezone(&Utc))),
-            EventTime::Date(date) => date.day().map(|day| IcalTime::Day(day + TimeDelta::days(1))),
+            EventTime::Date(date) => {
+                date.day().and_then(|day| day.succ_opt()).filter(|next| next.year() <= 9999).map(IcalTime::Day)
+            }
         }
     }
 }
@@ -250,15 +260,19 @@ pub fn to_ical<'a>(name: &str, events: impl IntoIterator<Item = CalendarEvent<'a
     out.line("METHOD:PUBLISH");
     out.line(&format!("X-WR-CALNAME:{}", escape_text(name)));
     for event in events {
-        let (Some(start), Some(end)) = (event.start.ical_start(), event.end.unwrap_or(event.start).ical_end()) else {
-            continue;
-        };
+        let Some(start) = event.start.ical_start() else { continue };
+        // A time without an end is a moment (RFC 5545 §3.6.1). A day lasts to its end's next morning; when
+        // that end is known only to the month or year (or cannot be written), it is left out, and the
+        // event is the start's day (§3.6.1 again) rather than not in the calendar at all.
+        let end = event.end.and_then(EventTime::ical_end).or_else(|| match start {
+            IcalTime::Day(_) => event.start.ical_end(),
+            IcalTime::Utc(_) => None,
+        });
         out.line("BEGIN:VEVENT");
         out.line(&format!("UID:{}@{UID_DOMAIN}", event.id));
         out.line(&format!("DTSTAMP:{}", ical_utc(event.updated)));
         out.line(&start.property("DTSTART"));
-        // A time without an end is a moment (RFC 5545 §3.6.1); a day without one lasts that day.
-        if event.end.is_some() || matches!(start, IcalTime::Day(_)) {
+        if let Some(end) = end {
             out.line(&end.property("DTEND"));
         }
         out.line(&format!("SEQUENCE:{}", event.sequence));
@@ -360,6 +374,8 @@ mod tests {
             "",
             "9999-12-31T23:00:00-05:00",
             "2027-03-15T25:00:00Z",
+            "2027-06-30T23:59:60Z",
+            "2027-03-15T09:00:00.1234567891Z",
         ] {
             assert_eq!(bad.parse::<EventTime>(), Err(InvalidEventTime), "{bad}");
         }

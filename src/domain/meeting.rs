@@ -115,20 +115,34 @@ fn last_instant(time: &EventTime) -> DateTime<Utc> {
     }
 }
 
+/// What lists sort by: the first instant of a start, then its precision, the less precise first as
+/// [`EventTime`] orders ("2027" before "2027-01" before "2027-01-01" before a time at its midnight), so
+/// that a year and the day it begins with come in that order, not in the order of their ids.
+pub fn start_key(start: &EventTime) -> String {
+    let precision = match start {
+        EventTime::Date(date) if date.day().is_some() => '2',
+        EventTime::Date(date) if date.after_last_day() - date.first_day() <= TimeDelta::days(31) => '1',
+        EventTime::Date(_) => '0',
+        EventTime::At { .. } => '3',
+    };
+    format!("{}{precision}", instant_key(start.earliest()))
+}
+
 /// The bounds `from` and `to` filters compare with: a meeting is in a range if its span (start to end,
 /// each as wide as its precision) overlaps it.
 pub fn from_key(from: &EventTime) -> String {
     instant_key(from.earliest())
 }
 
+/// Compared with start keys: past every precision digit of a start at the same instant.
 pub fn to_key(to: &EventTime) -> String {
-    instant_key(last_instant(to))
+    format!("{}9", instant_key(last_instant(to)))
 }
 
 impl MeetingInput {
     /// What lists sort by: the first instant of `start`.
     pub fn start_key(&self) -> String {
-        instant_key(self.start.earliest())
+        start_key(&self.start)
     }
 
     /// The last instant of the meeting's span: of `end`, or of `start` without one.
@@ -355,12 +369,14 @@ mod tests {
             Meeting::parse_input(&value).unwrap()
         };
         let year = input("2027", None);
-        assert_eq!((year.start_key(), year.end_key()), ("20270101000000000000".into(), "20271231235959999999".into()));
+        assert_eq!((year.start_key(), year.end_key()), ("202701010000000000000".into(), "20271231235959999999".into()));
         let times = input("2027-03-15T09:00:00+01:00", Some("2027-03-15T16:00:00+01:00"));
-        assert_eq!(times.start_key(), "20270315080000000000");
+        assert_eq!(times.start_key(), "202703150800000000003");
         assert_eq!(times.end_key(), "20270315150000000000");
         assert_eq!(times.start.to_string(), "2027-03-15T09:00:00+01:00", "kept as given");
-        assert_eq!(to_key(&"2027-03".parse().unwrap()), "20270331235959999999");
+        assert_eq!(to_key(&"2027-03".parse().unwrap()), "202703312359599999999");
+        assert_eq!(input("2027-01", None).start_key(), "202701010000000000001");
+        assert_eq!(input("2027-01-01", None).start_key(), "202701010000000000002");
         assert_eq!(from_key(&"2027-03".parse().unwrap()), "20270301000000000000");
     }
 }

@@ -15,6 +15,7 @@ pub mod meeting;
 pub mod network;
 pub mod query;
 pub mod reference;
+pub mod subscription;
 pub mod validation;
 pub mod webhook;
 
@@ -50,6 +51,20 @@ common::string_enum! {
         Handlungsfelder = "handlungsfelder",
         Contacts = "contacts",
         Meetings = "meetings",
+    }
+}
+
+impl ResourceKind {
+    /// Whether records of the kind are reference data: read-only, and not in the change feed.
+    pub fn is_reference_data(self) -> bool {
+        matches!(self, ResourceKind::Districts | ResourceKind::Regions)
+    }
+
+    /// The names of the editable kinds (those of the change feed); `storage::kinds` lists their types,
+    /// and a test there holds the two to the same set.
+    pub fn editable_names() -> Vec<&'static str> {
+        let editable = |name: &&str| name.parse().is_ok_and(|kind: ResourceKind| !kind.is_reference_data());
+        ResourceKind::ALL.iter().copied().filter(editable).collect()
     }
 }
 

@@ -187,8 +187,9 @@ pub fn check_target_url(text: &str, allow_private: bool) -> Result<url::Url, Tar
         Some(url::Host::Ipv4(v4)) => check_address(IpAddr::V4(v4), allow_private)?,
         Some(url::Host::Ipv6(v6)) => check_address(IpAddr::V6(v6), allow_private)?,
         Some(url::Host::Domain(name)) => {
-            // `localhost` names loopback without DNS.
-            if name.eq_ignore_ascii_case("localhost") || name.to_ascii_lowercase().ends_with(".localhost") {
+            // `localhost` names loopback without DNS (with or without the root's trailing dot).
+            let name = name.trim_end_matches('.').to_ascii_lowercase();
+            if name == "localhost" || name.ends_with(".localhost") {
                 check_address(IpAddr::V4(Ipv4Addr::LOCALHOST), allow_private)?;
             }
         }
@@ -269,6 +270,7 @@ mod tests {
         assert!(matches!(check_target_url("https://127.0.0.1/hook", false), Err(TargetError::NotPublic(_))));
         assert!(matches!(check_target_url("https://[::1]/hook", false), Err(TargetError::NotPublic(_))));
         assert!(matches!(check_target_url("https://localhost/hook", false), Err(TargetError::NotPublic(_))));
+        assert!(matches!(check_target_url("https://LocalHost./hook", false), Err(TargetError::NotPublic(_))));
         assert!(matches!(check_target_url("https://0x7f000001/hook", false), Err(TargetError::NotPublic(_))));
         assert!(matches!(check_target_url("http://169.254.169.254/latest", true), Err(TargetError::Forbidden(_))));
         assert_eq!(check_target_url("https://user:pw@example.org/", false), Err(TargetError::Credentials));

@@ -88,7 +88,13 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 /// Prometheus text exposition (see `metrics`).
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let cache = state.read_cache.as_ref().map(|(cache, _)| cache.usage());
-    let text = super::metrics::render(&state.metrics, cache, state.db.pool_stats());
+    let text = super::metrics::render(
+        &state.metrics,
+        cache,
+        state.db.pool_stats(),
+        state.webhooks.read(),
+        state.webhook_sender.as_ref(),
+    );
     HttpResponse::Ok().content_type(super::metrics::CONTENT_TYPE).body(text)
 }
 

@@ -8,6 +8,7 @@
 //! - `rbn_read_cache_*`: entries, bytes and hits of the read cache;
 //! - `rbn_http_compressions_total{encoding,mode}`: bodies compressed, for the read cache (once per cached
 //!   answer and coding) or on the fly;
+//! - `rbn_webhook_queue_length`, `rbn_webhook_oldest_undelivered_age_seconds`: webhook events waiting;
 //! - `process_resident_memory_bytes` (from `/proc/self/statm`).
 
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -120,6 +121,8 @@ struct Snapshot {
     cache: Option<(usize, usize)>,
     pool: PoolStats,
     resident_bytes: Option<u64>,
+    /// Webhook events not yet delivered, and the age of the oldest in seconds.
+    webhook_queue: (i64, f64),
 }
 
 fn gauge<N: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug>(
@@ -171,6 +174,15 @@ impl Collector for Snapshot {
             None,
             pool.timeouts,
         )?;
+        let (queued, oldest) = self.webhook_queue;
+        gauge(&mut e, "rbn_webhook_queue_length", "Webhook events not yet delivered or given up.", None, queued)?;
+        gauge(
+            &mut e,
+            "rbn_webhook_oldest_undelivered_age",
+            "Age of the oldest webhook event not yet delivered (0 when none waits).",
+            Some(&Unit::Seconds),
+            oldest,
+        )?;
         if let Some(bytes) = self.resident_bytes {
             gauge(&mut e, "process_resident_memory", "Resident memory of the process.", Some(&Unit::Bytes), bytes)?;
         }
@@ -188,8 +200,15 @@ pub fn resident_bytes() -> Option<u64> {
 }
 
 /// The exposition of everything above: these metrics, the read cache's `(entries, bytes)` if there is
-/// one, and the database pool's statistics.
-pub fn render(metrics: &Metrics, cache: Option<(usize, usize)>, pool: PoolStats) -> String {
+/// one, the database pool's statistics, the webhook queue's `(length, age of the oldest in seconds)` and
+/// the webhook sender's delivery metrics.
+pub fn render(
+    metrics: &Metrics,
+    cache: Option<(usize, usize)>,
+    pool: PoolStats,
+    webhook_queue: (i64, f64),
+    webhook_sender: Option<&super::webhooks::sender::Sender>,
+) -> String {
     let mut registry = Registry::default();
     registry.register(
         "rbn_http_requests",
@@ -213,7 +232,11 @@ pub fn render(metrics: &Metrics, cache: Option<(usize, usize)>, pool: PoolStats)
         cache,
         pool,
         resident_bytes: resident_bytes(),
+        webhook_queue,
     }));
+    if let Some(sender) = webhook_sender {
+        sender.register_metrics(&mut registry);
+    }
     let mut text = String::new();
     // Writing into a String cannot fail.
     let _ = prometheus_client::encoding::prometheus_text::encode(&mut text, &registry);

@@ -20,6 +20,7 @@ pub mod reference;
 pub mod responses;
 pub mod routes;
 pub mod state;
+pub mod webhooks;
 
 use std::net::TcpListener;
 
@@ -30,7 +31,7 @@ use actix_web::middleware::from_fn;
 use actix_web::{App, HttpResponse, HttpServer, web};
 use utoipa_swagger_ui::{Config, SwaggerUi};
 
-pub use state::{AppState, HttpConfig};
+pub use state::{AppState, HttpConfig, WebhookConfig};
 
 /// CORS: any origin may read and (with an API key, never cookies) write.
 fn cors() -> Cors {
@@ -60,10 +61,15 @@ fn cors() -> Cors {
 
 /// Starts the HTTP server on `listener`. It handles no signals itself: [`drain_on_signals`] stops it
 /// gracefully (the binary does; tests stop their servers through the handle).
-pub fn serve(state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
+pub fn serve(mut state: AppState, listener: TcpListener, workers: Option<usize>) -> std::io::Result<Server> {
     let body_limit = state.config.body_limit;
     let cache_max_age = conditional::CacheMaxAge(state.config.cache_max_age);
     let connections = state.shutdown.clone();
+    // Deliveries go on while the server runs; when it stops they stop with its runtime (an attempt cut
+    // off is made again once its lease expires).
+    let sender = webhooks::worker::start(state.db.clone(), state.config.webhooks.clone(), state.webhooks.clone())
+        .map_err(std::io::Error::other)?;
+    state.webhook_sender = Some(sender);
     let state = web::Data::new(state);
     let mut server = HttpServer::new(move || {
         App::new()

@@ -86,9 +86,11 @@ pub fn document_json() -> String {
     JSON.get_or_init(|| {
         let mut value = serde_json::to_value(document()).expect("the document serialises");
         field_types::inline(&mut value);
+        super::webhooks::share_responses(&mut value);
         field_rules::apply(&mut value);
         shared_headers::hoist(&mut value);
         shared_parts::hoist_all(&mut value);
+        super::webhooks::complete_document(&mut value);
         let mut text = serde_json::to_string_pretty(&value).expect("the document serialises");
         text.push('\n');
         text
@@ -636,8 +638,12 @@ fn build() -> Document {
         .chain(network_paths())
         .chain(reference_paths())
         .chain(meta_paths())
+        .chain(super::webhooks::WebhooksApi::openapi().paths.paths)
     {
         paths = paths.path(path, item);
+    }
+    if let Some(webhooks) = super::webhooks::WebhooksApi::openapi().components {
+        doc.components.get_or_insert_with(Default::default).schemas.extend(webhooks.schemas);
     }
     doc.paths = paths.build();
     /// A tag per editable kind, then the others.
@@ -657,6 +663,7 @@ fn build() -> Document {
                 ("sync", "The change feed across all types."),
                 ("exports", "Downloads of the public data: the dataset and CSV files."),
                 ("administration", "API keys and the audit log (admin keys only)."),
+                ("webhooks", "Subscriptions to the change feed, delivered as signed webhooks (Standard Webhooks 1.0)."),
                 ("operations", "Discovery, health, readiness, metrics."),
             ])
             .map(|(name, description)| {
@@ -1085,7 +1092,10 @@ fn collection_paths<R: Table>() -> Vec<(String, PathItem)> {
         list_item = schema_ref("ExpandedNetwork");
     }
     if R::ORDER == ListOrder::Start {
-        list_description = list_description.replace("creation order", "by start, then creation order");
+        list_description = list_description.replace(
+            "creation order",
+            "by start, the less precise first at one instant (2027 before 2027-01-01), then creation order",
+        );
     }
     list_params.extend(paging_params(50, R::ORDER.into()));
     list_params.push(if_none_match());

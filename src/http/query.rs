@@ -230,7 +230,8 @@ pub fn decode_cursor(kind: CursorKind, text: &str) -> Option<(Cursor, Option<Tim
     match kind {
         CursorKind::Starts if text.starts_with('s') => {
             let rest = &text[1..];
-            let (key, hex) = (rest.get(..20)?, rest.get(20..)?);
+            // The start key: 20 digits of the instant, one of its precision.
+            let (key, hex) = (rest.get(..21)?, rest.get(21..)?);
             (all_digits(key) && hex.len() == 32 && lower_hex(hex))
                 .then(|| Some((Cursor::Start { key: key.to_string(), id: Uuid::parse_str(hex).ok()? }, None)))
                 .flatten()

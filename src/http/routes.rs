@@ -52,6 +52,7 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
             web::resource("/v1/api-keys").route(web::get().to(meta::list_keys)).route(web::post().to(meta::create_key)),
         )
         .service(web::resource("/v1/api-keys/{id}").route(web::delete().to(meta::revoke_key)));
+    super::webhooks::configure(cfg);
 }
 
 /// Registers the routes of every editable kind but networks (whose routes come first, above):

@@ -27,6 +27,30 @@ pub struct HttpConfig {
     pub read_cache_bytes: usize,
     /// The service's public base URL, for the pages' canonical links and Open Graph tags.
     pub public_url: String,
+    /// How webhooks are delivered (`RBN_WEBHOOK_*`).
+    pub webhooks: WebhookConfig,
+}
+
+/// Webhook settings (see `http::webhooks`).
+#[derive(Debug, Clone)]
+pub struct WebhookConfig {
+    /// `RBN_WEBHOOK_ALLOW_PRIVATE`: loopback and private targets, and plain `http`.
+    pub allow_private: bool,
+    /// `RBN_WEBHOOK_RETRY_BASE_MS`: the base of the retries' back-off.
+    pub retry_base: Duration,
+    /// `RBN_WEBHOOK_DISABLE_AFTER`: how long every attempt may fail before the subscription is deactivated.
+    pub disable_after: Duration,
+}
+
+impl Default for WebhookConfig {
+    fn default() -> Self {
+        use crate::config::defaults;
+        WebhookConfig {
+            allow_private: defaults::WEBHOOK_ALLOW_PRIVATE,
+            retry_base: Duration::from_millis(defaults::WEBHOOK_RETRY_BASE_MS),
+            disable_after: Duration::from_secs(defaults::WEBHOOK_DISABLE_AFTER_SECONDS),
+        }
+    }
 }
 
 impl Default for HttpConfig {
@@ -41,6 +65,7 @@ impl Default for HttpConfig {
             read_cache: defaults::READ_CACHE,
             read_cache_bytes: defaults::READ_CACHE_BYTES,
             public_url: format!("http://{}", defaults::LISTEN),
+            webhooks: WebhookConfig::default(),
         }
     }
 }
@@ -57,6 +82,10 @@ pub struct AppState {
     pub auth_failures: AuthFailures,
     /// Streamed exports in progress (at most [`CONCURRENT_EXPORTS`]).
     pub exports: Arc<tokio::sync::Semaphore>,
+    /// The webhook worker's queue, as `/metrics` shows it.
+    pub webhooks: Arc<super::webhooks::worker::QueueGauge>,
+    /// The worker's sender, for its delivery metrics (set when the server starts the worker).
+    pub webhook_sender: Option<super::webhooks::sender::Sender>,
 }
 
 impl AppState {
@@ -73,6 +102,8 @@ impl AppState {
             metrics: Metrics::default(),
             auth_failures,
             exports,
+            webhooks: Arc::default(),
+            webhook_sender: None,
         }
     }
 }

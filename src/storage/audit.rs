@@ -12,7 +12,7 @@ use crate::domain::{AuditEntry, Timestamp};
 /// The types of records the audit log has entries of: the editable kinds and the API keys.
 pub fn audited_types() -> Vec<&'static str> {
     let mut types = super::kinds::editable_names();
-    types.push(API_KEYS);
+    types.extend([API_KEYS, super::webhooks::WEBHOOKS]);
     types
 }
 

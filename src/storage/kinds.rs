@@ -96,8 +96,7 @@ mod tests {
     fn every_kind_but_the_reference_data_is_in_the_list() {
         let mut listed = editable_names();
         listed.sort_unstable();
-        let mut expected: Vec<&str> =
-            ResourceKind::ALL.iter().copied().filter(|kind| !["districts", "regions"].contains(kind)).collect();
+        let mut expected = ResourceKind::editable_names();
         expected.sort_unstable();
         assert_eq!(listed, expected);
         assert!(editable_kinds().iter().all(|&kind| with_kind(kind, &mut Nothing)));

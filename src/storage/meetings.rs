@@ -6,7 +6,7 @@ use super::schema::{bodies, meetings, networks, regions};
 use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks, row_table};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::calendar::EventTime;
-use crate::domain::meeting::{from_key, instant_key, to_key};
+use crate::domain::meeting::{from_key, start_key, to_key};
 use crate::domain::{
     FieldError, LongText, Meeting, MeetingFilter, MeetingInput, MeetingLocation, Name, Timestamp, WebUrl,
 };
@@ -142,7 +142,7 @@ impl Table for Meeting {
     }
 
     fn position(&self) -> Cursor {
-        Cursor::Start { key: instant_key(self.start.earliest()), id: self.id }
+        Cursor::Start { key: start_key(&self.start), id: self.id }
     }
 
     fn insert(conn: &mut DbConnection, id: Uuid, input: &MeetingInput, now: Timestamp) -> StoreResult<()> {

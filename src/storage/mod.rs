@@ -23,6 +23,7 @@ mod rows;
 pub mod schema;
 mod table;
 mod unique;
+mod webhooks;
 
 use std::path::Path;
 use std::time::Duration;
@@ -42,6 +43,7 @@ pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
 pub use reads::Related;
 pub use table::{Cursor, ListOrder, Table, Window};
+pub use webhooks::{AttemptResult, Claimed, QueueStats, WEBHOOKS};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
 const POSTGRES_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/postgres");
@@ -275,6 +277,8 @@ pub struct Db {
     commit_then_flush: bool,
     /// How checkouts from the pool went (for `/metrics`).
     checkouts: std::sync::Arc<Checkouts>,
+    /// Woken after every commit: the webhook worker then looks at the outbox at once.
+    commits: std::sync::Arc<tokio::sync::Notify>,
 }
 
 /// Counters of the pool's checkouts.
@@ -367,6 +371,7 @@ impl Db {
             turn_wait,
             commit_then_flush,
             checkouts: Default::default(),
+            commits: Default::default(),
         })
     }
 
@@ -481,14 +486,7 @@ impl Db {
     where
         E: From<StoreError> + From<DieselError>,
     {
-        let turn = match self.backend {
-            Backend::Sqlite => Some(
-                self.sqlite_writers
-                    .try_lock_for(self.turn_wait)
-                    .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into()))?,
-            ),
-            Backend::Postgres => None,
-        };
+        let turn = self.writer_turn()?;
         let mut conn = self.conn()?;
         let may_commit = || {
             if actor.gate.as_ref().is_some_and(|gate| !gate.enter_commit()) {
@@ -510,9 +508,22 @@ impl Db {
         };
         drop((conn, turn));
         if outcome.is_ok() {
+            self.commits.notify_one();
             std::thread::sleep(COMMIT_WAIT);
         }
         outcome
+    }
+
+    /// SQLite: this process's next writer turn (see `sqlite_writers`); PostgreSQL needs none.
+    fn writer_turn(&self) -> StoreResult<Option<parking_lot::MutexGuard<'_, ()>>> {
+        match self.backend {
+            Backend::Sqlite => self
+                .sqlite_writers
+                .try_lock_for(self.turn_wait)
+                .map(Some)
+                .ok_or_else(|| StoreError::Unavailable("the database is still busy with earlier writes".into())),
+            Backend::Postgres => Ok(None),
+        }
     }
 
     /// Runs read-only `work` on one consistent snapshot.
@@ -885,6 +896,11 @@ impl Db {
     pub fn data_version(&self) -> StoreResult<i64> {
         let mut conn = self.conn()?;
         data_version(&mut conn)
+    }
+
+    /// Notified after every commit of a write (see `http::webhooks`).
+    pub fn commits(&self) -> std::sync::Arc<tokio::sync::Notify> {
+        self.commits.clone()
     }
 
     /// A connection of its own, outside the pool, for a long-running task (the read cache's version checks).

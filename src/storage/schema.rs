@@ -222,3 +222,66 @@ diesel::allow_tables_to_appear_in_same_query!(
     audit_log,
     facts,
 );
+
+diesel::table! {
+    webhook_subscriptions (id) {
+        id -> Text,
+        url -> Text,
+        description -> Nullable<Text>,
+        active -> Integer,
+        types -> Text,
+        network_ids -> Text,
+        district_key -> Nullable<Integer>,
+        owner_key_id -> Nullable<Text>,
+        owner_role -> Text,
+        deactivated_reason -> Nullable<Text>,
+        secret -> Text,
+        previous_secret -> Nullable<Text>,
+        previous_secret_expires_at -> Nullable<Timestamp>,
+        failing_since -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+        updated_at -> Timestamp,
+    }
+}
+
+diesel::table! {
+    webhook_outbox (seq) {
+        seq -> BigInt,
+        kind -> Text,
+        resource_id -> Text,
+        updated_at -> Timestamp,
+        deleted -> Integer,
+    }
+}
+
+diesel::table! {
+    webhook_scopes (resource_id) {
+        resource_id -> Text,
+        network_id -> Nullable<Text>,
+        district_key -> Nullable<Integer>,
+    }
+}
+
+diesel::table! {
+    webhook_deliveries (id) {
+        id -> Text,
+        subscription_id -> Text,
+        seq -> Nullable<BigInt>,
+        resource_id -> Nullable<Text>,
+        event_type -> Text,
+        body -> Text,
+        status -> Text,
+        attempts -> Integer,
+        last_status -> Nullable<Integer>,
+        last_error -> Nullable<Text>,
+        last_latency_ms -> Nullable<BigInt>,
+        last_attempt_at -> Nullable<Timestamp>,
+        next_attempt_at -> Nullable<Timestamp>,
+        lease_owner -> Nullable<Text>,
+        lease_expires_at -> Nullable<Timestamp>,
+        created_at -> Timestamp,
+    }
+}
+
+diesel::joinable!(webhook_deliveries -> webhook_subscriptions (subscription_id));
+diesel::allow_tables_to_appear_in_same_query!(webhook_subscriptions, webhook_deliveries);
