@@ -48,7 +48,7 @@ pub enum Command {
         #[arg(long, default_value = "json", value_parser = ["json", "csv"])]
         format: String,
         /// The resource to export as CSV
-        #[arg(long, value_parser = ["networks", "contracts", "bodies", "handlungsfelder", "contacts", "meetings"])]
+        #[arg(long, value_parser = clap::builder::PossibleValuesParser::new(crate::domain::ResourceKind::editable_names()))]
         resource: Option<String>,
         /// The character between CSV cells: comma (the default), or semicolon for German spreadsheets
         #[arg(long, value_parser = ["comma", "semicolon"])]

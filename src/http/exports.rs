@@ -6,10 +6,16 @@ use actix_web::http::StatusCode;
 use actix_web::http::header::{self, HeaderValue};
 use actix_web::web::Bytes;
 use actix_web::{HttpMessage, HttpRequest, HttpResponse, web};
+use serde_json::json;
+use utoipa::openapi::RefOr;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Schema, Type};
+use utoipa::{IntoParams, PartialSchema, ToSchema};
 
 use super::auth::Caller;
 use super::conditional::{cache_control, etag_of, if_none_match, none_match_hits, respond_bytes};
 use super::middleware::HeadRequest;
+use super::openapi_parts::{IfNoneMatch, ListProblems, NotModified, ReadProblems, path_param, query_param};
 use super::pipe::pipe;
 use super::problem::ApiError;
 use super::query::{FromQuery, QueryParams};
@@ -70,6 +76,21 @@ const EXPORT_CHUNKS_WAITING: usize = 4;
 /// bounded pipe while the client reads (see `pipe`), so memory stays flat however large the registry is.
 /// The ETag is known before the first byte: it derives from the snapshot's version (see
 /// [`dataset_etag`]), so a revalidation (304) or a HEAD reads no records at all.
+#[utoipa::path(
+    get, path = "/v1/exports/dataset.json", operation_id = "export_dataset", tag = "exports",
+    summary = "The public dataset",
+    description = "The whole public registry in the dataset format that `rbn import` reads (internal contacts and \
+        unconsented persons' channels left out), with the data licence. Streamed while it is read from one consistent \
+        snapshot, so it has no `Content-Length`; a download that breaks off ends without the last chunk, never as a \
+        shorter document. The ETag derives from the snapshot's version: a revalidation (304) reads no records. A \
+        service streams a few downloads at once (503 with `Retry-After` beyond), and gives up one whose client reads \
+        nothing for the request time-out.",
+    params(IfNoneMatch),
+    responses(
+        (status = 200, description = "The dataset.", body = inline(DatasetShape), headers(("ETag" = String))),
+        NotModified, ListProblems,
+    ),
+)]
 pub async fn dataset(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let permit = state.exports.clone().try_acquire_owned().map_err(|_| {
@@ -139,7 +160,73 @@ fn dataset_etag(version: &SnapshotVersion) -> String {
     etag_of(format!("dataset.json {release} anonymous {} {last_change}", version.writes).as_bytes())
 }
 
+/// The outline of the dataset (its full format is `rbn import`'s; see `domain::dataset`).
+struct DatasetShape;
+
+impl ToSchema for DatasetShape {}
+
+impl PartialSchema for DatasetShape {
+    fn schema() -> RefOr<Schema> {
+        ObjectBuilder::new()
+            .property("format", ObjectBuilder::new().schema_type(Type::String))
+            .property("formatVersion", ObjectBuilder::new().schema_type(Type::Integer))
+            .property("licence", ObjectBuilder::new())
+            .into()
+    }
+}
+
+/// "`networks.csv`, …, `handlungsfelder.csv` or `contacts.csv`.": the CSV files, one per editable kind.
+fn csv_files() -> String {
+    let files: Vec<String> = editable_names().iter().map(|name| format!("`{name}.csv`")).collect();
+    let (last, others) = files.split_last().expect("there are editable kinds");
+    format!("{} or {last}.", others.join(", "))
+}
+
+/// The parameters of a CSV export: the file and the separator.
+struct CsvParams;
+
+impl IntoParams for CsvParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let separator = ObjectBuilder::new()
+            .schema_type(Type::String)
+            .enum_values(Some(CsvSeparator::ALL.iter().copied()))
+            .default(Some(json!("comma")));
+        vec![
+            path_param("file", &csv_files(), json!("networks.csv")),
+            query_param(
+                "separator",
+                "The character between cells: `comma` (the default) or `semicolon`, for spreadsheets whose list \
+                 separator is `;` (German Excel). Each has its own ETag.",
+                separator,
+                json!("semicolon"),
+            ),
+        ]
+    }
+}
+
 /// `/v1/exports/{resource}.csv`: one resource's public records as CSV.
+#[utoipa::path(
+    get, path = "/v1/exports/{file}", operation_id = "export_csv", tag = "exports", summary = "One resource as CSV",
+    description = "The public records of one resource as CSV for spreadsheets: UTF-8 with byte-order mark (so that \
+        Excel reads umlauts), RFC 4180 quoting (a cell with `,`, `;`, a double quote, tab or line break is quoted, its \
+        double quotes doubled), CRLF; cells separated by `,`, or by `;` with `separator=semicolon` (German Excel opens \
+        that in columns). The columns are the fields of the JSON representation in its order, every cell readable \
+        text, never JSON: lists of ids joined with `, `; an address in three columns `addressStreet`, \
+        `addressPostalCode`, `addressCity`; `sources` as `Title (publisher, date, URL)` with the parts a source has, \
+        joined with `; `; a contract's `signatories` as `Name (role, party)`, joined with `; `; booleans \
+        `true`/`false`; empty cells for absent values. The dataset export has every field in full. No cell is a \
+        formula in a spreadsheet, whichever list separator it splits at: a `'` precedes each `=`, `+`, `-`, `@`, tab \
+        or CR that starts the text or follows a `,`, `;`, tab or line break (after blanks and quotes).",
+    params(CsvParams, IfNoneMatch),
+    responses(
+        (status = 200, description = "The CSV file.", body = String, content_type = "text/csv; charset=utf-8", headers(
+            ("ETag" = String, description = "Validator of the file."),
+            ("Content-Disposition" = String, description = "`attachment; filename=\"rbn-networks.csv\"`"),
+            ("Cache-Control" = String, description = "`public, max-age=60`"),
+        ), example = json!("\u{feff}id,slug,name\r\n…")),
+        NotModified, ReadProblems,
+    ),
+)]
 pub async fn csv(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -1,14 +1,23 @@
 //! Discovery, operations (health, readiness, metrics), the change feed, the audit log and API keys.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::web::{self, Bytes};
 use actix_web::{HttpRequest, HttpResponse};
-use serde_json::Value;
+use serde_json::{Value, json};
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ArrayBuilder, ObjectBuilder, OneOfBuilder, Schema, Type};
+use utoipa::openapi::{KnownFormat, RefOr, SchemaFormat};
+use utoipa::{IntoParams, IntoResponses, PartialSchema, ToSchema};
 
 use super::auth::{Caller, actor, require_admin};
 use super::conditional::respond;
 use super::crud::{json_body, page_response};
-use super::openapi;
+use super::openapi_parts::{
+    AdminProblems, IfNoneMatch, ListProblems, NotModified, Page, SequencePaging, ServiceProblems, comma_list, problems,
+    query_param,
+};
 use super::problem::ApiError;
 use super::query::{CursorKind, Paging, QueryParams};
 use super::responses::API_VERSION;
@@ -21,6 +30,16 @@ use crate::storage::{AuditFilter, Cursor, audited_types};
 
 pub use crate::domain::dataset::licence;
 
+#[utoipa::path(
+    get, path = "/v1", operation_id = "discovery", tag = "operations", summary = "Discover the API",
+    description = "Name, version, data licence, the time of the last change and links to everything.",
+    params(IfNoneMatch),
+    responses(
+        (status = 200, description = "The discovery document.", body = Discovery, headers(("ETag" = String))),
+        NotModified, ListProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
 pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
@@ -60,25 +79,27 @@ fn discovery_links() -> Value {
     Value::Object(links)
 }
 
-pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
-    QueryParams::parse(req.query_string())?.finish()?;
-    let document = openapi::document_json();
-    Ok(super::conditional::respond_bytes(
-        &req,
-        &caller.0,
-        StatusCode::OK,
-        document.into_bytes(),
-        "application/json",
-        None,
-    ))
+// What health and readiness answer (a plain comment: a doc comment would become its description).
+#[derive(ToSchema)]
+#[allow(dead_code)] // Only its schema is used: the handlers write constant bodies.
+struct Status {
+    status: String,
 }
 
 /// Liveness: the process answers.
+#[utoipa::path(
+    get, path = "/healthz", operation_id = "healthz", tag = "operations", summary = "Liveness", description = "The process answers.",
+    responses((status = 200, description = "Liveness", body = inline(Status), example = json!({"status": "ok"})), ServiceProblems),
+)]
 pub async fn healthz() -> HttpResponse {
     HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ok"}"#)
 }
 
 /// Readiness: the database answers.
+#[utoipa::path(
+    get, path = "/readyz", operation_id = "readyz", tag = "operations", summary = "Readiness", description = "The database answers (503 when it does not).",
+    responses((status = 200, description = "Readiness", body = inline(Status), example = json!({"status": "ready"})), ServiceProblems),
+)]
 pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
     let db = state.db.clone();
     web::block(move || db.ping()).await??;
@@ -86,6 +107,23 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
 }
 
 /// Prometheus text exposition (see `metrics`).
+#[utoipa::path(
+    get, path = "/metrics", operation_id = "metrics", tag = "operations", summary = "Metrics",
+    description = "Prometheus text exposition (format 0.0.4, `text/plain; version=0.0.4`): requests by method, route \
+        pattern and status (`rbn_http_requests_total`), a latency histogram per route \
+        (`rbn_http_request_duration_seconds`), requests in flight, the database pool \
+        (`rbn_db_pool_*`: size, open and idle connections, checkouts, waits, time-outs), the read cache \
+        (`rbn_read_cache_entries`, `rbn_read_cache_bytes`, `rbn_read_cache_hits_total`) and the \
+        process's resident memory (`process_resident_memory_bytes`).",
+    responses(
+        (status = 200, description = "Metrics", body = String, content_type = "text/plain", example = json!(
+            "# HELP rbn_http_requests_total HTTP requests answered, by method, route pattern and status.\n\
+             # TYPE rbn_http_requests_total counter\n\
+             rbn_http_requests_total{method=\"GET\",route=\"/v1/networks/{id}\",status=\"200\"} 1\n"
+        )),
+        ServiceProblems,
+    ),
+)]
 pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     let cache = state.read_cache.as_ref().map(|(cache, _)| cache.usage());
     let text = super::metrics::render(
@@ -98,6 +136,34 @@ pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
     HttpResponse::Ok().content_type(super::metrics::CONTENT_TYPE).body(text)
 }
 
+/// The `type` filter of the change feed: the editable kinds.
+struct FeedTypes;
+
+impl IntoParams for FeedTypes {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let names = editable_names();
+        let schema =
+            ObjectBuilder::new().schema_type(Type::String).max_length(Some(200)).pattern(Some(comma_list(&names)));
+        let description = format!("Comma-separated types to include: {} (default all).", names.join(", "));
+        vec![query_param("type", &description, schema, json!("networks,contracts"))]
+    }
+}
+
+type Changes = Page<ChangeFeedEntry>;
+
+#[utoipa::path(
+    get, path = "/v1/changes", operation_id = "list_changes", tag = "sync", summary = "The change feed",
+    description = "Every record's latest change in write order, across all types, each \
+        record once at its latest position; deleted records (and contacts the reader may not see) as `deleted: true` \
+        without `data`. Follow `links.next` while there is one; keep `links.resume`, present on every page: \
+        asking it later returns exactly what changed since, so resuming loses and repeats nothing.",
+    params(FeedTypes, SequencePaging, IfNoneMatch),
+    responses(
+        (status = 200, description = "A page of the feed.", body = inline(Changes), headers(("Link" = String))),
+        NotModified, ListProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
 pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let kinds: Vec<ResourceKind> = match params.parsed::<String>("type", "") {
@@ -149,6 +215,38 @@ fn sequence(paging: &Paging) -> i64 {
     }
 }
 
+/// The `resourceType` filter of the audit log.
+struct AuditedType;
+
+impl IntoParams for AuditedType {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let schema = ObjectBuilder::new().schema_type(Type::String).enum_values(Some(audited_types()));
+        vec![query_param("resourceType", "Only entries of this type.", schema, json!("networks"))]
+    }
+}
+
+type AuditLog = Page<crate::domain::AuditEntry>;
+
+#[utoipa::path(
+    get, path = "/v1/audit", operation_id = "list_audit", tag = "administration", summary = "The audit log",
+    description = "Every write: who (key id and name), when, which record, which action, which fields changed (names \
+        only, never values), and the request id. Admin keys only.",
+    params(
+        AuditedType,
+        ("resourceId" = Option<uuid::Uuid>, Query, description = "Only entries of this record.",
+            example = "0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
+        ("keyId" = Option<uuid::Uuid>, Query, description = "Only entries written with this API key.",
+            example = "0190b7e2-3c4d-7a1b-9f00-1234567890ab"),
+        ("action" = Option<String>, Query,
+            description = "Only entries of this action: create, replace, patch, delete, link, unlink.", example = "patch"),
+        SequencePaging,
+    ),
+    responses(
+        (status = 200, description = "A page of the log, oldest first.", body = inline(AuditLog), headers(("Link" = String))),
+        AdminProblems,
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.0)?;
     let mut params = QueryParams::parse(req.query_string())?;
@@ -178,6 +276,17 @@ pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller)
     Ok(page_response(&req, &caller.0, data, next))
 }
 
+type Keys = Page<ApiKey>;
+
+#[utoipa::path(
+    get, path = "/v1/api-keys", operation_id = "list_api_keys", tag = "administration", summary = "List API keys",
+    description = "All keys without their secrets. Admin keys only.",
+    responses(
+        (status = 200, description = "The keys.", body = inline(Keys), headers(("Link" = String))),
+        AdminProblems,
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     require_admin(&caller.0)?;
     QueryParams::parse(req.query_string())?.finish()?;
@@ -229,6 +338,89 @@ pub fn parse_key_input(value: &Value) -> Result<ApiKeyInput, crate::domain::Vali
     f.finish(input)
 }
 
+/// What `POST /v1/api-keys` takes: one shape per role (what [`parse_key_input`] accepts).
+struct KeyInput;
+
+impl ToSchema for KeyInput {}
+
+impl PartialSchema for KeyInput {
+    fn schema() -> RefOr<Schema> {
+        let uuid = || {
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)))
+        };
+        let shape = |role: &str| {
+            ObjectBuilder::new()
+                .property(
+                    "name",
+                    ObjectBuilder::new()
+                        .schema_type(Type::String)
+                        .min_length(Some(1))
+                        .max_length(Some(200))
+                        .pattern(Some(crate::domain::validation::patterns::TEXT)),
+                )
+                .required("name")
+                .property("role", ObjectBuilder::new().schema_type(Type::String).enum_values(Some([role])))
+                .required("role")
+                .property(
+                    "expiresAt",
+                    OneOfBuilder::new().item(ObjectBuilder::new().schema_type(Type::Null)).item(
+                        // Its own example: an expiry must lie in the future, which JSON Schema cannot say.
+                        ObjectBuilder::new()
+                            .schema_type(Type::String)
+                            .format(Some(utoipa::openapi::SchemaFormat::KnownFormat(
+                                utoipa::openapi::KnownFormat::DateTime,
+                            )))
+                            .description(Some("RFC 3339, in the future, at most 9999-12-31T23:59:59Z."))
+                            .examples([json!("2099-12-31T23:59:59Z")]),
+                    ),
+                )
+                .additional_properties(Some(utoipa::openapi::schema::AdditionalProperties::FreeForm(false)))
+        };
+        OneOfBuilder::new()
+            .item(shape("admin").description(Some("Everything.")))
+            .item(
+                shape("district")
+                    .description(Some("The networks of one Regierungsbezirk."))
+                    .property(
+                        "districtKey",
+                        ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some([1, 3, 5, 7, 9])),
+                    )
+                    .required("districtKey"),
+            )
+            .item(
+                shape("editor")
+                    .description(Some("Named networks."))
+                    .property("networkIds", ArrayBuilder::new().items(uuid()).min_items(Some(1)).max_items(Some(100)))
+                    .required("networkIds"),
+            )
+            .into()
+    }
+}
+
+/// What creating a key can fail with.
+struct CreateKeyProblems;
+
+impl IntoResponses for CreateKeyProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[400, 401, 403, 413, 415, 429, 500, 503])
+    }
+}
+
+#[utoipa::path(
+    post, path = "/v1/api-keys", operation_id = "create_api_key", tag = "administration",
+    summary = "Create an API key",
+    description = "Creates a key; the response shows its secret once. Admin keys only. `expiresAt`, if given, must lie \
+        in the future (at most 9999-12-31T23:59:59Z); an editor key's `networkIds` must name networks that exist. 400 \
+        otherwise, with the field.",
+    request_body(content = inline(KeyInput), content_type = "application/json", example = json!(
+        {"name": "Bildungsbüro Kreis Mettmann", "role": "editor", "networkIds": ["db672378-2759-4224-a54c-4415f60666d0"]}
+    )),
+    responses(
+        (status = 201, description = "The key with its secret.", body = CreatedKey, headers(("ETag" = String))),
+        CreateKeyProblems,
+    ),
+    security(("apiKey" = [])),
+)]
 pub async fn create_key(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -253,6 +445,24 @@ pub async fn create_key(
     Ok(response)
 }
 
+/// What revoking a key can fail with.
+struct RevokeKeyProblems;
+
+impl IntoResponses for RevokeKeyProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[400, 401, 403, 404, 429, 500, 503])
+    }
+}
+
+#[utoipa::path(
+    delete, path = "/v1/api-keys/{id}", operation_id = "revoke_api_key", tag = "administration",
+    summary = "Revoke an API key",
+    description = "The key stops working at once. Admin keys only. Revoking a revoked key changes nothing: it keeps \
+        the time of its first revocation.",
+    params(("id" = uuid::Uuid, Path, description = "The key's id.", example = "0190b7e2-3c4d-7a1b-9f00-1234567890ab")),
+    responses((status = 204, description = "Revoked."), RevokeKeyProblems),
+    security(("apiKey" = [])),
+)]
 pub async fn revoke_key(
     req: HttpRequest,
     state: web::Data<AppState>,

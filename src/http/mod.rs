@@ -12,6 +12,7 @@ pub mod metrics;
 pub mod middleware;
 pub mod networks;
 pub mod openapi;
+pub mod openapi_parts;
 pub mod pages;
 pub mod pipe;
 pub mod problem;

@@ -2,16 +2,24 @@
 //! `expand`, the network list with `expand`, the lists of a network's records and the links of
 //! Handlungsfelder.
 
+use std::collections::BTreeMap;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 
 use super::auth::{Caller, require_key};
 use super::conditional::respond;
 use super::crud::{self, Edit, page_response};
+use super::openapi_parts::{if_match, network_param, problems};
 use super::problem::ApiError;
 use super::query::QueryParams;
 use super::responses::ExpandedNetwork;
 use super::state::AppState;
+use utoipa::openapi::path::{Parameter, ParameterBuilder, ParameterIn};
+use utoipa::openapi::schema::{KnownFormat, ObjectBuilder, SchemaFormat, Type};
+use utoipa::openapi::{RefOr, Required};
+use utoipa::{IntoParams, IntoResponses};
+
 use crate::domain::{Expansion, FromQuery, Handlungsfeld, Network, Resource};
 use crate::storage::{Change, Table};
 
@@ -92,15 +100,73 @@ pub async fn nested<R: Table>(
     crud::list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
 
-/// `PUT` (`LINKED`) links a Handlungsfeld to a network, `DELETE` unlinks it; both are idempotent and need
+/// What a change of a link extracts: the request, the state, the network and Handlungsfeld, the caller.
+type LinkRequest = (HttpRequest, web::Data<AppState>, web::Path<(String, String)>, Caller);
+
+#[utoipa::path(
+    put, path = "/v1/networks/{id}/handlungsfelder/{handlungsfeld}", operation_id = "link_network_handlungsfeld",
+    tag = "networks", summary = "Link a Handlungsfeld to a network",
+    description = "Adds the Handlungsfeld to the network's `handlungsfeldIds` (idempotent). Needs the network's current \
+        ETag in If-Match.",
+    params(LinkParams),
+    responses(
+        (status = 200, description = "The network with its new ETag.", body = Network, headers(("ETag" = String))),
+        LinkProblems,
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn link_handlungsfeld(request: LinkRequest) -> Result<HttpResponse, ApiError> {
+    change_link(request, true).await
+}
+
+#[utoipa::path(
+    delete, path = "/v1/networks/{id}/handlungsfelder/{handlungsfeld}", operation_id = "unlink_network_handlungsfeld",
+    tag = "networks", summary = "Unlink a Handlungsfeld from a network",
+    description = "Removes the Handlungsfeld from the network's `handlungsfeldIds` (idempotent). Needs the network's \
+        current ETag in If-Match.",
+    params(LinkParams),
+    responses(
+        (status = 204, description = "Unlinked; `ETag` is the network's new one.", headers(
+            ("ETag" = String, description = "The network's new ETag."),
+        )),
+        LinkProblems,
+    ),
+    security(("apiKey" = [])),
+)]
+pub async fn unlink_handlungsfeld(request: LinkRequest) -> Result<HttpResponse, ApiError> {
+    change_link(request, false).await
+}
+
+/// The parameters of a link: the network, the Handlungsfeld and If-Match.
+struct LinkParams;
+
+impl IntoParams for LinkParams {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let uuid =
+            ObjectBuilder::new().schema_type(Type::String).format(Some(SchemaFormat::KnownFormat(KnownFormat::Uuid)));
+        let handlungsfeld = ParameterBuilder::new()
+            .name("handlungsfeld")
+            .parameter_in(ParameterIn::Path)
+            .required(Required::True)
+            .description(Some("The Handlungsfeld's UUID."))
+            .schema(Some(uuid))
+            .build();
+        vec![network_param(), handlungsfeld, if_match()]
+    }
+}
+
+/// What a change of a link can fail with.
+struct LinkProblems;
+
+impl IntoResponses for LinkProblems {
+    fn responses() -> BTreeMap<String, RefOr<utoipa::openapi::Response>> {
+        problems(&[400, 401, 403, 404, 412, 428, 429, 500, 503])
+    }
+}
+
+/// `PUT` (`linked`) links a Handlungsfeld to a network, `DELETE` unlinks it; both are idempotent and need
 /// the network's ETag in If-Match.
-pub async fn change_link<const LINKED: bool>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<(String, String)>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
-    let linked = LINKED;
+async fn change_link((req, state, path, caller): LinkRequest, linked: bool) -> Result<HttpResponse, ApiError> {
     require_key(&caller.0)?;
     let (network_key, handlungsfeld) = path.into_inner();
     let id = crud::resolve_id::<Network>(&state, &network_key).await?;

@@ -119,7 +119,7 @@ pub enum CursorKind {
     Sequence,
     /// Reference lists: the key of the last item (`digits` long).
     Key(usize),
-    /// Lists in start order (meetings): `s`, the start's first instant (20 digits) and a UUID; or `c` as
+    /// Lists in start order (meetings): `s`, the start's first instant (20 digits), its precision (1 digit) and a UUID; or `c` as
     /// for [`CursorKind::Records`].
     Starts,
 }
@@ -140,7 +140,7 @@ impl CursorKind {
             CursorKind::Records => "^(i[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
             CursorKind::Sequence => "^[0-9]{1,18}$".into(),
             CursorKind::Key(digits) => format!("^[0-9]{{{digits}}}$"),
-            CursorKind::Starts => "^(s[0-9]{20}[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
+            CursorKind::Starts => "^(s[0-9]{21}[0-9a-f]{32}|c[0-9]{32}[0-9a-f]{32})$".into(),
         }
     }
 }

@@ -3,20 +3,40 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::Serialize;
+use serde_json::json;
+use utoipa::IntoParams;
+use utoipa::openapi::path::{Parameter, ParameterIn};
+use utoipa::openapi::schema::{ObjectBuilder, Type};
 
 use super::auth::Caller;
 use super::conditional::respond;
 use super::crud::page_response;
+use super::openapi_parts::{IfNoneMatch, KeyPaging, ListProblems, NotModified, Page, ReadProblems, query_param};
 use super::problem::ApiError;
 use super::query::{CursorKind, Paging, QueryParams};
 use super::responses::cut_page;
 use super::state::AppState;
+use crate::domain::reference::DISTRICT_KEYS;
 use crate::domain::{District, Region, Timestamp};
 use crate::storage::{Cursor, Db, StoreResult};
+
+/// The pages of the reference lists (the annotations name types without generics).
+type Districts = Page<District>;
+type Regions = Page<Region>;
 
 /// Reference lists are small: regions and districts come in one page by default.
 const REFERENCE_LIMIT: i64 = 100;
 
+#[utoipa::path(
+    get, path = "/v1/districts", operation_id = "list_districts", tag = "reference",
+    summary = "List Regierungsbezirke", description = "The five Regierungsbezirke of NRW, by key.",
+    params(KeyPaging<1>, IfNoneMatch),
+    responses(
+        (status = 200, description = "The Regierungsbezirke.", body = inline(Districts), headers(("Link" = String))),
+        NotModified, ListProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
 pub async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let paging = Paging::read(&mut params, REFERENCE_LIMIT, CursorKind::Key(1));
@@ -35,6 +55,19 @@ pub async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Cal
     reference_page(&req, &caller, selected, &paging, |d| d.key.to_string())
 }
 
+#[utoipa::path(
+    get, path = "/v1/regions", operation_id = "list_regions", tag = "reference",
+    summary = "List regions",
+    description = "The 53 Kreise, kreisfreie Städte and the StädteRegion Aachen, by Kreisschlüssel (one page by default).",
+    params(
+RegionFilter, KeyPaging<5>, IfNoneMatch
+    ),
+    responses(
+        (status = 200, description = "The regions.", body = inline(Regions), headers(("Link" = String))),
+        NotModified, ListProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
 pub async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
     let mut params = QueryParams::parse(req.query_string())?;
     let district = params.district("district");
@@ -49,6 +82,16 @@ pub async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Calle
     let selected: Vec<Region> =
         all.into_iter().filter(|r| paging.since.is_none_or(|since| r.updated_at >= since)).collect();
     reference_page(&req, &caller, selected, &paging, |r| r.key.clone())
+}
+
+/// The filter of `/v1/regions`.
+struct RegionFilter;
+
+impl IntoParams for RegionFilter {
+    fn into_params(_: impl Fn() -> Option<ParameterIn>) -> Vec<Parameter> {
+        let key = ObjectBuilder::new().schema_type(Type::Integer).enum_values(Some(DISTRICT_KEYS));
+        vec![query_param("district", "Regierungsbezirk key (1, 3, 5, 7, 9).", key, json!(1))]
+    }
 }
 
 fn reference_page<T: Serialize>(
@@ -111,13 +154,39 @@ impl Keyed for Region {
     }
 }
 
+#[utoipa::path(
+    get, path = "/v1/districts/{key}", operation_id = "get_district", tag = "reference",
+    summary = "Read a Regierungsbezirk", description = "One Regierungsbezirk by its key.",
+    params(("key" = String, Path, description = "The key: 1, 3, 5, 7 or 9.", example = "1"), IfNoneMatch),
+    responses(
+        (status = 200, description = "The Regierungsbezirk.", body = District, headers(("ETag" = String))),
+        NotModified, ReadProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
+pub async fn district(request: ItemRequest) -> Result<HttpResponse, ApiError> {
+    item::<District>(request).await
+}
+
+#[utoipa::path(
+    get, path = "/v1/regions/{key}", operation_id = "get_region", tag = "reference",
+    summary = "Read a region", description = "One region by its key.",
+    params(("key" = String, Path, description = "The 5-digit Kreisschlüssel.", example = "05158"), IfNoneMatch),
+    responses(
+        (status = 200, description = "The region.", body = Region, headers(("ETag" = String))),
+        NotModified, ReadProblems,
+    ),
+    security((), ("apiKey" = [])),
+)]
+pub async fn region(request: ItemRequest) -> Result<HttpResponse, ApiError> {
+    item::<Region>(request).await
+}
+
+/// What a read of one reference record extracts: the request, the state, the key and the caller.
+type ItemRequest = (HttpRequest, web::Data<AppState>, web::Path<String>, Caller);
+
 /// `/v1/districts/{key}` and `/v1/regions/{key}`: one reference record.
-pub async fn item<T: Keyed>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+async fn item<T: Keyed>((req, state, path, caller): ItemRequest) -> Result<HttpResponse, ApiError> {
     QueryParams::parse(req.query_string())?.finish()?;
     let key = T::key(&path)?;
     let db = state.db.clone();

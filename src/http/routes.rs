@@ -3,11 +3,11 @@
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, web};
 
-use super::networks::{change_link, get_network, list_networks, nested};
+use super::networks::{get_network, link_handlungsfeld, list_networks, nested, unlink_handlungsfeld};
 use super::problem::ApiError;
-use super::reference::{districts, item, regions};
-use super::{calendars, crud, exports, meta, problem};
-use crate::domain::{District, Network, Region, ResourceKind};
+use super::reference::{district, districts, region, regions};
+use super::{calendars, crud, exports, meta, openapi, problem};
+use crate::domain::{Network, ResourceKind};
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 
@@ -34,16 +34,16 @@ pub fn configure(cfg: &mut web::ServiceConfig) {
         .service(web::resource("/v1/meetings.ics").route(web::get().to(calendars::all)))
         .service(
             web::resource("/v1/networks/{id}/handlungsfelder/{handlungsfeld}")
-                .route(web::put().to(change_link::<true>))
-                .route(web::delete().to(change_link::<false>)),
+                .route(web::put().to(link_handlungsfeld))
+                .route(web::delete().to(unlink_handlungsfeld)),
         );
     for_each_kind(&mut Collections(cfg));
     cfg.service(web::resource("/v1/regions").route(web::get().to(regions)))
-        .service(web::resource("/v1/regions/{key}").route(web::get().to(item::<Region>)))
+        .service(web::resource("/v1/regions/{key}").route(web::get().to(region)))
         .service(web::resource("/v1/districts").route(web::get().to(districts)))
-        .service(web::resource("/v1/districts/{key}").route(web::get().to(item::<District>)))
+        .service(web::resource("/v1/districts/{key}").route(web::get().to(district)))
         .service(web::resource("/v1/changes").route(web::get().to(meta::changes)))
-        .service(web::resource("/v1/openapi.json").route(web::get().to(meta::openapi_json)))
+        .service(web::resource("/v1/openapi.json").route(web::get().to(openapi::openapi_json)))
         .service(web::resource("/metrics").route(web::get().to(meta::metrics)))
         .service(web::resource("/v1/audit").route(web::get().to(meta::audit)))
         .service(web::resource("/v1/exports/dataset.json").route(web::get().to(exports::dataset)))

@@ -165,6 +165,13 @@ test("Kreis Mettmann: follow its area to its page; the JSON-LD parses and names 
   assert.equal(jsonLd.areaServed.name, "Kreis Mettmann");
   assert.equal(jsonLd.foundingDate, "2013-11-19");
   assert.equal(jsonLd.parentOrganization.name, "Bezirksregierung Düsseldorf");
+  // Its next meeting (run.sh makes one): on the page, and as a schema.org Event with its place.
+  const [event] = jsonLd.event;
+  assert.equal(event["@type"], "Event");
+  assert.equal(event.name, "Bildungskonferenz 2099");
+  assert.equal(event.startDate, "2099-03-15T09:00:00+01:00");
+  assert.equal(event.location.address.addressLocality, "Mettmann");
+  assert.match(await page.$eval("ul.meetings", (m) => m.innerText), /Bildungskonferenz 2099/);
   const canonical = await page.$eval('link[rel="canonical"]', (l) => l.href);
   assert.match(canonical, /\/netzwerke\/kreis-mettmann$/);
   const ogTitle = await page.$eval('meta[property="og:title"]', (m) => m.content);

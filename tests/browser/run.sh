@@ -38,6 +38,13 @@ DATABASE_URL="sqlite://$work/rbn.sqlite3" RBN_LISTEN="127.0.0.1:$port" RBN_SEED=
 service_pid=$!
 for _ in $(seq 1 100); do curl -fsS "$base/readyz" >/dev/null 2>&1 && break; sleep 0.1; done
 curl -fsS "$base/readyz" >/dev/null || { cat "$work/service.log" >&2; exit 1; }
+# The seed has no meetings: Kreis Mettmann gets one, far enough ahead to stay its next.
+key="$(DATABASE_URL="sqlite://$work/rbn.sqlite3" "$root/target/debug/rbn" keys create --role admin --name "browser tests")"
+network="$(curl -fsS "$base/v1/networks/kreis-mettmann" | python3 -c 'import json, sys; print(json.load(sys.stdin)["id"])')"
+curl -fsS -o /dev/null -X POST "$base/v1/meetings" -H "Authorization: Bearer $key" -H 'Content-Type: application/json' \
+  -d "{\"networkId\": \"$network\", \"name\": \"Bildungskonferenz 2099\", \"start\": \"2099-03-15T09:00:00+01:00\",
+       \"end\": \"2099-03-15T16:00:00+01:00\", \"status\": \"planned\",
+       \"location\": {\"address\": {\"street\": \"Düsseldorfer Straße 26\", \"postalCode\": \"40822\", \"city\": \"Mettmann\"}}}"
 
 echo "browser tests against $base ($(/usr/bin/chromium --version 2>/dev/null | head -1))"
 RBN_BASE="$base" CHROMIUM=/usr/bin/chromium node --test --test-reporter=spec pages.test.mjs

@@ -177,6 +177,8 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) 
 }
 
 /// Read a webhook subscription.
+///
+/// The subscription with its ETag, never its secret.
 #[utoipa::path(
     get, path = "/v1/webhooks/{id}", tag = "webhooks", operation_id = "get_webhook",
     security(("apiKey" = [])),
