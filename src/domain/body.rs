@@ -5,7 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{Address, Source, Timestamp, string_enum};
+use super::common::{Address, Source, string_enum};
 use super::fields::{Email, LongText, Name, Phone, WebUrl};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -21,27 +21,25 @@ string_enum! {
     }
 }
 
-/// A body (Gremium) of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Body {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Uuid,
-    #[serde(rename = "type")]
-    pub body_type: BodyType,
-    /// The local name, e.g. "Lenkungsgruppe".
-    pub name: Name,
-    pub description: Option<LongText>,
-    pub address: Option<Address>,
-    pub email: Option<Email>,
-    pub phone: Option<Phone>,
-    pub website: Option<WebUrl>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A body (Gremium) of a network.
+    pub struct Body {
+        pub network_id: Uuid,
+        #[serde(rename = "type")]
+        pub body_type: BodyType,
+        /// The local name, e.g. "Lenkungsgruppe".
+        ///
+        /// Example: `Regionales Bildungsbüro`
+        pub name: Name,
+        pub description: Option<LongText>,
+        pub address: Option<Address>,
+        /// Example: `bildungsbuero@kreis.example`
+        pub email: Option<Email>,
+        /// Example: `+49 2104 99 0`
+        pub phone: Option<Phone>,
+        pub website: Option<WebUrl>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a body.
@@ -79,18 +77,7 @@ impl Resource for Body {
         &["networkId", "type", "name", "description", "address", "email", "phone", "website", "sources"];
     type Input = BodyInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<BodyInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

@@ -191,8 +191,11 @@ impl ToSchema for Timestamp {}
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Address {
+    /// Example: `Am Bonneshof 35`
     pub street: Option<ShortText>,
+    /// Example: `40474`
     pub postal_code: Option<PostalCode>,
+    /// Example: `Düsseldorf`
     pub city: Option<ShortText>,
 }
 
@@ -201,12 +204,19 @@ pub struct Address {
 #[serde(rename_all = "camelCase")]
 pub struct Source {
     /// File name or identifier of the document.
+    ///
+    /// Example: `000_5f1d657e03a14db8.txt`
     pub document: Option<ShortText>,
+    /// Example: `50. Regionales Bildungsnetzwerk im Kreis Mettmann`
     pub title: Name,
+    /// Example: `Ministerium für Schule und Weiterbildung NRW`
     pub publisher: Option<ShortText>,
     pub date: Option<PartialDate>,
+    /// Example: `https://www.schulministerium.nrw/`
     pub url: Option<WebUrl>,
     /// What a reader should know about the source, e.g. why a field is left open. Absent when there is none.
+    ///
+    /// Example: `Dokument 000 nennt keinen Herausgeber; deshalb bleibt publisher leer.`
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub note: Option<Note>,
 }

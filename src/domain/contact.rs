@@ -8,7 +8,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::access::{Access, Role, Scope};
-use super::common::{Address, Source, Timestamp, string_enum};
+use super::common::{Address, Source, string_enum};
 use super::fields::{DistrictKey, Email, Function, Name, Phone, ShortText};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -18,35 +18,32 @@ string_enum! {
     Visibility { Public = "public", Internal = "internal" }
 }
 
-/// A contact of a network, a body or a Bezirksregierung.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Contact {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Option<Uuid>,
-    /// A body of `networkId`.
-    pub body_id: Option<Uuid>,
-    /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
-    pub district_key: Option<DistrictKey>,
-    pub name: Name,
-    pub function: Option<Function>,
-    pub organisation: Option<ShortText>,
-    /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
-    pub email: Option<Email>,
-    /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
-    pub phone: Option<Phone>,
-    pub address: Option<Address>,
-    pub visibility: Visibility,
-    /// A natural person (personal data under the DSGVO) rather than a function or mailbox.
-    pub is_person: bool,
-    /// The person agreed to the publication of e-mail and phone.
-    pub publication_consent: bool,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A contact of a network, a body or a Bezirksregierung.
+    pub struct Contact {
+        pub network_id: Option<Uuid>,
+        /// A body of `networkId`.
+        pub body_id: Option<Uuid>,
+        /// Regierungsbezirk key, for the Servicestellen and the Regionalkoordination of a Bezirksregierung.
+        pub district_key: Option<DistrictKey>,
+        /// Example: `Servicestelle Regionale Bildungsnetzwerke`
+        pub name: Name,
+        /// Example: `Bezirkskoordination`
+        pub function: Option<Function>,
+        /// Example: `Bezirksregierung Düsseldorf`
+        pub organisation: Option<ShortText>,
+        /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
+        pub email: Option<Email>,
+        /// Left out (`null`) for anonymous readers when the contact is a person without publication consent.
+        pub phone: Option<Phone>,
+        pub address: Option<Address>,
+        pub visibility: Visibility,
+        /// A natural person (personal data under the DSGVO) rather than a function or mailbox.
+        pub is_person: bool,
+        /// The person agreed to the publication of e-mail and phone.
+        pub publication_consent: bool,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a contact.
@@ -116,18 +113,7 @@ impl Resource for Contact {
     ];
     type Input = ContactInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<ContactInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

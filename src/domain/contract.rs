@@ -5,7 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{PartialDate, Source, Timestamp, string_enum};
+use super::common::{PartialDate, Source, string_enum};
 use super::fields::{LongText, Name, ShortText, WebUrl};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -24,31 +24,27 @@ string_enum! {
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize, ToSchema)]
 #[serde(rename_all = "camelCase")]
 pub struct Signatory {
+    /// Example: `Sylvia Löhrmann`
     pub name: Name,
+    /// Example: `Schulministerin`
     pub role: Option<ShortText>,
     pub party: Party,
 }
 
-/// A contract of a network.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Contract {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Uuid,
-    pub kind: ContractKind,
-    /// When it was signed, as precise as known (`2008`, `2019-07`, `2013-11-19`); `null` when unknown.
-    pub signed_on: Option<PartialDate>,
-    pub signatories: Vec<Signatory>,
-    /// The Handlungsfelder the contract names.
-    pub handlungsfeld_ids: Vec<Uuid>,
-    pub document_url: Option<WebUrl>,
-    pub notes: Option<LongText>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A contract of a network.
+    pub struct Contract {
+        pub network_id: Uuid,
+        pub kind: ContractKind,
+        /// When it was signed, as precise as known (`2008`, `2019-07`, `2013-11-19`); `null` when unknown.
+        pub signed_on: Option<PartialDate>,
+        pub signatories: Vec<Signatory>,
+        /// The Handlungsfelder the contract names.
+        pub handlungsfeld_ids: Vec<Uuid>,
+        pub document_url: Option<WebUrl>,
+        pub notes: Option<LongText>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a contract.
@@ -87,18 +83,7 @@ impl Resource for Contract {
         &["networkId", "kind", "signedOn", "signatories", "handlungsfeldIds", "documentUrl", "notes", "sources"];
     type Input = ContractInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<ContractInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

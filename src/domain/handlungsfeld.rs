@@ -5,25 +5,21 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{Source, Timestamp};
+use super::common::Source;
 use super::fields::{LongText, Name, Slug};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
 
-/// A field of action, e.g. "Übergang Schule–Beruf".
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Handlungsfeld {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub slug: Slug,
-    pub name: Name,
-    pub description: Option<LongText>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A field of action, e.g. "Übergang Schule–Beruf".
+    pub struct Handlungsfeld {
+        /// Example: `schulische-inklusion`
+        pub slug: Slug,
+        /// Example: `Schulische Inklusion`
+        pub name: Name,
+        pub description: Option<LongText>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a Handlungsfeld.
@@ -51,18 +47,7 @@ impl Resource for Handlungsfeld {
     const WRITABLE: &'static [&'static str] = &["slug", "name", "description", "sources"];
     type Input = HandlungsfeldInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<HandlungsfeldInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

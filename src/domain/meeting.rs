@@ -7,7 +7,7 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use super::calendar::{CalendarEvent, EventStatus, EventTime};
-use super::common::{Address, Source, Timestamp, string_enum};
+use super::common::{Address, Source, string_enum};
 use super::fields::{LongText, Name, WebUrl};
 use super::validation::{Fields, ValidationErrors};
 use super::{Reference, Resource, ResourceKind};
@@ -29,8 +29,9 @@ pub struct MeetingLocation {
     #[serde(skip_serializing_if = "Option::is_none")]
     pub address: Option<Address>,
     /// Where to join online.
+    ///
+    /// Example: `https://konferenz.kreis.example/bildungskonferenz`
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(example = "https://konferenz.kreis.example/bildungskonferenz")]
     pub online_url: Option<WebUrl>,
 }
 
@@ -52,36 +53,31 @@ impl MeetingLocation {
     }
 }
 
-/// A meeting of a network, usually of one of its bodies.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Meeting {
-    #[schema(read_only)]
-    pub id: Uuid,
-    pub network_id: Uuid,
-    /// The body that meets: a body of the same network, usually its Bildungskonferenz.
-    pub body_id: Option<Uuid>,
-    #[schema(example = "Bildungskonferenz 2027", max_length = 300)]
-    pub name: Name,
-    pub start: EventTime,
-    /// Of the same kind as `start` (both date-times, or both dates) and not before it.
-    pub end: Option<EventTime>,
-    pub status: MeetingStatus,
-    pub location: Option<MeetingLocation>,
-    #[schema(max_length = 5000)]
-    pub description: Option<LongText>,
-    /// The announcement.
-    pub url: Option<WebUrl>,
-    /// The results (minutes, presentations).
-    pub documentation_url: Option<WebUrl>,
-    pub sources: Vec<Source>,
-    /// The number of changes since the meeting was created: the SEQUENCE of its calendar entry.
-    #[serde(skip)]
-    pub sequence: u32,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A meeting of a network, usually of one of its bodies.
+    pub struct Meeting {
+        pub network_id: Uuid,
+        /// The body that meets: a body of the same network, usually its Bildungskonferenz.
+        pub body_id: Option<Uuid>,
+        /// Example: `Bildungskonferenz 2027`
+        #[schema(max_length = 300)]
+        pub name: Name,
+        pub start: EventTime,
+        /// Of the same kind as `start` (both date-times, or both dates) and not before it.
+        pub end: Option<EventTime>,
+        pub status: MeetingStatus,
+        pub location: Option<MeetingLocation>,
+        #[schema(max_length = 5000)]
+        pub description: Option<LongText>,
+        /// The announcement.
+        pub url: Option<WebUrl>,
+        /// The results (minutes, presentations).
+        pub documentation_url: Option<WebUrl>,
+        pub sources: Vec<Source>,
+        /// The number of changes since the meeting was created: the SEQUENCE of its calendar entry.
+        #[serde(skip)]
+        pub sequence: u32,
+    }
 }
 
 /// The writable fields of a meeting.
@@ -217,18 +213,7 @@ impl Resource for Meeting {
     ];
     type Input = MeetingInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<MeetingInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

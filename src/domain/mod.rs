@@ -130,6 +130,50 @@ pub trait Resource: Serialize + utoipa::ToSchema + Clone + Send + Sync + 'static
     }
 }
 
+/// Declares a kind's record: the derives of the API's representation, and around the kind's own fields the
+/// `id` and the `createdAt` and `updatedAt` that every record has and the server sets (read-only).
+macro_rules! record {
+    ($(#[$meta:meta])* pub struct $name:ident { $($(#[$field_meta:meta])* pub $field:ident: $ty:ty),* $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, PartialEq, serde::Serialize, utoipa::ToSchema)]
+        #[serde(rename_all = "camelCase")]
+        pub struct $name {
+            #[schema(read_only)]
+            pub id: ::uuid::Uuid,
+            $($(#[$field_meta])* pub $field: $ty,)*
+            #[schema(read_only)]
+            pub created_at: $crate::domain::Timestamp,
+            #[schema(read_only)]
+            pub updated_at: $crate::domain::Timestamp,
+        }
+    };
+}
+pub(crate) use record;
+
+/// The methods of [`Resource`] that read and set a record's `id`, `created_at` and `updated_at`, which
+/// every kind has under these names: `record_version!();` in its `impl Resource`.
+macro_rules! record_version {
+    () => {
+        fn id(&self) -> ::uuid::Uuid {
+            self.id
+        }
+
+        fn updated_at(&self) -> $crate::domain::Timestamp {
+            self.updated_at
+        }
+
+        fn set_version(
+            &mut self,
+            created_at: Option<$crate::domain::Timestamp>,
+            updated_at: $crate::domain::Timestamp,
+        ) {
+            self.created_at = created_at.unwrap_or(self.created_at);
+            self.updated_at = updated_at;
+        }
+    };
+}
+pub(crate) use record_version;
+
 /// Applies a JSON Merge Patch (RFC 7396) to `target`.
 pub fn merge_patch(target: &mut Value, patch: &Value) {
     let Value::Object(patch_map) = patch else {

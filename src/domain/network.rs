@@ -5,7 +5,7 @@ use serde_json::Value;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use super::common::{PartialDate, Source, Timestamp, string_enum};
+use super::common::{PartialDate, Source, string_enum};
 use super::contract::ContractKind;
 use super::fields::{LongText, Name, RegionKey, Slug, WebUrl};
 use super::validation::{Fields, ValidationErrors};
@@ -16,31 +16,31 @@ string_enum! {
     NetworkStatus { Active = "active", Inactive = "inactive" }
 }
 
-/// A Regionales Bildungsnetzwerk.
-#[derive(Debug, Clone, PartialEq, Serialize, ToSchema)]
-#[serde(rename_all = "camelCase")]
-pub struct Network {
-    #[schema(read_only)]
-    pub id: Uuid,
-    /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
-    pub slug: Slug,
-    pub name: Name,
-    /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
-    pub region_key: RegionKey,
-    pub status: NetworkStatus,
-    pub website: Option<WebUrl>,
-    pub description: Option<LongText>,
-    /// The Handlungsfelder the network works on (`/v1/networks/{id}/handlungsfelder` lists them).
-    pub handlungsfeld_ids: Vec<Uuid>,
-    /// Derived from the contracts: the earliest known date of a `founding` contract (unknown when the
-    /// founding contract's date is unknown), else the earliest known date of any contract.
-    #[schema(read_only)]
-    pub founded_on: Option<PartialDate>,
-    pub sources: Vec<Source>,
-    #[schema(read_only)]
-    pub created_at: Timestamp,
-    #[schema(read_only)]
-    pub updated_at: Timestamp,
+super::record! {
+    /// A Regionales Bildungsnetzwerk.
+    pub struct Network {
+        /// Unique, URL-friendly name; `/v1/networks/{slug}` works like the UUID.
+        ///
+        /// Example: `kreis-mettmann`
+        pub slug: Slug,
+        /// Example: `Regionales Bildungsnetzwerk Kreis Mettmann`
+        pub name: Name,
+        /// Kreisschlüssel of the Kreis or kreisfreie Stadt; at most one network per region.
+        ///
+        /// Example: `05158`
+        pub region_key: RegionKey,
+        pub status: NetworkStatus,
+        /// Example: `https://www.kreis-mettmann.de/bildung`
+        pub website: Option<WebUrl>,
+        pub description: Option<LongText>,
+        /// The Handlungsfelder the network works on (`/v1/networks/{id}/handlungsfelder` lists them).
+        pub handlungsfeld_ids: Vec<Uuid>,
+        /// Derived from the contracts: the earliest known date of a `founding` contract (unknown when the
+        /// founding contract's date is unknown), else the earliest known date of any contract.
+        #[schema(read_only)]
+        pub founded_on: Option<PartialDate>,
+        pub sources: Vec<Source>,
+    }
 }
 
 /// The writable fields of a network (POST, PUT; PATCH merges into them).
@@ -83,18 +83,7 @@ impl Resource for Network {
     const READ_ONLY: &'static [&'static str] = &["id", "createdAt", "updatedAt", "foundedOn"];
     type Input = NetworkInput;
 
-    fn id(&self) -> Uuid {
-        self.id
-    }
-
-    fn updated_at(&self) -> Timestamp {
-        self.updated_at
-    }
-
-    fn set_version(&mut self, created_at: Option<Timestamp>, updated_at: Timestamp) {
-        self.created_at = created_at.unwrap_or(self.created_at);
-        self.updated_at = updated_at;
-    }
+    super::record_version!();
 
     fn parse_input(value: &Value) -> Result<NetworkInput, ValidationErrors> {
         let mut f = Fields::new(value, Self::WRITABLE, Self::READ_ONLY);

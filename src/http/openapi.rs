@@ -418,7 +418,8 @@ mod field_types {
         let name = reference.get("$ref")?.as_str()?.strip_prefix("#/components/schemas/")?;
         let schema = types.get(name)?.as_object()?;
         let description = reference.get("description").or_else(|| object.get("description"));
-        // The description where the derive puts it: after the type and its format.
+        let (description, example) = split_example(description.and_then(Value::as_str));
+        // The description where the derive puts it: after the type and its format; the example after it.
         let before_description = if schema.contains_key("format") { "format" } else { "type" };
         let mut inlined = Map::new();
         for (key, keyword) in schema {
@@ -431,13 +432,27 @@ mod field_types {
                 }
                 _ => inlined.insert(key.clone(), keyword.clone()),
             };
-            if key == before_description
-                && let Some(description) = description
-            {
-                inlined.insert("description".into(), description.clone());
+            if key == before_description {
+                if let Some(description) = description {
+                    inlined.insert("description".into(), description.into());
+                }
+                if let Some(example) = example {
+                    inlined.insert("example".into(), example.into());
+                }
             }
         }
         Some(Value::Object(inlined))
+    }
+
+    /// A field's example, which the derive drops where the field's type is a reference: stated in the
+    /// field's doc comment as its last line, ``Example: `…` ``.
+    fn split_example(description: Option<&str>) -> (Option<&str>, Option<&str>) {
+        let Some(description) = description else { return (None, None) };
+        let (rest, last) = description.rsplit_once('\n').unwrap_or(("", description));
+        match last.strip_prefix("Example: `").and_then(|example| example.strip_suffix('`')) {
+            Some(example) => (Some(rest.trim_end()).filter(|rest| !rest.is_empty()), Some(example)),
+            None => (Some(description), None),
+        }
     }
 }
 

@@ -2,70 +2,38 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::reference::network_scope;
-use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
+use super::rows::{from_json, parse, row_values, stored_row, to_json, uuid};
 use super::schema::{bodies, contacts, meetings};
-use super::table::{Table, Window, apply_window, of_networks};
-use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
-use crate::domain::access::Scope;
-use crate::domain::{
-    Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, Timestamp, WebUrl,
-};
+use super::table::{Table, Window, apply_window, of_networks, row_table};
+use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
+use crate::domain::{Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, WebUrl};
 
-/// A body's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = bodies)]
-struct BodyRow {
-    id: String,
-    network_id: String,
-    body_type: String,
-    name: String,
-    description: Option<String>,
-    address: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    website: Option<String>,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
+stored_row! {
+    /// A body's columns as stored.
+    bodies: BodyRow => Body |row| {
+        network_id: String => uuid(&row.network_id)?,
+        body_type: String => parse(&row.body_type, "body type")?,
+        name: String => Name::from_stored(row.name),
+        description: Option<String> => row.description.map(LongText::from_stored),
+        address: Option<String> => address(row.address)?,
+        email: Option<String> => row.email.map(Email::from_stored),
+        phone: Option<String> => row.phone.map(Phone::from_stored),
+        website: Option<String> => row.website.map(WebUrl::from_stored),
+        sources: String => from_json(&row.sources)?,
+    }
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = bodies, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct BodyValues<'a> {
-    id: String,
-    network_id: String,
-    body_type: &'static str,
-    name: &'a str,
-    description: Option<&'a str>,
-    address: Option<String>,
-    email: Option<&'a str>,
-    phone: Option<&'a str>,
-    website: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> BodyValues<'a> {
-    fn new(id: Uuid, input: &'a BodyInput, now: Timestamp) -> Self {
-        BodyValues {
-            id: id.to_string(),
-            network_id: input.network_id.to_string(),
-            body_type: input.body_type.as_str(),
-            name: &input.name,
-            description: input.description.as_deref(),
-            address: address_column(&input.address),
-            email: input.email.as_deref(),
-            phone: input.phone.as_deref(),
-            website: input.website.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    bodies: BodyValues<'a>(input: &'a BodyInput) {
+        network_id: String = input.network_id.to_string(),
+        body_type: &'static str = input.body_type.as_str(),
+        name: &'a str = &input.name,
+        description: Option<&'a str> = input.description.as_deref(),
+        address: Option<String> = address_column(&input.address),
+        email: Option<&'a str> = input.email.as_deref(),
+        phone: Option<&'a str> = input.phone.as_deref(),
+        website: Option<&'a str> = input.website.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
@@ -79,52 +47,24 @@ pub(super) fn address_column(address: &Option<Address>) -> Option<String> {
     address.as_ref().map(to_json)
 }
 
-impl TryFrom<BodyRow> for Body {
-    type Error = StoreError;
+/// How many contacts name the body (they keep it in its network, and from being deleted).
+fn contacts_of(conn: &mut DbConnection, id: Uuid) -> StoreResult<i64> {
+    Ok(contacts::table.filter(contacts::body_id.eq(id.to_string())).select(count_star()).first(conn)?)
+}
 
-    fn try_from(row: BodyRow) -> StoreResult<Body> {
-        Ok(Body {
-            id: uuid(&row.id)?,
-            network_id: uuid(&row.network_id)?,
-            body_type: parse(&row.body_type, "body type")?,
-            name: Name::from_stored(row.name),
-            description: row.description.map(LongText::from_stored),
-            address: address(row.address)?,
-            email: row.email.map(Email::from_stored),
-            phone: row.phone.map(Phone::from_stored),
-            website: row.website.map(WebUrl::from_stored),
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
-    }
+/// How many meetings name the body (as for contacts).
+fn meetings_of(conn: &mut DbConnection, id: Uuid) -> StoreResult<i64> {
+    Ok(meetings::table.filter(meetings::body_id.eq(id.to_string())).select(count_star()).first(conn)?)
 }
 
 impl Table for Body {
     type Filter = BodyFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Body>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Body>> {
-        let rows: Vec<BodyRow> = bodies::table
-            .filter(bodies::id.eq_any(ids_to_text(ids)))
-            .select(BodyRow::as_select())
-            .order(bodies::id)
-            .load(conn)?;
-        rows.into_iter().map(Body::try_from).collect()
-    }
+    row_table!(bodies, BodyRow, BodyValues);
 
     fn list(conn: &mut DbConnection, filter: &BodyFilter, window: &Window) -> StoreResult<Vec<Body>> {
         let mut query = bodies::table.select(BodyRow::as_select()).into_boxed::<MultiBackend>();
-        if let Some(network) = &filter.network {
-            let ids = super::reference::networks_named(conn, network)?;
-            query = of_networks!(query, bodies::network_id, ids);
-        }
-        if let Some(networks) = &filter.networks {
-            query = query.filter(bodies::network_id.eq_any(ids_to_text(networks)));
-        }
+        query = of_networks!(conn, query, bodies::network_id, filter);
         if let Some(body_type) = filter.body_type {
             query = query.filter(bodies::body_type.eq(body_type.as_str()));
         }
@@ -132,41 +72,7 @@ impl Table for Body {
         rows.into_iter().map(Body::try_from).collect()
     }
 
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &BodyInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(bodies::table).values(BodyValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &BodyInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<BodyRow> = prepared::update(
-            bodies::table,
-            BodyValues::new(id, input, now),
-            bodies::id.eq(id.to_string()).and(bodies::updated_at.eq(naive(version))),
-        )
-        .returning(BodyRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Body::try_from).transpose()
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(bodies::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
-
-    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &BodyInput) -> StoreResult<Scope> {
-        network_scope(conn, input.network_id)
-    }
-
-    fn scope_of_record(conn: &mut DbConnection, record: &Body) -> StoreResult<Scope> {
-        network_scope(conn, record.network_id)
-    }
+    row_table!(@network_scope);
 
     /// A body with contacts stays in its network: they belong to that network too, and moving the body
     /// alone would leave them split between two networks (and two sets of editors).
@@ -181,15 +87,13 @@ impl Table for Body {
             return Ok(());
         }
         lock_row(conn, ResourceKind::Bodies, id, RowLock::Update)?;
-        let contacts: i64 =
-            contacts::table.filter(contacts::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        let contacts = contacts_of(conn, id)?;
         if contacts > 0 {
             return Err(StoreError::Conflict(format!(
                 "networkId: {contacts} contact(s) belong to this body and its network; move them or remove their bodyId first"
             )));
         }
-        let meetings: i64 =
-            meetings::table.filter(meetings::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        let meetings = meetings_of(conn, id)?;
         if meetings > 0 {
             return Err(StoreError::Conflict(format!(
                 "networkId: {meetings} meeting(s) of this body belong to its network; move them or remove their bodyId first"
@@ -199,15 +103,13 @@ impl Table for Body {
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        let count: i64 =
-            contacts::table.filter(contacts::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
-        if count > 0 {
+        let contacts = contacts_of(conn, id)?;
+        if contacts > 0 {
             return Err(StoreError::Conflict(format!(
-                "the body still has {count} contact(s); delete them or remove their bodyId first"
+                "the body still has {contacts} contact(s); delete them or remove their bodyId first"
             )));
         }
-        let meetings: i64 =
-            meetings::table.filter(meetings::body_id.eq(id.to_string())).select(count_star()).first(conn)?;
+        let meetings = meetings_of(conn, id)?;
         if meetings > 0 {
             return Err(StoreError::Conflict(format!(
                 "the body still has {meetings} meeting(s); delete them or remove their bodyId first"

@@ -6,15 +6,15 @@ use uuid::Uuid;
 use super::bodies::{address, address_column};
 use super::reference::network_scope;
 use super::rows::{
-    contains_pattern, from_json, ids_to_text, lower, lower_opt, naive, opt_uuid, parse, timestamp, to_json, uuid,
+    contains_pattern, from_json, ids_to_text, lower, lower_opt, opt_uuid, parse, row_values, stored_row, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
-use super::table::{Table, Window, apply_window};
-use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
+use super::table::{Table, Window, apply_window, row_table};
+use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
     Contact, ContactFilter, ContactInput, DistrictKey, Email, Function, Name, Phone, PrivateReach, Resource,
-    ResourceKind, ShortText, Timestamp, Visibility,
+    ResourceKind, ShortText, Visibility,
 };
 
 /// A condition on contacts, built up from the filters of a list.
@@ -22,97 +22,40 @@ type Predicate = Box<
     dyn BoxableExpression<contacts::table, MultiBackend, SqlType = diesel::sql_types::Nullable<diesel::sql_types::Bool>>,
 >;
 
-/// A contact's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = contacts)]
-struct ContactRow {
-    id: String,
-    network_id: Option<String>,
-    body_id: Option<String>,
-    district_key: Option<i32>,
-    name: String,
-    function: Option<String>,
-    organisation: Option<String>,
-    email: Option<String>,
-    phone: Option<String>,
-    address: Option<String>,
-    visibility: String,
-    is_person: i32,
-    publication_consent: i32,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = contacts, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct ContactValues<'a> {
-    id: String,
-    network_id: Option<String>,
-    body_id: Option<String>,
-    district_key: Option<i32>,
-    name: &'a str,
-    function: Option<&'a str>,
-    organisation: Option<&'a str>,
-    email: Option<&'a str>,
-    phone: Option<&'a str>,
-    address: Option<String>,
-    visibility: &'static str,
-    is_person: i32,
-    publication_consent: i32,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> ContactValues<'a> {
-    fn new(id: Uuid, input: &'a ContactInput, now: Timestamp) -> Self {
-        ContactValues {
-            id: id.to_string(),
-            network_id: input.network_id.map(|id| id.to_string()),
-            body_id: input.body_id.map(|id| id.to_string()),
-            district_key: input.district_key.map(DistrictKey::get),
-            name: &input.name,
-            function: input.function.as_deref(),
-            organisation: input.organisation.as_deref(),
-            email: input.email.as_deref(),
-            phone: input.phone.as_deref(),
-            address: address_column(&input.address),
-            visibility: input.visibility.as_str(),
-            is_person: i32::from(input.is_person),
-            publication_consent: i32::from(input.publication_consent),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+stored_row! {
+    /// A contact's columns as stored.
+    contacts: ContactRow => Contact |row| {
+        network_id: Option<String> => opt_uuid(row.network_id.as_deref())?,
+        body_id: Option<String> => opt_uuid(row.body_id.as_deref())?,
+        district_key: Option<i32> => row.district_key.map(DistrictKey::from_stored),
+        name: String => Name::from_stored(row.name),
+        function: Option<String> => row.function.map(Function::from_stored),
+        organisation: Option<String> => row.organisation.map(ShortText::from_stored),
+        email: Option<String> => row.email.map(Email::from_stored),
+        phone: Option<String> => row.phone.map(Phone::from_stored),
+        address: Option<String> => address(row.address)?,
+        visibility: String => parse(&row.visibility, "visibility")?,
+        is_person: i32 => row.is_person != 0,
+        publication_consent: i32 => row.publication_consent != 0,
+        sources: String => from_json(&row.sources)?,
     }
 }
 
-impl TryFrom<ContactRow> for Contact {
-    type Error = StoreError;
-
-    fn try_from(row: ContactRow) -> StoreResult<Contact> {
-        Ok(Contact {
-            id: uuid(&row.id)?,
-            network_id: opt_uuid(row.network_id.as_deref())?,
-            body_id: opt_uuid(row.body_id.as_deref())?,
-            district_key: row.district_key.map(DistrictKey::from_stored),
-            name: Name::from_stored(row.name),
-            function: row.function.map(Function::from_stored),
-            organisation: row.organisation.map(ShortText::from_stored),
-            email: row.email.map(Email::from_stored),
-            phone: row.phone.map(Phone::from_stored),
-            address: address(row.address)?,
-            visibility: parse(&row.visibility, "visibility")?,
-            is_person: row.is_person != 0,
-            publication_consent: row.publication_consent != 0,
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
+row_values! {
+    contacts: ContactValues<'a>(input: &'a ContactInput) {
+        network_id: Option<String> = input.network_id.map(|id| id.to_string()),
+        body_id: Option<String> = input.body_id.map(|id| id.to_string()),
+        district_key: Option<i32> = input.district_key.map(DistrictKey::get),
+        name: &'a str = &input.name,
+        function: Option<&'a str> = input.function.as_deref(),
+        organisation: Option<&'a str> = input.organisation.as_deref(),
+        email: Option<&'a str> = input.email.as_deref(),
+        phone: Option<&'a str> = input.phone.as_deref(),
+        address: Option<String> = address_column(&input.address),
+        visibility: &'static str = input.visibility.as_str(),
+        is_person: i32 = i32::from(input.is_person),
+        publication_consent: i32 = i32::from(input.publication_consent),
+        sources: String = to_json(&input.sources),
     }
 }
 
@@ -137,18 +80,7 @@ fn scope(contact: &Contact, districts: &HashMap<String, i32>) -> Scope {
 impl Table for Contact {
     type Filter = ContactFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Contact>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contact>> {
-        let rows: Vec<ContactRow> = contacts::table
-            .filter(contacts::id.eq_any(ids_to_text(ids)))
-            .select(ContactRow::as_select())
-            .order(contacts::id)
-            .load(conn)?;
-        rows.into_iter().map(Contact::try_from).collect()
-    }
+    row_table!(contacts, ContactRow, ContactValues);
 
     fn list(conn: &mut DbConnection, filter: &ContactFilter, window: &Window) -> StoreResult<Vec<Contact>> {
         let mut selected: Vec<Predicate> = Vec::new();
@@ -237,35 +169,7 @@ impl Table for Contact {
         rows.into_iter().map(Contact::try_from).collect()
     }
 
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &ContactInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(contacts::table).values(ContactValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContactInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<ContactRow> = prepared::update(
-            contacts::table,
-            ContactValues::new(id, input, now),
-            contacts::id.eq(id.to_string()).and(contacts::updated_at.eq(naive(version))),
-        )
-        .returning(ContactRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Contact::try_from).transpose()
-    }
-
     /// Deleting removes the row for real; only the id and time stay, in the change feed's tombstone.
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(contacts::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
-
     fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContactInput) -> StoreResult<Scope> {
         match input.network_id {
             Some(network) => network_scope(conn, network),

@@ -3,12 +3,10 @@ use std::collections::HashMap;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::reference::network_scope;
-use super::rows::{from_json, ids_to_text, naive, parse, timestamp, to_json, uuid};
+use super::rows::{from_json, ids_to_text, naive, parse, row_values, timestamp, to_json, uuid};
 use super::schema::{contract_handlungsfelder as links, contracts, networks};
-use super::table::{Table, Window, apply_window, of_networks};
+use super::table::{Table, Window, apply_window, of_networks, row_table};
 use super::{DbConnection, MultiBackend, StoreResult, prepared};
-use crate::domain::access::Scope;
 use crate::domain::{Contract, ContractFilter, ContractInput, LongText, Resource, ResourceKind, Timestamp, WebUrl};
 
 /// A contract's columns as stored.
@@ -27,38 +25,15 @@ struct ContractRow {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = contracts, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct ContractValues<'a> {
-    id: String,
-    network_id: String,
-    kind: &'static str,
-    signed_on: Option<String>,
-    signatories: String,
-    document_url: Option<&'a str>,
-    notes: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> ContractValues<'a> {
-    fn new(id: Uuid, input: &'a ContractInput, now: Timestamp) -> Self {
-        ContractValues {
-            id: id.to_string(),
-            network_id: input.network_id.to_string(),
-            kind: input.kind.as_str(),
-            signed_on: input.signed_on.map(|d| d.to_string()),
-            signatories: to_json(&input.signatories),
-            document_url: input.document_url.as_deref(),
-            notes: input.notes.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    contracts: ContractValues<'a>(input: &'a ContractInput) {
+        network_id: String = input.network_id.to_string(),
+        kind: &'static str = input.kind.as_str(),
+        signed_on: Option<String> = input.signed_on.map(|d| d.to_string()),
+        signatories: String = to_json(&input.signatories),
+        document_url: Option<&'a str> = input.document_url.as_deref(),
+        notes: Option<&'a str> = input.notes.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
@@ -92,20 +67,6 @@ fn assemble(conn: &mut DbConnection, rows: Vec<ContractRow>) -> StoreResult<Vec<
         .collect()
 }
 
-fn write_links(conn: &mut DbConnection, id: Uuid, input: &ContractInput) -> StoreResult<()> {
-    diesel::delete(links::table.filter(links::contract_id.eq(id.to_string()))).execute(conn)?;
-    for (position, handlungsfeld) in input.handlungsfeld_ids.iter().enumerate() {
-        diesel::insert_into(links::table)
-            .values((
-                links::contract_id.eq(id.to_string()),
-                links::handlungsfeld_id.eq(handlungsfeld.to_string()),
-                links::position.eq(position as i32),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 /// Marks a network changed (its `foundedOn` derives from its contracts): its `updatedAt` moves to `now`,
 /// or just past its current one when that is later (a write of the network since this write took its
 /// time). Returns the new `updatedAt`; `None` when the network does not exist.
@@ -126,10 +87,6 @@ fn touch_network(conn: &mut DbConnection, network: Uuid, now: Timestamp) -> Stor
 impl Table for Contract {
     type Filter = ContractFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Contract>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Contract>> {
         let rows: Vec<ContractRow> = contracts::table
             .filter(contracts::id.eq_any(ids_to_text(ids)))
@@ -141,13 +98,7 @@ impl Table for Contract {
 
     fn list(conn: &mut DbConnection, filter: &ContractFilter, window: &Window) -> StoreResult<Vec<Contract>> {
         let mut query = contracts::table.select(ContractRow::as_select()).into_boxed::<MultiBackend>();
-        if let Some(network) = &filter.network {
-            let ids = super::reference::networks_named(conn, network)?;
-            query = of_networks!(query, contracts::network_id, ids);
-        }
-        if let Some(networks) = &filter.networks {
-            query = query.filter(contracts::network_id.eq_any(ids_to_text(networks)));
-        }
+        query = of_networks!(conn, query, contracts::network_id, filter);
         if let Some(kind) = filter.kind {
             query = query.filter(contracts::kind.eq(kind.as_str()));
         }
@@ -155,44 +106,9 @@ impl Table for Contract {
         assemble(conn, rows)
     }
 
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &ContractInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(contracts::table).values(ContractValues::new(id, input, now)).execute(conn)?;
-        write_links(conn, id, input)
-    }
+    row_table!(@linked contracts, ContractValues, links, contract_id);
 
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &ContractInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let rows = prepared::update(
-            contracts::table,
-            ContractValues::new(id, input, now),
-            contracts::id.eq(id.to_string()).and(contracts::updated_at.eq(naive(version))),
-        )
-        .execute(conn)?;
-        if rows != 1 {
-            return Ok(None);
-        }
-        write_links(conn, id, input)?;
-        Self::load(conn, id)
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(links::table.filter(links::contract_id.eq(id.to_string()))).execute(conn)?;
-        diesel::delete(contracts::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
-
-    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &ContractInput) -> StoreResult<Scope> {
-        network_scope(conn, input.network_id)
-    }
-
-    fn scope_of_record(conn: &mut DbConnection, record: &Contract) -> StoreResult<Scope> {
-        network_scope(conn, record.network_id)
-    }
+    row_table!(@network_scope);
 
     fn touch_related(
         conn: &mut DbConnection,

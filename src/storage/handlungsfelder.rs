@@ -2,86 +2,36 @@ use diesel::dsl::count_star;
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, timestamp, to_json, uuid};
+use super::rows::{contains_pattern, from_json, lower, row_values, stored_row, to_json};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
-use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
+use super::table::{Table, Window, apply_window, row_table};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
-use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug, Timestamp};
+use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug};
 
-/// A Handlungsfeld's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = handlungsfelder)]
-struct HandlungsfeldRow {
-    id: String,
-    slug: String,
-    name: String,
-    description: Option<String>,
-    sources: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = handlungsfelder, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct HandlungsfeldValues<'a> {
-    id: String,
-    slug: &'a str,
-    name: &'a str,
-    description: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> HandlungsfeldValues<'a> {
-    fn new(id: Uuid, input: &'a HandlungsfeldInput, now: Timestamp) -> Self {
-        HandlungsfeldValues {
-            id: id.to_string(),
-            slug: &input.slug,
-            name: &input.name,
-            description: input.description.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+stored_row! {
+    /// A Handlungsfeld's columns as stored.
+    handlungsfelder: HandlungsfeldRow => Handlungsfeld |row| {
+        slug: String => Slug::from_stored(row.slug),
+        name: String => Name::from_stored(row.name),
+        description: Option<String> => row.description.map(LongText::from_stored),
+        sources: String => from_json(&row.sources)?,
     }
 }
 
-impl TryFrom<HandlungsfeldRow> for Handlungsfeld {
-    type Error = StoreError;
-
-    fn try_from(row: HandlungsfeldRow) -> StoreResult<Handlungsfeld> {
-        Ok(Handlungsfeld {
-            id: uuid(&row.id)?,
-            slug: Slug::from_stored(row.slug),
-            name: Name::from_stored(row.name),
-            description: row.description.map(LongText::from_stored),
-            sources: from_json(&row.sources)?,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
+row_values! {
+    handlungsfelder: HandlungsfeldValues<'a>(input: &'a HandlungsfeldInput) {
+        slug: &'a str = &input.slug,
+        name: &'a str = &input.name,
+        description: Option<&'a str> = input.description.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
 impl Table for Handlungsfeld {
     type Filter = HandlungsfeldFilter;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Handlungsfeld>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Handlungsfeld>> {
-        let rows: Vec<HandlungsfeldRow> = handlungsfelder::table
-            .filter(handlungsfelder::id.eq_any(ids_to_text(ids)))
-            .select(HandlungsfeldRow::as_select())
-            .order(handlungsfelder::id)
-            .load(conn)?;
-        rows.into_iter().map(Handlungsfeld::try_from).collect()
-    }
+    row_table!(handlungsfelder, HandlungsfeldRow, HandlungsfeldValues);
 
     fn list(conn: &mut DbConnection, filter: &HandlungsfeldFilter, window: &Window) -> StoreResult<Vec<Handlungsfeld>> {
         let mut query = handlungsfelder::table.select(HandlungsfeldRow::as_select()).into_boxed::<MultiBackend>();
@@ -102,34 +52,6 @@ impl Table for Handlungsfeld {
         }
         let rows: Vec<HandlungsfeldRow> = apply_window!(query, handlungsfelder, window).load(conn)?;
         rows.into_iter().map(Handlungsfeld::try_from).collect()
-    }
-
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &HandlungsfeldInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(handlungsfelder::table).values(HandlungsfeldValues::new(id, input, now)).execute(conn)?;
-        Ok(())
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &HandlungsfeldInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<HandlungsfeldRow> = prepared::update(
-            handlungsfelder::table,
-            HandlungsfeldValues::new(id, input, now),
-            handlungsfelder::id.eq(id.to_string()).and(handlungsfelder::updated_at.eq(naive(version))),
-        )
-        .returning(HandlungsfeldRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Handlungsfeld::try_from).transpose()
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(handlungsfelder::table.find(id.to_string())).execute(conn)?;
-        Ok(())
     }
 
     /// The shared vocabulary belongs to no network: only admins may change it.
@@ -154,17 +76,7 @@ impl Table for Handlungsfeld {
         if before.is_some_and(|b| b.slug == input.slug) {
             return Ok(());
         }
-        let own = id.map(|id| id.to_string()).unwrap_or_default();
-        let taken: i64 = handlungsfelder::table
-            .filter(handlungsfelder::slug.eq(input.slug.as_str()))
-            .filter(handlungsfelder::id.ne(&own))
-            .select(count_star())
-            .first(conn)?;
-        if taken > 0 {
-            let detail = format!("the slug '{}' is already used by another Handlungsfeld", input.slug);
-            return Err(super::unique::taken("handlungsfelder", "slug", Some(detail)));
-        }
-        Ok(())
+        super::unique::slug_free!(conn, handlungsfelder, id, input.slug, "Handlungsfeld")
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {

@@ -1,12 +1,10 @@
 use diesel::prelude::*;
 use uuid::Uuid;
 
-use super::reference::network_scope;
-use super::rows::{from_json, ids_to_text, naive, opt_uuid, parse, timestamp, to_json, uuid};
+use super::rows::{from_json, opt_uuid, parse, row_values, timestamp, to_json, uuid};
 use super::schema::{bodies, meetings, networks, regions};
-use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks};
-use super::{DbConnection, MultiBackend, StoreError, StoreResult, prepared};
-use crate::domain::access::Scope;
+use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks, row_table};
+use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::calendar::EventTime;
 use crate::domain::meeting::{from_key, start_key, to_key};
 use crate::domain::{
@@ -33,48 +31,21 @@ struct MeetingRow {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes. `sequence` is set by the statements themselves.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = meetings, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct MeetingValues<'a> {
-    id: String,
-    network_id: String,
-    body_id: Option<String>,
-    name: &'a str,
-    span: String,
-    start_key: String,
-    end_key: String,
-    status: &'static str,
-    location: Option<String>,
-    description: Option<&'a str>,
-    url: Option<&'a str>,
-    documentation_url: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> MeetingValues<'a> {
-    fn new(id: Uuid, input: &'a MeetingInput, now: Timestamp) -> Self {
-        MeetingValues {
-            id: id.to_string(),
-            network_id: input.network_id.to_string(),
-            body_id: input.body_id.map(|id| id.to_string()),
-            name: &input.name,
-            span: span(input),
-            start_key: input.start_key(),
-            end_key: input.end_key(),
-            status: input.status.as_str(),
-            location: input.location.as_ref().map(to_json),
-            description: input.description.as_deref(),
-            url: input.url.as_deref(),
-            documentation_url: input.documentation_url.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    /// `sequence` is set by the statements themselves.
+    meetings: MeetingValues<'a>(input: &'a MeetingInput) {
+        network_id: String = input.network_id.to_string(),
+        body_id: Option<String> = input.body_id.map(|id| id.to_string()),
+        name: &'a str = &input.name,
+        span: String = span(input),
+        start_key: String = input.start_key(),
+        end_key: String = input.end_key(),
+        status: &'static str = input.status.as_str(),
+        location: Option<String> = input.location.as_ref().map(to_json),
+        description: Option<&'a str> = input.description.as_deref(),
+        url: Option<&'a str> = input.url.as_deref(),
+        documentation_url: Option<&'a str> = input.documentation_url.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
@@ -128,29 +99,12 @@ impl Table for Meeting {
     type Filter = MeetingFilter;
     const ORDER: ListOrder = ListOrder::Start;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Meeting>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
-
-    fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Meeting>> {
-        let rows: Vec<MeetingRow> = meetings::table
-            .filter(meetings::id.eq_any(ids_to_text(ids)))
-            .select(MeetingRow::as_select())
-            .order(meetings::id)
-            .load(conn)?;
-        rows.into_iter().map(Meeting::try_from).collect()
-    }
+    row_table!(@load_many meetings, MeetingRow);
 
     /// In start order (then id) by default; in change order with `modifiedSince`.
     fn list(conn: &mut DbConnection, filter: &MeetingFilter, window: &Window) -> StoreResult<Vec<Meeting>> {
         let mut query = meetings::table.select(MeetingRow::as_select()).into_boxed::<MultiBackend>();
-        if let Some(network) = &filter.network {
-            let ids = super::reference::networks_named(conn, network)?;
-            query = of_networks!(query, meetings::network_id, ids);
-        }
-        if let Some(networks) = &filter.networks {
-            query = query.filter(meetings::network_id.eq_any(ids_to_text(networks)));
-        }
+        query = of_networks!(conn, query, meetings::network_id, filter);
         if let Some(body) = filter.body {
             query = query.filter(meetings::body_id.eq(body.to_string()));
         }
@@ -198,37 +152,14 @@ impl Table for Meeting {
         Ok(())
     }
 
-    /// Every update counts in `sequence`, so calendar apps take each new version for a change.
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &MeetingInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let row: Option<MeetingRow> = prepared::update(
-            meetings::table,
-            (MeetingValues::new(id, input, now), meetings::sequence.eq(meetings::sequence + 1)),
-            meetings::id.eq(id.to_string()).and(meetings::updated_at.eq(naive(version))),
-        )
-        .returning(MeetingRow::as_returning())
-        .get_result(conn)
-        .optional()?;
-        row.map(Meeting::try_from).transpose()
-    }
+    // Every update counts in `sequence`, so calendar apps take each new version for a change.
+    row_table!(@update meetings, MeetingRow, |id, input, now| {
+        (MeetingValues::new(id, input, now), meetings::sequence.eq(meetings::sequence + 1))
+    });
 
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(meetings::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
+    row_table!(@delete meetings);
 
-    fn scope_of_input(conn: &mut DbConnection, _id: Option<Uuid>, input: &MeetingInput) -> StoreResult<Scope> {
-        network_scope(conn, input.network_id)
-    }
-
-    fn scope_of_record(conn: &mut DbConnection, record: &Meeting) -> StoreResult<Scope> {
-        network_scope(conn, record.network_id)
-    }
+    row_table!(@network_scope);
 
     /// The body that meets is one of the meeting's network.
     fn check_conflicts(

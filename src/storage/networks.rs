@@ -5,17 +5,17 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::reference::{district_of_region, network_scope};
-use super::rows::{contains_pattern, from_json, ids_to_text, lower, naive, parse, timestamp, to_json, uuid};
+use super::rows::{contains_pattern, from_json, ids_to_text, lower, parse, row_values, timestamp, to_json, uuid};
 use super::schema::{
     bodies, contacts, contracts, handlungsfelder, meetings, network_handlungsfelder as links, networks, regions,
 };
-use super::table::{Table, Window, apply_window};
-use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row, prepared};
+use super::table::{Table, Window, apply_window, row_table};
+use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
 use crate::domain::{
     ContractKind, LongText, Name, Network, NetworkFilter, NetworkInput, PartialDate, RegionKey, ResourceKind, Slug,
-    Timestamp, WebUrl,
+    WebUrl,
 };
 
 /// A network's columns as stored.
@@ -34,38 +34,15 @@ struct NetworkRow {
     updated_at: chrono::NaiveDateTime,
 }
 
-/// The columns a write sets, borrowed from the input: the insert's values, and (without `id` and
-/// `createdAt`) the update's changes.
-#[derive(Insertable, AsChangeset)]
-#[diesel(table_name = networks, treat_none_as_default_value = false, treat_none_as_null = true)]
-struct NetworkValues<'a> {
-    id: String,
-    slug: &'a str,
-    name: &'a str,
-    region_key: &'a str,
-    status: &'static str,
-    website: Option<&'a str>,
-    description: Option<&'a str>,
-    sources: String,
-    #[diesel(skip_update)]
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl<'a> NetworkValues<'a> {
-    fn new(id: Uuid, input: &'a NetworkInput, now: Timestamp) -> Self {
-        NetworkValues {
-            id: id.to_string(),
-            slug: &input.slug,
-            name: &input.name,
-            region_key: &input.region_key,
-            status: input.status.as_str(),
-            website: input.website.as_deref(),
-            description: input.description.as_deref(),
-            sources: to_json(&input.sources),
-            created_at: naive(now),
-            updated_at: naive(now),
-        }
+row_values! {
+    networks: NetworkValues<'a>(input: &'a NetworkInput) {
+        slug: &'a str = &input.slug,
+        name: &'a str = &input.name,
+        region_key: &'a str = &input.region_key,
+        status: &'static str = input.status.as_str(),
+        website: Option<&'a str> = input.website.as_deref(),
+        description: Option<&'a str> = input.description.as_deref(),
+        sources: String = to_json(&input.sources),
     }
 }
 
@@ -156,26 +133,8 @@ fn assemble(conn: &mut DbConnection, rows: Vec<Selected>) -> StoreResult<Vec<Net
         .collect()
 }
 
-fn write_links(conn: &mut DbConnection, id: Uuid, input: &NetworkInput) -> StoreResult<()> {
-    diesel::delete(links::table.filter(links::network_id.eq(id.to_string()))).execute(conn)?;
-    for (position, handlungsfeld) in input.handlungsfeld_ids.iter().enumerate() {
-        diesel::insert_into(links::table)
-            .values((
-                links::network_id.eq(id.to_string()),
-                links::handlungsfeld_id.eq(handlungsfeld.to_string()),
-                links::position.eq(position as i32),
-            ))
-            .execute(conn)?;
-    }
-    Ok(())
-}
-
 impl Table for Network {
     type Filter = NetworkFilter;
-
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Network>> {
-        Ok(Self::load_many(conn, &[id])?.pop())
-    }
 
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Network>> {
         let rows: Vec<Selected> = networks::table
@@ -226,36 +185,7 @@ impl Table for Network {
         assemble(conn, rows)
     }
 
-    fn insert(conn: &mut DbConnection, id: Uuid, input: &NetworkInput, now: Timestamp) -> StoreResult<()> {
-        diesel::insert_into(networks::table).values(NetworkValues::new(id, input, now)).execute(conn)?;
-        write_links(conn, id, input)
-    }
-
-    fn update(
-        conn: &mut DbConnection,
-        id: Uuid,
-        input: &NetworkInput,
-        now: Timestamp,
-        version: Timestamp,
-    ) -> StoreResult<Option<Self>> {
-        let rows = prepared::update(
-            networks::table,
-            &NetworkValues::new(id, input, now),
-            networks::id.eq(id.to_string()).and(networks::updated_at.eq(naive(version))),
-        )
-        .execute(conn)?;
-        if rows != 1 {
-            return Ok(None);
-        }
-        write_links(conn, id, input)?;
-        Self::load(conn, id)
-    }
-
-    fn delete(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        diesel::delete(links::table.filter(links::network_id.eq(id.to_string()))).execute(conn)?;
-        diesel::delete(networks::table.find(id.to_string())).execute(conn)?;
-        Ok(())
-    }
+    row_table!(@linked networks, NetworkValues, links, network_id);
 
     /// Where a network is placed is the Regierungsbezirk's decision: a new network, or one that moves to
     /// another region, belongs for this write to its (new) region's Regierungsbezirk alone, not to itself.
@@ -291,16 +221,8 @@ impl Table for Network {
         if before.is_some_and(|b| b.slug == input.slug && b.region_key == input.region_key) {
             return Ok(());
         }
+        super::unique::slug_free!(conn, networks, id, input.slug, "network")?;
         let own = id.map(|id| id.to_string()).unwrap_or_default();
-        let slug_taken: i64 = networks::table
-            .filter(networks::slug.eq(input.slug.as_str()))
-            .filter(networks::id.ne(&own))
-            .select(count_star())
-            .first(conn)?;
-        if slug_taken > 0 {
-            let detail = format!("the slug '{}' is already used by another network", input.slug);
-            return Err(super::unique::taken("networks", "slug", Some(detail)));
-        }
         let region_taken: Option<String> = networks::table
             .filter(networks::region_key.eq(input.region_key.as_str()))
             .filter(networks::id.ne(&own))

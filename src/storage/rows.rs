@@ -65,3 +65,74 @@ diesel::define_sql_function! {
     #[sql_name = "lower"]
     fn lower_opt(text: diesel::sql_types::Nullable<diesel::sql_types::Text>) -> diesel::sql_types::Nullable<diesel::sql_types::Text>;
 }
+
+/// Declares the columns a write sets, each with its type and its value from the input (borrowed where it
+/// can be), between the `id` and the `createdAt` and `updatedAt` every row has: `$name::new(id, input, now)`
+/// gives the insert's values and, without `id` and `createdAt`, the update's changes.
+macro_rules! row_values {
+    (
+        $(#[$meta:meta])*
+        $table:ident: $name:ident<$lt:lifetime>($input:ident: $input_type:ty) {
+            $($column:ident: $type:ty = $value:expr),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Insertable, AsChangeset)]
+        #[diesel(table_name = $table, treat_none_as_default_value = false, treat_none_as_null = true)]
+        struct $name<$lt> {
+            id: String,
+            $($column: $type,)*
+            #[diesel(skip_update)]
+            created_at: chrono::NaiveDateTime,
+            updated_at: chrono::NaiveDateTime,
+        }
+
+        impl<$lt> $name<$lt> {
+            fn new(id: ::uuid::Uuid, $input: $input_type, now: $crate::domain::Timestamp) -> Self {
+                $name {
+                    id: id.to_string(),
+                    $($column: $value,)*
+                    created_at: $crate::storage::rows::naive(now),
+                    updated_at: $crate::storage::rows::naive(now),
+                }
+            }
+        }
+    };
+}
+pub(crate) use row_values;
+
+/// Declares a kind's row as stored, each column with its type and how the record reads it from `$row`
+/// (the record's field of the same name), between the `id` and the `createdAt` and `updatedAt` every row
+/// has: the row (`Queryable`, `Selectable`) and the record `TryFrom` it.
+macro_rules! stored_row {
+    (
+        $(#[$meta:meta])*
+        $table:ident: $name:ident => $record:ident |$row:ident| {
+            $($column:ident: $type:ty => $value:expr),* $(,)?
+        }
+    ) => {
+        $(#[$meta])*
+        #[derive(Queryable, Selectable)]
+        #[diesel(table_name = $table)]
+        struct $name {
+            id: String,
+            $($column: $type,)*
+            created_at: chrono::NaiveDateTime,
+            updated_at: chrono::NaiveDateTime,
+        }
+
+        impl TryFrom<$name> for $record {
+            type Error = $crate::storage::StoreError;
+
+            fn try_from($row: $name) -> $crate::storage::StoreResult<$record> {
+                Ok($record {
+                    id: $crate::storage::rows::uuid(&$row.id)?,
+                    $($column: $value,)*
+                    created_at: $crate::storage::rows::timestamp($row.created_at),
+                    updated_at: $crate::storage::rows::timestamp($row.updated_at),
+                })
+            }
+        }
+    };
+}
+pub(crate) use stored_row;

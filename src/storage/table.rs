@@ -50,7 +50,9 @@ pub trait Table: Resource + Sized {
     /// The default order of the kind's lists; [`Table::position`] gives a record's place in it.
     const ORDER: ListOrder = ListOrder::Id;
 
-    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>>;
+    fn load(conn: &mut DbConnection, id: Uuid) -> StoreResult<Option<Self>> {
+        Ok(Self::load_many(conn, &[id])?.pop())
+    }
     fn load_many(conn: &mut DbConnection, ids: &[Uuid]) -> StoreResult<Vec<Self>>;
     fn list(conn: &mut DbConnection, filter: &Self::Filter, window: &Window) -> StoreResult<Vec<Self>>;
     /// Whether the record exists (the reference check of writes). Kinds whose load reads more than their
@@ -157,15 +159,149 @@ macro_rules! apply_window {
 }
 pub(crate) use apply_window;
 
-/// Restricts a boxed query to the records of the networks `$ids` (see `reference::networks_named`). One
-/// network, the usual case, is an equality: the index on (network_id, id) then yields a page in id order
-/// without reading the network's other records.
+/// Restricts a boxed query by its filter's `network` (an id or slug, see `reference::networks_named`) and
+/// `networks` (the networks a key may see), both on `$column`. One network, the usual case, is an
+/// equality: the index on (network_id, id) then yields a page in id order without reading the network's
+/// other records.
 macro_rules! of_networks {
-    ($query:expr, $column:expr, $ids:expr) => {
-        match $ids.as_slice() {
-            [one] => $query.filter($column.eq(one.clone())),
-            many => $query.filter($column.eq_any(many.to_vec())),
+    ($conn:expr, $query:expr, $column:expr, $filter:expr) => {{
+        let mut query = $query;
+        if let Some(network) = &$filter.network {
+            query = match $crate::storage::reference::networks_named($conn, network)?.as_slice() {
+                [one] => query.filter($column.eq(one.clone())),
+                many => query.filter($column.eq_any(many.to_vec())),
+            };
+        }
+        if let Some(networks) = &$filter.networks {
+            query = query.filter($column.eq_any($crate::storage::rows::ids_to_text(networks)));
+        }
+        query
+    }};
+}
+pub(crate) use of_networks;
+
+/// The methods of [`Table`] of a kind that is one row of `$table` and nothing else: rows read as `$row`
+/// (`TryFrom<$row>` for the kind), written as `$values` (`$values::new(id, input, now)`). The `@…` arms
+/// are the methods one by one, for a kind that writes more than its row.
+macro_rules! row_table {
+    ($table:ident, $row:ident, $values:ident) => {
+        $crate::storage::table::row_table!(@load_many $table, $row);
+        $crate::storage::table::row_table!(@insert $table, $values);
+        $crate::storage::table::row_table!(@update $table, $row, $values);
+        $crate::storage::table::row_table!(@delete $table);
+    };
+    (@load_many $table:ident, $row:ident) => {
+        fn load_many(conn: &mut $crate::storage::DbConnection, ids: &[::uuid::Uuid]) -> $crate::storage::StoreResult<Vec<Self>> {
+            let rows: Vec<$row> = $table::table
+                .filter($table::id.eq_any($crate::storage::rows::ids_to_text(ids)))
+                .select($row::as_select())
+                .order($table::id)
+                .load(conn)?;
+            rows.into_iter().map(Self::try_from).collect()
+        }
+    };
+    (@insert $table:ident, $values:ident) => {
+        $crate::storage::table::row_table!(@insert $table, $values, |conn, id, input| ());
+    };
+    // `$then` writes what the kind has besides its row.
+    (@insert $table:ident, $values:ident, |$conn:ident, $id:ident, $input:ident| $then:expr) => {
+        fn insert(
+            $conn: &mut $crate::storage::DbConnection,
+            $id: ::uuid::Uuid,
+            $input: &Self::Input,
+            now: $crate::domain::Timestamp,
+        ) -> $crate::storage::StoreResult<()> {
+            diesel::insert_into($table::table).values($values::new($id, $input, now)).execute($conn)?;
+            $then;
+            Ok(())
+        }
+    };
+    (@update $table:ident, $row:ident, $values:ident) => {
+        $crate::storage::table::row_table!(@update $table, $row, |id, input, now| $values::new(id, input, now));
+    };
+    // `$changes` gives the update's changes (the values and anything the kind sets besides).
+    (@update $table:ident, $row:ident, |$id:ident, $input:ident, $now:ident| $changes:expr) => {
+        $crate::storage::table::row_table!(@update_fn |conn, $id, $input, $now, version| {
+            let row: Option<$row> = $crate::storage::prepared::update(
+                $table::table,
+                $changes,
+                $table::id.eq($id.to_string()).and($table::updated_at.eq($crate::storage::rows::naive(version))),
+            )
+            .returning($row::as_returning())
+            .get_result(conn)
+            .optional()?;
+            row.map(Self::try_from).transpose()
+        });
+    };
+    (@update_fn |$conn:ident, $id:ident, $input:ident, $now:ident, $version:ident| $body:block) => {
+        fn update(
+            $conn: &mut $crate::storage::DbConnection,
+            $id: ::uuid::Uuid,
+            $input: &Self::Input,
+            $now: $crate::domain::Timestamp,
+            $version: $crate::domain::Timestamp,
+        ) -> $crate::storage::StoreResult<Option<Self>> $body
+    };
+    // A kind that is its row and its Handlungsfelder, in order, in `$links` (by `$owner`, its id there).
+    (@linked $table:ident, $values:ident, $links:ident, $owner:ident) => {
+        $crate::storage::table::row_table!(@insert $table, $values, |conn, id, input| {
+            $crate::storage::table::row_table!(@write_links conn, $links, $owner, id, input)
+        });
+
+        $crate::storage::table::row_table!(@update_fn |conn, id, input, now, version| {
+            let rows = $crate::storage::prepared::update(
+                $table::table,
+                $values::new(id, input, now),
+                $table::id.eq(id.to_string()).and($table::updated_at.eq($crate::storage::rows::naive(version))),
+            )
+            .execute(conn)?;
+            if rows != 1 {
+                return Ok(None);
+            }
+            $crate::storage::table::row_table!(@write_links conn, $links, $owner, id, input);
+            Self::load(conn, id)
+        });
+
+        fn delete(conn: &mut $crate::storage::DbConnection, id: ::uuid::Uuid) -> $crate::storage::StoreResult<()> {
+            diesel::delete($links::table.filter($links::$owner.eq(id.to_string()))).execute(conn)?;
+            diesel::delete($table::table.find(id.to_string())).execute(conn)?;
+            Ok(())
+        }
+    };
+    (@write_links $conn:ident, $links:ident, $owner:ident, $id:ident, $input:ident) => {{
+        diesel::delete($links::table.filter($links::$owner.eq($id.to_string()))).execute($conn)?;
+        for (position, handlungsfeld) in $input.handlungsfeld_ids.iter().enumerate() {
+            diesel::insert_into($links::table)
+                .values((
+                    $links::$owner.eq($id.to_string()),
+                    $links::handlungsfeld_id.eq(handlungsfeld.to_string()),
+                    $links::position.eq(position as i32),
+                ))
+                .execute($conn)?;
+        }
+    }};
+    // A kind whose records belong to the network of their `network_id`.
+    (@network_scope) => {
+        fn scope_of_input(
+            conn: &mut $crate::storage::DbConnection,
+            _id: Option<::uuid::Uuid>,
+            input: &Self::Input,
+        ) -> $crate::storage::StoreResult<$crate::domain::access::Scope> {
+            $crate::storage::reference::network_scope(conn, input.network_id)
+        }
+
+        fn scope_of_record(
+            conn: &mut $crate::storage::DbConnection,
+            record: &Self,
+        ) -> $crate::storage::StoreResult<$crate::domain::access::Scope> {
+            $crate::storage::reference::network_scope(conn, record.network_id)
+        }
+    };
+    (@delete $table:ident) => {
+        fn delete(conn: &mut $crate::storage::DbConnection, id: ::uuid::Uuid) -> $crate::storage::StoreResult<()> {
+            diesel::delete($table::table.find(id.to_string())).execute(conn)?;
+            Ok(())
         }
     };
 }
-pub(crate) use of_networks;
+pub(crate) use row_table;

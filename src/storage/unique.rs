@@ -25,6 +25,26 @@ pub fn taken(table: &str, column: &str, detail: Option<String>) -> StoreError {
     }
 }
 
+/// Refuses `$slug` (409 naming `slug`) when a record of `$table` other than `$id` has it: the check before
+/// a write, which can name the value.
+macro_rules! slug_free {
+    ($conn:expr, $table:ident, $id:expr, $slug:expr, $noun:literal) => {{
+        let own = $id.map(|id| id.to_string()).unwrap_or_default();
+        let taken: i64 = $table::table
+            .filter($table::slug.eq($slug.as_str()))
+            .filter($table::id.ne(&own))
+            .select(diesel::dsl::count_star())
+            .first($conn)?;
+        if taken > 0 {
+            let detail = format!("the slug '{}' is already used by another {}", $slug, $noun);
+            Err($crate::storage::unique::taken(stringify!($table), "slug", Some(detail)))
+        } else {
+            Ok(())
+        }
+    }};
+}
+pub(crate) use slug_free;
+
 /// The 409 for a unique violation the database reported. PostgreSQL names the constraint
 /// (`{table}_{column}_key` for a `UNIQUE` column), SQLite the column in its message
 /// (`UNIQUE constraint failed: {table}.{column}`).

@@ -127,16 +127,21 @@ mod tests {
             ("contacts", vec![json!({"id": "c", "nested": [[1, 2], [], {"deep": [{"x": null}]}]})]),
         ];
         let facts: Vec<Fact> = serde_json::from_value(json!([])).unwrap();
+        let streamed = streamed(&sections, &facts);
+        let expected = rendered_at_once(&sections, &json!([]));
+        assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(expected).unwrap());
+    }
+
+    /// The document the writer streams, section by section and record by record.
+    fn streamed(sections: &[(&str, Vec<Value>)], facts: &[Fact]) -> Vec<u8> {
         let mut writer = DatasetWriter::start(Vec::new()).unwrap();
-        for (name, records) in &sections {
+        for (name, records) in sections {
             writer.section(name).unwrap();
             for record in records {
                 writer.record(record).unwrap();
             }
         }
-        let streamed = writer.finish(&facts).unwrap();
-        let expected = rendered_at_once(&sections, &json!([]));
-        assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(expected).unwrap());
+        writer.finish(facts).unwrap()
     }
 
     #[test]
@@ -146,14 +151,7 @@ mod tests {
         let sections: Vec<(&str, Vec<Value>)> =
             names.iter().map(|name| (*name, seed[*name].as_array().cloned().unwrap_or_default())).collect();
         let facts: Vec<Fact> = serde_json::from_value(seed["facts"].clone()).unwrap();
-        let mut writer = DatasetWriter::start(Vec::new()).unwrap();
-        for (name, records) in &sections {
-            writer.section(name).unwrap();
-            for record in records {
-                writer.record(record).unwrap();
-            }
-        }
-        let streamed = writer.finish(&facts).unwrap();
+        let streamed = streamed(&sections, &facts);
         let expected = rendered_at_once(&sections, &serde_json::to_value(&facts).unwrap());
         assert_eq!(String::from_utf8(streamed).unwrap(), String::from_utf8(expected).unwrap());
     }

@@ -107,14 +107,7 @@ impl PageError {
             ),
         };
         let template = ErrorPage {
-            page: PageMeta {
-                title: format!("{heading} – Regionale Bildungsnetzwerke NRW"),
-                description: message.clone(),
-                canonical: None,
-                json_ld: None,
-                shows_map: false,
-                embedded: framing == Framing::Anyone,
-            },
+            page: PageMeta { embedded: framing == Framing::Anyone, ..PageMeta::about(heading, message.clone()) },
             status: status.as_u16(),
             heading: heading.to_string(),
             message,
@@ -253,14 +246,7 @@ async fn embed_map_page(req: &HttpRequest, state: &web::Data<AppState>) -> Resul
     let data = load(state, load_map).await?;
     let map = MapView::build(views::geometry(), &data.districts, &data.regions, &data.networks, district, true);
     render(&EmbedMapPage {
-        page: PageMeta {
-            title: format!("{} – Regionale Bildungsnetzwerke NRW", map.caption),
-            description: map.caption.clone(),
-            canonical: None,
-            json_ld: None,
-            shows_map: true,
-            embedded: true,
-        },
+        page: PageMeta { shows_map: true, embedded: true, ..PageMeta::about(&map.caption, map.caption.clone()) },
         map,
     })
 }
@@ -361,12 +347,12 @@ async fn network_page(req: &HttpRequest, state: &web::Data<AppState>, key: Strin
     let json_ld = script_json(&view.json_ld(&data, &url));
     render(&NetworkPage {
         page: PageMeta {
-            title: format!("{} – Regionale Bildungsnetzwerke NRW", view.name),
-            description: format!("{}: Kooperationsverträge, Gremien, Handlungsfelder und Kontakte.", view.name),
             canonical: Some(url),
             json_ld: Some(json_ld),
-            shows_map: false,
-            embedded: false,
+            ..PageMeta::about(
+                &view.name,
+                format!("{}: Kooperationsverträge, Gremien, Handlungsfelder und Kontakte.", view.name),
+            )
         },
         net: view,
     })
@@ -386,12 +372,8 @@ async fn card_page(req: &HttpRequest, state: &web::Data<AppState>, key: String) 
     let view = NetworkView::build(&data);
     render(&CardPage {
         page: PageMeta {
-            title: format!("{} – Regionale Bildungsnetzwerke NRW", view.name),
-            description: format!("{} in {}", view.name, view.region_name),
-            canonical: None,
-            json_ld: None,
-            shows_map: false,
             embedded: true,
+            ..PageMeta::about(&view.name, format!("{} in {}", view.name, view.region_name))
         },
         net: view,
     })
@@ -429,12 +411,8 @@ async fn region_page(req: &HttpRequest, state: &web::Data<AppState>, key: String
         return Ok(Outcome::Redirect(HttpResponse::Found().insert_header((header::LOCATION, location)).finish()));
     }
     let page = PageMeta {
-        title: format!("{} – Regionale Bildungsnetzwerke NRW", region.name),
-        description: format!("{}: kein Regionales Bildungsnetzwerk im Register", region.name),
         canonical: Some(absolute(state, &format!("/regionen/{}", region.key))),
-        json_ld: None,
-        shows_map: false,
-        embedded: false,
+        ..PageMeta::about(&region.name, format!("{}: kein Regionales Bildungsnetzwerk im Register", region.name))
     };
     render(&RegionPage::build(page, &region, district.as_ref(), &contacts))
 }

@@ -26,6 +26,20 @@ pub struct PageMeta {
     pub embedded: bool,
 }
 
+impl PageMeta {
+    /// The meta of a page about `subject` in the site's title scheme: not indexed, no JSON-LD, no map.
+    pub fn about(subject: impl std::fmt::Display, description: String) -> Self {
+        PageMeta {
+            title: format!("{subject} – Regionale Bildungsnetzwerke NRW"),
+            description,
+            canonical: None,
+            json_ld: None,
+            shows_map: false,
+            embedded: false,
+        }
+    }
+}
+
 /// A date at the data's precision: ISO 8601 for machines (`<time datetime>`), German for people.
 pub struct DateView {
     pub iso: String,
