@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::rows::{from_json, parse, row_values, stored_row, to_json, uuid};
 use super::schema::{bodies, contacts, meetings};
-use super::table::{Table, Window, apply_window, of_networks, row_table};
+use super::table::{Proposed, Table, Window, apply_window, of_networks, row_table};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::{Address, Body, BodyFilter, BodyInput, Email, LongText, Name, Phone, ResourceKind, WebUrl};
 
@@ -76,12 +76,8 @@ impl Table for Body {
 
     /// A body with contacts stays in its network: they belong to that network too, and moving the body
     /// alone would leave them split between two networks (and two sets of editors).
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &BodyInput,
-        before: Option<&BodyInput>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, write: Proposed<'_, Self>) -> StoreResult<()> {
+        let Proposed { id, input, before } = write;
         let (Some(id), Some(before)) = (id, before) else { return Ok(()) };
         if before.network_id == input.network_id {
             return Ok(());

@@ -9,7 +9,7 @@ use super::rows::{
     contains_pattern, from_json, ids_to_text, lower, lower_opt, opt_uuid, parse, row_values, stored_row, to_json, uuid,
 };
 use super::schema::{bodies, contacts, networks, regions};
-use super::table::{Table, Window, apply_window, row_table};
+use super::table::{Proposed, Table, Window, apply_window, row_table};
 use super::{Change, DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::{Access, Scope};
 use crate::domain::{
@@ -195,12 +195,8 @@ impl Table for Contact {
 
     /// A contact's body must belong to the contact's network, and its district be that network's: a
     /// conflict with where those records are now (409), not a malformed request.
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &ContactInput,
-        before: Option<&ContactInput>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, write: Proposed<'_, Self>) -> StoreResult<()> {
+        let Proposed { input, before, .. } = write;
         if before.is_some_and(|b| {
             (b.network_id, b.body_id, b.district_key) == (input.network_id, input.body_id, input.district_key)
         }) {

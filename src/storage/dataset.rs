@@ -12,7 +12,7 @@ use super::kinds::{KindVisitor, for_each_kind, with_kind};
 use super::rows::naive;
 use super::rows::{from_json, to_json};
 use super::schema::{changes, facts, networks};
-use super::table::{Table, Window};
+use super::table::{Proposed, Table, Window};
 use super::{Actor, Change, Db, DbConnection, StoreError, StoreResult, audit, check_references};
 use crate::domain::dataset::{self, Dataset, DatasetWriter, Existing, Record, SectionVisitor};
 use crate::domain::{Access, Fact, FieldError, FromQuery, ResourceKind, Timestamp};
@@ -355,7 +355,10 @@ fn import_section<R: Table>(
             continue;
         }
         let existing = R::load(conn, record.id)?;
-        if let Err(e) = R::check_conflicts(conn, existing.as_ref().map(|_| record.id), &record.input, None) {
+        if let Err(e) = R::check_conflicts(
+            conn,
+            Proposed { id: existing.as_ref().map(|_| record.id), input: &record.input, before: None },
+        ) {
             match e {
                 StoreError::Conflict(why) => problems.push(FieldError::new(record.location.clone(), why)),
                 StoreError::Taken { error, detail } => problems.push(at(FieldError::new(error.field, detail))),

@@ -4,7 +4,7 @@ use uuid::Uuid;
 
 use super::rows::{contains_pattern, from_json, lower, row_values, stored_row, to_json};
 use super::schema::{contract_handlungsfelder, handlungsfelder, network_handlungsfelder};
-use super::table::{Table, Window, apply_window, row_table};
+use super::table::{Proposed, Table, Window, apply_window, row_table};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{Handlungsfeld, HandlungsfeldFilter, HandlungsfeldInput, LongText, Name, Slug};
@@ -67,12 +67,8 @@ impl Table for Handlungsfeld {
         before.slug != after.slug
     }
 
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &HandlungsfeldInput,
-        before: Option<&HandlungsfeldInput>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, write: Proposed<'_, Self>) -> StoreResult<()> {
+        let Proposed { id, input, before } = write;
         if before.is_some_and(|b| b.slug == input.slug) {
             return Ok(());
         }

@@ -3,7 +3,7 @@ use uuid::Uuid;
 
 use super::rows::{from_json, opt_uuid, parse, row_values, timestamp, to_json, uuid};
 use super::schema::{bodies, meetings, networks, regions};
-use super::table::{Cursor, ListOrder, Table, Window, apply_window, of_networks, row_table};
+use super::table::{Cursor, ListOrder, Proposed, Table, Window, apply_window, of_networks, row_table};
 use super::{DbConnection, MultiBackend, StoreError, StoreResult};
 use crate::domain::calendar::EventTime;
 use crate::domain::meeting::{from_key, start_key, to_key};
@@ -162,12 +162,8 @@ impl Table for Meeting {
     row_table!(@network_scope);
 
     /// The body that meets is one of the meeting's network.
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        input: &MeetingInput,
-        _before: Option<&MeetingInput>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, write: Proposed<'_, Self>) -> StoreResult<()> {
+        let Proposed { input, .. } = write;
         let Some(body) = input.body_id else { return Ok(()) };
         let network: Option<String> =
             bodies::table.find(body.to_string()).select(bodies::network_id).first(conn).optional()?;

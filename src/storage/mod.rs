@@ -42,7 +42,7 @@ pub use changes::{Change, ChangeEntry};
 pub use dataset::{ExportError, ImportError, ImportReport, SnapshotVersion};
 pub use keys::NewKey;
 pub use reads::Related;
-pub use table::{Cursor, ListOrder, Table, Window};
+pub use table::{Cursor, ListOrder, Proposed, Table, Window};
 pub use webhooks::{AttemptResult, Claimed, QueueStats, WEBHOOKS};
 
 const SQLITE_MIGRATIONS: EmbeddedMigrations = embed_migrations!("migrations/sqlite");
@@ -586,7 +586,7 @@ impl Db {
                 authorize(&R::scope_of_input(conn, None, &input)?)?;
             }
             let id = Uuid::now_v7();
-            R::check_conflicts(conn, None, &input, None)?;
+            R::check_conflicts(conn, Proposed { id: None, input: &input, before: None })?;
             let now = version_time(conn, None)?;
             R::insert(conn, id, &input, now)?;
             let touched = R::touch_related(conn, None, Some(&input), now)?;
@@ -768,7 +768,7 @@ where
     {
         authorize(&R::scope_of_input(conn, Some(id), &input)?)?;
     }
-    R::check_conflicts(conn, Some(id), &input, before.as_ref())?;
+    R::check_conflicts(conn, Proposed { id: Some(id), input: &input, before: before.as_ref() })?;
     let Some(updated) = R::update(conn, id, &input, now, version)? else {
         let unique_change = before.as_ref().is_none_or(|before| R::changes_unique_column(before, &input));
         return Ok(Attempt::Raced { lock: if unique_change { RowLock::Update } else { RowLock::NoKeyUpdate } });

@@ -9,7 +9,7 @@ use super::rows::{contains_pattern, from_json, ids_to_text, lower, parse, row_va
 use super::schema::{
     bodies, contacts, contracts, handlungsfelder, meetings, network_handlungsfelder as links, networks, regions,
 };
-use super::table::{Table, Window, apply_window, row_table};
+use super::table::{Proposed, Table, Window, apply_window, row_table};
 use super::{DbConnection, MultiBackend, RowLock, StoreError, StoreResult, lock_row};
 use crate::domain::access::Scope;
 use crate::domain::network::derive_founded_on;
@@ -212,12 +212,8 @@ impl Table for Network {
         before.slug != after.slug || before.region_key != after.region_key
     }
 
-    fn check_conflicts(
-        conn: &mut DbConnection,
-        id: Option<Uuid>,
-        input: &NetworkInput,
-        before: Option<&NetworkInput>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(conn: &mut DbConnection, write: Proposed<'_, Self>) -> StoreResult<()> {
+        let Proposed { id, input, before } = write;
         if before.is_some_and(|b| b.slug == input.slug && b.region_key == input.region_key) {
             return Ok(());
         }

@@ -43,6 +43,16 @@ pub struct Window {
     pub since: Option<Timestamp>,
 }
 
+/// A write about to be made, as [`Table::check_conflicts`] sees it.
+pub struct Proposed<'a, R: Resource> {
+    /// The record's id; none for a creation.
+    pub id: Option<Uuid>,
+    /// Its new content.
+    pub input: &'a R::Input,
+    /// Its current content, when it has one: what did not change need not be checked again.
+    pub before: Option<&'a R::Input>,
+}
+
 /// One resource's table. Implemented once per resource in this module's submodules.
 pub trait Table: Resource + Sized {
     /// The list's filter, read from the query string (see [`FromQuery`]).
@@ -90,12 +100,7 @@ pub trait Table: Resource + Sized {
 
     /// Refuses values that conflict with other records (409). `before` is the record's current content,
     /// when it has one: what did not change need not be checked again.
-    fn check_conflicts(
-        _conn: &mut DbConnection,
-        _id: Option<Uuid>,
-        _input: &Self::Input,
-        _before: Option<&Self::Input>,
-    ) -> StoreResult<()> {
+    fn check_conflicts(_conn: &mut DbConnection, _write: Proposed<'_, Self>) -> StoreResult<()> {
         Ok(())
     }
 
