@@ -108,12 +108,17 @@ fn classify_v4(ip: Ipv4Addr) -> AddressClass {
         || ip.is_private()
         || (a == 100 && (64..128).contains(&b)) // shared address space (carrier-grade NAT)
         || (a == 198 && (18..20).contains(&b)); // benchmarking
-    if forbidden {
-        AddressClass::Forbidden
-    } else if private {
-        AddressClass::Private
-    } else {
-        AddressClass::Public
+    AddressClass::of(forbidden, private)
+}
+
+impl AddressClass {
+    /// Forbidden wins over private.
+    fn of(forbidden: bool, private: bool) -> AddressClass {
+        match (forbidden, private) {
+            (true, _) => AddressClass::Forbidden,
+            (false, true) => AddressClass::Private,
+            (false, false) => AddressClass::Public,
+        }
     }
 }
 
@@ -139,13 +144,7 @@ fn classify_v6(ip: Ipv6Addr) -> AddressClass {
         || (s[0] == 0x2001 && s[1] == 0) // Teredo: the IPv4 end is not visible
         || (s[..6] == [0; 6] && !ip.is_loopback()); // IPv4-compatible (deprecated) and the reserved ::/96
     let private = ip.is_loopback() || (s[0] & 0xfe00) == 0xfc00; // unique local
-    if forbidden {
-        AddressClass::Forbidden
-    } else if private {
-        AddressClass::Private
-    } else {
-        AddressClass::Public
-    }
+    AddressClass::of(forbidden, private)
 }
 
 /// Why a URL is not a webhook target.

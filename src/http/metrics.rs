@@ -125,27 +125,23 @@ struct Snapshot {
     webhook_queue: (i64, f64),
 }
 
-fn gauge<N: prometheus_client::encoding::EncodeGaugeValue + std::fmt::Debug>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    value: N,
-) -> Result<(), std::fmt::Error> {
-    let metric = ConstGauge::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+/// `gauge` and `counter`: a constant metric of the value, described and encoded.
+macro_rules! constant_metric {
+    ($name:ident, $value:path, $metric:ident) => {
+        fn $name<N: $value + std::fmt::Debug>(
+            encoder: &mut DescriptorEncoder,
+            name: &str,
+            help: &str,
+            unit: Option<&Unit>,
+            value: N,
+        ) -> Result<(), std::fmt::Error> {
+            let metric = $metric::new(value);
+            metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
+        }
+    };
 }
-
-fn counter<N: prometheus_client::encoding::EncodeCounterValue + std::fmt::Debug>(
-    encoder: &mut DescriptorEncoder,
-    name: &str,
-    help: &str,
-    unit: Option<&Unit>,
-    value: N,
-) -> Result<(), std::fmt::Error> {
-    let metric = ConstCounter::new(value);
-    metric.encode(encoder.encode_descriptor(name, help, unit, metric.metric_type())?)
-}
+constant_metric!(gauge, prometheus_client::encoding::EncodeGaugeValue, ConstGauge);
+constant_metric!(counter, prometheus_client::encoding::EncodeCounterValue, ConstCounter);
 
 impl Collector for Snapshot {
     fn encode(&self, mut e: DescriptorEncoder) -> Result<(), std::fmt::Error> {

@@ -83,34 +83,29 @@ impl Table for Body {
             return Ok(());
         }
         lock_row(conn, ResourceKind::Bodies, id, RowLock::Update)?;
-        let contacts = contacts_of(conn, id)?;
-        if contacts > 0 {
-            return Err(StoreError::Conflict(format!(
-                "networkId: {contacts} contact(s) belong to this body and its network; move them or remove their bodyId first"
-            )));
-        }
-        let meetings = meetings_of(conn, id)?;
-        if meetings > 0 {
-            return Err(StoreError::Conflict(format!(
-                "networkId: {meetings} meeting(s) of this body belong to its network; move them or remove their bodyId first"
-            )));
-        }
-        Ok(())
+        refuse_if_any(contacts_of(conn, id)?, |n| {
+            format!(
+                "networkId: {n} contact(s) belong to this body and its network; move them or remove their bodyId first"
+            )
+        })?;
+        refuse_if_any(meetings_of(conn, id)?, |n| {
+            format!(
+                "networkId: {n} meeting(s) of this body belong to its network; move them or remove their bodyId first"
+            )
+        })
     }
 
     fn check_dependents(conn: &mut DbConnection, id: Uuid) -> StoreResult<()> {
-        let contacts = contacts_of(conn, id)?;
-        if contacts > 0 {
-            return Err(StoreError::Conflict(format!(
-                "the body still has {contacts} contact(s); delete them or remove their bodyId first"
-            )));
-        }
-        let meetings = meetings_of(conn, id)?;
-        if meetings > 0 {
-            return Err(StoreError::Conflict(format!(
-                "the body still has {meetings} meeting(s); delete them or remove their bodyId first"
-            )));
-        }
-        Ok(())
+        refuse_if_any(contacts_of(conn, id)?, |n| {
+            format!("the body still has {n} contact(s); delete them or remove their bodyId first")
+        })?;
+        refuse_if_any(meetings_of(conn, id)?, |n| {
+            format!("the body still has {n} meeting(s); delete them or remove their bodyId first")
+        })
     }
+}
+
+/// 409 with the message for `count` when records still depend on the body.
+fn refuse_if_any(count: i64, message: impl FnOnce(i64) -> String) -> StoreResult<()> {
+    if count > 0 { Err(StoreError::Conflict(message(count))) } else { Ok(()) }
 }

@@ -194,6 +194,20 @@ pub struct QueueStats {
     pub oldest: Option<Timestamp>,
 }
 
+/// The columns a subscription's input sets, for its insert and its updates alike.
+macro_rules! subscription_content {
+    ($input:expr) => {
+        (
+            s::url.eq(&$input.url),
+            s::description.eq(&$input.description),
+            s::active.eq(i32::from($input.active)),
+            s::types.eq(to_json(&$input.types)),
+            s::network_ids.eq(to_json(&$input.network_ids)),
+            s::district_key.eq($input.district_key),
+        )
+    };
+}
+
 impl Db {
     /// Runs webhook bookkeeping in a transaction of its own. It does not take the registry's write lock
     /// (records do not change, so read caches stay valid); on SQLite it takes this process's writer
@@ -233,12 +247,7 @@ impl Db {
             diesel::insert_into(s::table)
                 .values((
                     s::id.eq(id.to_string()),
-                    s::url.eq(&input.url),
-                    s::description.eq(&input.description),
-                    s::active.eq(i32::from(input.active)),
-                    s::types.eq(to_json(&input.types)),
-                    s::network_ids.eq(to_json(&input.network_ids)),
-                    s::district_key.eq(input.district_key),
+                    subscription_content!(input),
                     s::owner_key_id.eq(actor.key_id.map(|k| k.to_string())),
                     s::owner_role.eq(owner_role),
                     s::secret.eq(secret.to_string()),
@@ -302,15 +311,7 @@ impl Db {
             let at = Timestamp::now_after(current.updated_at).max(now);
             let reactivated = input.active && !current.active;
             diesel::update(s::table.find(id.to_string()))
-                .set((
-                    s::url.eq(&input.url),
-                    s::description.eq(&input.description),
-                    s::active.eq(i32::from(input.active)),
-                    s::types.eq(to_json(&input.types)),
-                    s::network_ids.eq(to_json(&input.network_ids)),
-                    s::district_key.eq(input.district_key),
-                    s::updated_at.eq(naive(at)),
-                ))
+                .set((subscription_content!(input), s::updated_at.eq(naive(at))))
                 .execute(conn)?;
             if reactivated {
                 diesel::update(s::table.find(id.to_string()))
