@@ -183,10 +183,14 @@ impl<'a> Fields<'a> {
     }
 
     pub fn opt_bool(&mut self, name: &str) -> Option<bool> {
-        let raw = self.raw(name)?;
-        let value = raw.as_bool();
+        self.opt_json(name, Value::as_bool, "must be true or false")
+    }
+
+    /// A value of a JSON type (`read` gives it), or the field error `message`.
+    fn opt_json<T>(&mut self, name: &str, read: fn(&Value) -> Option<T>, message: &str) -> Option<T> {
+        let value = read(self.raw(name)?);
         if value.is_none() {
-            self.error(name, "must be true or false");
+            self.error(name, message);
         }
         value
     }
@@ -222,12 +226,7 @@ impl<'a> Fields<'a> {
     }
 
     pub fn opt_integer(&mut self, name: &str) -> Option<i64> {
-        let raw = self.raw(name)?;
-        let value = raw.as_i64();
-        if value.is_none() {
-            self.error(name, "must be an integer");
-        }
-        value
+        self.opt_json(name, Value::as_i64, "must be an integer")
     }
 
     /// The key of a Regierungsbezirk; absent or `null` is none.
