@@ -4,7 +4,7 @@
 //! data (DTSTAMP is the meeting's last change), so a subscriber that polls gets 304 until a meeting changes.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use utoipa::openapi::path::{Parameter, ParameterIn};
 use utoipa::{IntoParams, IntoResponses};
 
@@ -12,11 +12,12 @@ use super::auth::Caller;
 use super::conditional::respond_bytes;
 use super::crud;
 use super::openapi_parts::{IfNoneMatch, NetworkId, NotModified, ReadProblems};
-use super::problem::ApiError;
 use super::query::QueryParams;
 use super::state::AppState;
 use crate::domain::calendar::to_ical;
 use crate::domain::{Meeting, MeetingFilter, Network};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 
 const CONTENT_TYPE: &str = "text/calendar; charset=utf-8";
 
@@ -58,7 +59,7 @@ impl IntoParams for FeedFilter {
     responses(Calendar, NotModified, ReadProblems),
     security((), ("apiKey" = [])),
 )]
-pub async fn all(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn all(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let filter = MeetingFilter {
         network: params.text("network"),
@@ -78,12 +79,7 @@ pub async fn all(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -
     responses(Calendar, NotModified, ReadProblems),
     security((), ("apiKey" = [])),
 )]
-pub async fn of_network(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn of_network(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     QueryParams::parse(req.query_string())?.finish()?;
     let id = crud::resolve_id::<Network>(&state, &path).await?;
     let network = crud::fetch::<Network>(&state, id, &caller.0).await?;
@@ -97,7 +93,7 @@ async fn feed(
     caller: &Caller,
     filter: MeetingFilter,
     name: String,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let db = state.db.clone();
     let reader = caller.0.clone();
     let meetings: Vec<Meeting> = web::block(move || db.all::<Meeting>(&filter, &reader)).await??;

@@ -20,6 +20,8 @@ use super::responses::{Links, Page, Tombstone, cut_page};
 use super::state::AppState;
 use crate::domain::validation::parse_uuid;
 use crate::domain::{Access, Resource, merge_patch};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 use crate::storage::{Change, Cursor, Table};
 
 /// A list response with `Link: <next>; rel="next"`.
@@ -108,7 +110,7 @@ pub async fn list_with<R>(
     access: Access,
     filter: R::Filter,
     paging: Paging,
-) -> Result<HttpResponse, ApiError>
+) -> Reply
 where
     R: Table,
 {
@@ -121,11 +123,7 @@ where
     Ok(page_response(req, &access, data, next.map(|cursor| paging.encode(&cursor))))
 }
 
-pub async fn list<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list<R: Table>(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let (filter, paging) = list_query::<R>(&req, &caller.0)?;
     list_with::<R>(&req, &state, caller.0, filter, paging).await
 }
@@ -160,24 +158,14 @@ pub async fn fetch<R: Table>(state: &web::Data<AppState>, id: Uuid, access: &Acc
         .ok_or_else(|| ApiError::NotFound(format!("No {} has this id.", R::KIND)))
 }
 
-pub async fn get<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get<R: Table>(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let no_params = QueryParams::parse(req.query_string())?;
     no_params.finish()?;
     let record = fetch::<R>(&state, parse_id(&path)?, &caller.0).await?;
     Ok(respond(&req, &caller.0, StatusCode::OK, &record, Some(record.updated_at())))
 }
 
-pub async fn create<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create<R: Table>(req: HttpRequest, state: State, caller: Caller, body: Bytes) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let value = json_body(&req, &body, false)?;
@@ -241,11 +229,11 @@ pub async fn edit<R: Table>(
 /// `PUT` of one record (a replacement) and, with `MERGE`, its `PATCH` (a JSON Merge Patch), under If-Match.
 pub async fn write<R: Table, const MERGE: bool>(
     req: HttpRequest,
-    state: web::Data<AppState>,
+    state: State,
     path: web::Path<String>,
     caller: Caller,
     body: Bytes,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     require_key(&caller.0)?;
     let id = resolve_id::<R>(&state, &path).await?;
     let value = json_body(&req, &body, MERGE)?;
@@ -276,12 +264,7 @@ fn check_patch_fields<R: Table>(value: &Value) -> Result<(), ApiError> {
     if unknown.is_empty() { Ok(()) } else { Err(ApiError::Invalid(unknown)) }
 }
 
-pub async fn delete<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete<R: Table>(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = resolve_id::<R>(&state, &path).await?;

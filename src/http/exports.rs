@@ -19,9 +19,10 @@ use super::openapi_parts::{IfNoneMatch, ListProblems, NotModified, ReadProblems,
 use super::pipe::pipe;
 use super::problem::ApiError;
 use super::query::{FromQuery, QueryParams};
-use super::state::AppState;
 use crate::domain::Access;
 use crate::domain::dataset::{CsvColumn, CsvSeparator, to_csv};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 use crate::storage::kinds::{KindVisitor, editable_names, with_kind};
 use crate::storage::{Db, ExportError, SnapshotVersion, StoreResult, Table};
 
@@ -91,7 +92,7 @@ const EXPORT_CHUNKS_WAITING: usize = 4;
         NotModified, ListProblems,
     ),
 )]
-pub async fn dataset(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn dataset(req: HttpRequest, state: State, caller: Caller) -> Reply {
     QueryParams::parse(req.query_string())?.finish()?;
     let permit = state.exports.clone().try_acquire_owned().map_err(|_| {
         ApiError::Busy(format!(
@@ -227,12 +228,7 @@ impl IntoParams for CsvParams {
         NotModified, ReadProblems,
     ),
 )]
-pub async fn csv(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn csv(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let separator = params.one_of::<CsvSeparator>("separator", CsvSeparator::ALL).unwrap_or(CsvSeparator::Comma);
     params.finish()?;

@@ -18,13 +18,13 @@ use super::openapi_parts::{
     AdminProblems, IfNoneMatch, ListProblems, NotModified, Page, SequencePaging, ServiceProblems, comma_list, problems,
     query_param,
 };
-use super::problem::ApiError;
 use super::query::{CursorKind, Paging, QueryParams};
 use super::responses::API_VERSION;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, Facts, cut_page};
-use super::state::AppState;
 use crate::domain::validation::{Fields, MAX_SHORT};
 use crate::domain::{ApiKey, ApiKeyInput, ResourceKind, Role, Timestamp};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 use crate::storage::kinds::editable_names;
 use crate::storage::{AuditFilter, Cursor, audited_types};
 
@@ -40,7 +40,7 @@ pub use crate::domain::dataset::licence;
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn discovery(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn discovery(req: HttpRequest, state: State, caller: Caller) -> Reply {
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
     let (last_change, (networks, statements, districts)) =
@@ -100,7 +100,7 @@ pub async fn healthz() -> HttpResponse {
     get, path = "/readyz", operation_id = "readyz", tag = "operations", summary = "Readiness", description = "The database answers (503 when it does not).",
     responses((status = 200, description = "Readiness", body = inline(Status), example = json!({"status": "ready"})), ServiceProblems),
 )]
-pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError> {
+pub async fn readyz(state: State) -> Reply {
     let db = state.db.clone();
     web::block(move || db.ping()).await??;
     Ok(HttpResponse::Ok().content_type("application/json").body(r#"{"status":"ready"}"#))
@@ -124,7 +124,7 @@ pub async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, ApiError
         ServiceProblems,
     ),
 )]
-pub async fn metrics(state: web::Data<AppState>) -> HttpResponse {
+pub async fn metrics(state: State) -> HttpResponse {
     let cache = state.read_cache.as_ref().map(|(cache, _)| cache.usage());
     let text = super::metrics::render(
         &state.metrics,
@@ -164,7 +164,7 @@ type Changes = Page<ChangeFeedEntry>;
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn changes(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn changes(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let kinds: Vec<ResourceKind> = match params.parsed::<String>("type", "") {
         Some(list) => {
@@ -247,7 +247,7 @@ type AuditLog = Page<crate::domain::AuditEntry>;
     ),
     security(("apiKey" = [])),
 )]
-pub async fn audit(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn audit(req: HttpRequest, state: State, caller: Caller) -> Reply {
     require_admin(&caller.0)?;
     let mut params = QueryParams::parse(req.query_string())?;
     let filter = AuditFilter {
@@ -287,7 +287,7 @@ type Keys = Page<ApiKey>;
     ),
     security(("apiKey" = [])),
 )]
-pub async fn list_keys(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list_keys(req: HttpRequest, state: State, caller: Caller) -> Reply {
     require_admin(&caller.0)?;
     QueryParams::parse(req.query_string())?.finish()?;
     let db = state.db.clone();
@@ -421,12 +421,7 @@ impl IntoResponses for CreateKeyProblems {
     ),
     security(("apiKey" = [])),
 )]
-pub async fn create_key(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create_key(req: HttpRequest, state: State, caller: Caller, body: Bytes) -> Reply {
     require_admin(&caller.0)?;
     let value = json_body(&req, &body, false)?;
     let input = parse_key_input(&value)?;
@@ -463,12 +458,7 @@ impl IntoResponses for RevokeKeyProblems {
     responses((status = 204, description = "Revoked."), RevokeKeyProblems),
     security(("apiKey" = [])),
 )]
-pub async fn revoke_key(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn revoke_key(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     require_admin(&caller.0)?;
     let id = super::crud::parse_id(&path)?;
     let db = state.db.clone();

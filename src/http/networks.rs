@@ -21,6 +21,8 @@ use utoipa::openapi::{RefOr, Required};
 use utoipa::{IntoParams, IntoResponses};
 
 use crate::domain::{Expansion, FromQuery, Handlungsfeld, Network, Resource};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 use crate::storage::{Change, Table};
 
 /// Reads `expand`, for the single network and the network list alike.
@@ -32,12 +34,7 @@ fn read_expand(params: &mut QueryParams) -> Expansion {
     })
 }
 
-pub async fn get_network(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get_network(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let expand = read_expand(&mut params);
     params.finish()?;
@@ -56,11 +53,7 @@ pub async fn get_network(
 
 /// `GET /v1/networks`: a page of networks; with `expand`, each with its related records, as the single
 /// read embeds them and as the caller may see them.
-pub async fn list_networks(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn list_networks(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let expand = read_expand(&mut params);
     let (filter, paging) = crud::list_params::<Network>(params, &caller.0)?;
@@ -87,12 +80,7 @@ pub async fn list_networks(
 }
 
 /// `/v1/networks/{id}/{type}`: the list of `R` with the network filter set.
-pub async fn nested<R: Table>(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn nested<R: Table>(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let (mut filter, paging) = crud::list_query::<R>(&req, &caller.0)?;
     let id = crud::resolve_id::<Network>(&state, &path).await?;
     crud::fetch::<Network>(&state, id, &caller.0).await?;
@@ -115,7 +103,7 @@ type LinkRequest = (HttpRequest, web::Data<AppState>, web::Path<(String, String)
     ),
     security(("apiKey" = [])),
 )]
-pub async fn link_handlungsfeld(request: LinkRequest) -> Result<HttpResponse, ApiError> {
+pub async fn link_handlungsfeld(request: LinkRequest) -> Reply {
     change_link(request, true).await
 }
 
@@ -133,7 +121,7 @@ pub async fn link_handlungsfeld(request: LinkRequest) -> Result<HttpResponse, Ap
     ),
     security(("apiKey" = [])),
 )]
-pub async fn unlink_handlungsfeld(request: LinkRequest) -> Result<HttpResponse, ApiError> {
+pub async fn unlink_handlungsfeld(request: LinkRequest) -> Reply {
     change_link(request, false).await
 }
 
@@ -166,7 +154,7 @@ impl IntoResponses for LinkProblems {
 
 /// `PUT` (`linked`) links a Handlungsfeld to a network, `DELETE` unlinks it; both are idempotent and need
 /// the network's ETag in If-Match.
-async fn change_link((req, state, path, caller): LinkRequest, linked: bool) -> Result<HttpResponse, ApiError> {
+async fn change_link((req, state, path, caller): LinkRequest, linked: bool) -> Reply {
     require_key(&caller.0)?;
     let (network_key, handlungsfeld) = path.into_inner();
     let id = crud::resolve_id::<Network>(&state, &network_key).await?;

@@ -9,8 +9,8 @@
 use std::collections::BTreeMap;
 use std::sync::OnceLock;
 
+use actix_web::HttpRequest;
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse};
 
 use serde_json::{Value, json};
 use utoipa::openapi::path::{HttpMethod, OperationBuilder, ParameterBuilder, ParameterIn, PathItem};
@@ -28,11 +28,12 @@ use super::openapi_parts::{
     comma_list, complete, if_match, if_none_match, network_param, not_modified, paging_params, problem_name, problems,
     query_param, schema_ref, shared_header, string_header, with_common_headers, with_read_headers,
 };
-use super::problem::{ApiError, Problem};
+use super::problem::Problem;
 use super::query::QueryParams;
 use super::responses::{ChangeFeedEntry, CreatedKey, Discovery, ExpandedNetwork, Facts, Links, Tombstone, page_schema};
 use super::{calendars, exports, meta, networks, reference};
 use crate::domain::*;
+use crate::http::problem::Reply;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 use crate::storage::{ListOrder, Table};
 
@@ -160,7 +161,7 @@ pub fn document_json() -> String {
         DocumentProblems,
     ),
 )]
-pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn openapi_json(req: HttpRequest, caller: Caller) -> Reply {
     QueryParams::parse(req.query_string())?.finish()?;
     let document = document_json();
     Ok(respond_bytes(&req, &caller.0, StatusCode::OK, document.into_bytes(), "application/json", None))

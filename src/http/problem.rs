@@ -30,6 +30,18 @@ pub struct Problem {
     pub errors: Vec<FieldError>,
 }
 
+// The details of the problems that carry no detail of their own.
+const METHOD_NOT_ALLOWED: &str =
+    "This resource does not support the method; see the Allow header and /v1/openapi.json.";
+const PRECONDITION_REQUIRED: &str =
+    "Send If-Match with the ETag of the version you read (GET the record first); this prevents lost updates.";
+const PRECONDITION_FAILED: &str = "The record changed since you read it: GET it again, reapply your change to the new \
+                                   version and send it with the new ETag in If-Match.";
+const NOT_ACCEPTABLE: &str = "This resource is available as application/json only.";
+
+/// What an API handler answers: a response, or the problem that is mapped to one.
+pub type Reply = Result<actix_web::HttpResponse, ApiError>;
+
 /// Everything a request can fail with. Handlers return it; [`ResponseError`] renders it.
 #[derive(Debug, thiserror::Error)]
 pub enum ApiError {
@@ -117,34 +129,17 @@ impl ApiError {
             ),
             ApiError::BadRequest(detail) => ("bad-request", "Bad request", detail.clone()),
             ApiError::NotFound(detail) => ("not-found", "Not found", detail.clone()),
-            ApiError::MethodNotAllowed => (
-                "method-not-allowed",
-                "Method not allowed",
-                "This resource does not support the method; see the Allow header and /v1/openapi.json.".into(),
-            ),
+            ApiError::MethodNotAllowed => ("method-not-allowed", "Method not allowed", METHOD_NOT_ALLOWED.into()),
             ApiError::Unauthorized(detail) => ("unauthorized", "Unauthorized", detail.clone()),
             ApiError::Forbidden(detail) => ("forbidden", "Forbidden", detail.clone()),
             ApiError::Conflict(detail) | ApiError::Taken(_, detail) => ("conflict", "Conflict", detail.clone()),
-            ApiError::PreconditionRequired => (
-                "precondition-required",
-                "Precondition required",
-                "Send If-Match with the ETag of the version you read (GET the record first); this prevents lost updates."
-                    .into(),
-            ),
-            ApiError::PreconditionFailed => (
-                "precondition-failed",
-                "Precondition failed",
-                "The record changed since you read it: GET it again, reapply your change to the new version and send \
-                 it with the new ETag in If-Match."
-                    .into(),
-            ),
+            ApiError::PreconditionRequired => {
+                ("precondition-required", "Precondition required", PRECONDITION_REQUIRED.into())
+            }
+            ApiError::PreconditionFailed => ("precondition-failed", "Precondition failed", PRECONDITION_FAILED.into()),
             ApiError::PayloadTooLarge(detail) => ("payload-too-large", "Payload too large", detail.clone()),
             ApiError::UnsupportedMediaType(detail) => ("unsupported-media-type", "Unsupported media type", detail.clone()),
-            ApiError::NotAcceptable => (
-                "not-acceptable",
-                "Not acceptable",
-                "This resource is available as application/json only.".into(),
-            ),
+            ApiError::NotAcceptable => ("not-acceptable", "Not acceptable", NOT_ACCEPTABLE.into()),
             ApiError::TooManyRequests { .. } => (
                 "too-many-requests",
                 "Too many requests",

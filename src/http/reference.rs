@@ -1,7 +1,7 @@
 //! The handlers of the reference data: Regierungsbezirke and regions (read-only).
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpRequest, HttpResponse, web};
+use actix_web::{HttpRequest, web};
 use serde::Serialize;
 use serde_json::json;
 use utoipa::IntoParams;
@@ -18,6 +18,8 @@ use super::responses::cut_page;
 use super::state::AppState;
 use crate::domain::reference::DISTRICT_KEYS;
 use crate::domain::{District, Region, Timestamp};
+use crate::http::problem::Reply;
+use crate::http::state::State;
 use crate::storage::{Cursor, Db, StoreResult};
 
 /// The pages of the reference lists (the annotations name types without generics).
@@ -37,7 +39,7 @@ const REFERENCE_LIMIT: i64 = 100;
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn districts(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn districts(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let paging = Paging::read(&mut params, REFERENCE_LIMIT, CursorKind::Key(1));
     params.finish()?;
@@ -68,7 +70,7 @@ RegionFilter, KeyPaging<5>, IfNoneMatch
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn regions(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn regions(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let mut params = QueryParams::parse(req.query_string())?;
     let district = params.district("district");
     let paging = Paging::read(&mut params, REFERENCE_LIMIT, CursorKind::Key(5));
@@ -100,7 +102,7 @@ fn reference_page<T: Serialize>(
     items: Vec<T>,
     paging: &Paging,
     key: impl Fn(&T) -> String,
-) -> Result<HttpResponse, ApiError> {
+) -> Reply {
     let (items, next) = cut_page(items, paging.limit, key);
     let data = items.iter().map(|item| serde_json::to_value(item).unwrap_or_default()).collect();
     Ok(page_response(req, &caller.0, data, next))
@@ -164,7 +166,7 @@ impl Keyed for Region {
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn district(request: ItemRequest) -> Result<HttpResponse, ApiError> {
+pub async fn district(request: ItemRequest) -> Reply {
     item::<District>(request).await
 }
 
@@ -178,7 +180,7 @@ pub async fn district(request: ItemRequest) -> Result<HttpResponse, ApiError> {
     ),
     security((), ("apiKey" = [])),
 )]
-pub async fn region(request: ItemRequest) -> Result<HttpResponse, ApiError> {
+pub async fn region(request: ItemRequest) -> Reply {
     item::<Region>(request).await
 }
 
@@ -186,7 +188,7 @@ pub async fn region(request: ItemRequest) -> Result<HttpResponse, ApiError> {
 type ItemRequest = (HttpRequest, web::Data<AppState>, web::Path<String>, Caller);
 
 /// `/v1/districts/{key}` and `/v1/regions/{key}`: one reference record.
-async fn item<T: Keyed>((req, state, path, caller): ItemRequest) -> Result<HttpResponse, ApiError> {
+async fn item<T: Keyed>((req, state, path, caller): ItemRequest) -> Reply {
     QueryParams::parse(req.query_string())?.finish()?;
     let key = T::key(&path)?;
     let db = state.db.clone();

@@ -1,13 +1,13 @@
 //! The URL space: which handler serves which path and method.
 
 use actix_web::http::StatusCode;
-use actix_web::{HttpResponse, web};
+use actix_web::web;
 
 use super::networks::{get_network, link_handlungsfeld, list_networks, nested, unlink_handlungsfeld};
-use super::problem::ApiError;
 use super::reference::{district, districts, region, regions};
 use super::{calendars, crud, exports, meta, openapi, problem};
 use crate::domain::{Network, ResourceKind};
+use crate::http::problem::Reply;
 use crate::storage::Table;
 use crate::storage::kinds::{KindVisitor, for_each_kind};
 
@@ -84,6 +84,6 @@ impl KindVisitor for Collections<'_> {
 }
 
 /// The fallback for paths no route matches.
-pub async fn not_found() -> Result<HttpResponse, ApiError> {
+pub async fn not_found() -> Reply {
     Err(problem::problem_for_status(StatusCode::NOT_FOUND, None))
 }

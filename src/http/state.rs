@@ -73,6 +73,9 @@ impl Default for HttpConfig {
 /// How many full exports one process streams at once; each reads on a database connection of its own.
 pub const CONCURRENT_EXPORTS: usize = 4;
 
+/// The shared state as handlers take it.
+pub type State = actix_web::web::Data<AppState>;
+
 pub struct AppState {
     pub db: Db,
     pub shutdown: Arc<Shutdown>,

@@ -4,68 +4,30 @@ use diesel::prelude::*;
 use uuid::Uuid;
 
 use super::kinds::{KindVisitor, with_kind};
-use super::rows::{parse, timestamp, uuid};
+use super::rows::{parse, stored_row, uuid};
 use super::schema::{districts, networks, regions};
 use super::table::Table;
-use super::{Db, DbConnection, StoreError, StoreResult};
+use super::{Db, DbConnection, StoreResult};
 use crate::domain::access::Scope;
 use crate::domain::{District, Region, ResourceKind};
 
-/// A district's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = districts)]
-struct DistrictRow {
-    key: i32,
-    id: String,
-    name: String,
-    authority: String,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-/// A region's columns as stored.
-#[derive(Queryable, Selectable)]
-#[diesel(table_name = regions)]
-struct RegionRow {
-    key: String,
-    id: String,
-    ars: String,
-    name: String,
-    kind: String,
-    district_key: i32,
-    created_at: chrono::NaiveDateTime,
-    updated_at: chrono::NaiveDateTime,
-}
-
-impl TryFrom<DistrictRow> for District {
-    type Error = StoreError;
-
-    fn try_from(row: DistrictRow) -> StoreResult<District> {
-        Ok(District {
-            id: uuid(&row.id)?,
-            key: row.key,
-            name: row.name,
-            authority: row.authority,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
+stored_row! {
+    /// A district's columns as stored.
+    districts: DistrictRow => District |row| {
+        key: i32 => row.key,
+        name: String => row.name,
+        authority: String => row.authority,
     }
 }
 
-impl TryFrom<RegionRow> for Region {
-    type Error = StoreError;
-
-    fn try_from(row: RegionRow) -> StoreResult<Region> {
-        Ok(Region {
-            id: uuid(&row.id)?,
-            key: row.key,
-            ars: row.ars,
-            name: row.name,
-            kind: parse(&row.kind, "region kind")?,
-            district_key: row.district_key,
-            created_at: timestamp(row.created_at),
-            updated_at: timestamp(row.updated_at),
-        })
+stored_row! {
+    /// A region's columns as stored.
+    regions: RegionRow => Region |row| {
+        key: String => row.key,
+        ars: String => row.ars,
+        name: String => row.name,
+        kind: String => parse(&row.kind, "region kind")?,
+        district_key: i32 => row.district_key,
     }
 }
 

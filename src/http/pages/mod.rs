@@ -23,6 +23,7 @@ use crate::domain::{
     Access, Contact, ContactFilter, District, Expansion, Meeting, MeetingFilter, Network, NetworkFilter, Region,
     Timestamp,
 };
+use crate::http::state::State;
 use crate::storage::{Db, StoreResult};
 use views::{
     CardPage, DateView, EmbedMapPage, ErrorPage, MapPage, MapView, NetworkData, NetworkPage, NetworkView, PageMeta,
@@ -142,7 +143,7 @@ fn query(req: &HttpRequest, allowed: &[&str]) -> Result<Vec<(String, String)>, P
 
 /// Runs a database read off the async workers.
 async fn load<T: Send + 'static>(
-    state: &web::Data<AppState>,
+    state: &State,
     work: impl FnOnce(&Db) -> StoreResult<T> + Send + 'static,
 ) -> Result<T, PageError> {
     let db = state.db.clone();
@@ -199,11 +200,11 @@ fn render(template: &impl Template) -> Result<Outcome, PageError> {
 }
 
 /// `GET /`: the map of NRW and the same as a list.
-async fn map(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn map(req: HttpRequest, state: State) -> HttpResponse {
     finish(&req, Framing::Denied, map_page(&req, &state).await)
 }
 
-async fn map_page(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Outcome, PageError> {
+async fn map_page(req: &HttpRequest, state: &State) -> Result<Outcome, PageError> {
     query(req, &[])?;
     let data = load(state, load_map).await?;
     let map = MapView::build(views::geometry(), &data.districts, &data.regions, &data.networks, None, false);
@@ -224,11 +225,11 @@ async fn map_page(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Outc
 }
 
 /// `GET /einbetten/karte?bezirk=`: the map alone, of NRW or of one Regierungsbezirk, for an iframe.
-async fn embed_map(req: HttpRequest, state: web::Data<AppState>) -> HttpResponse {
+async fn embed_map(req: HttpRequest, state: State) -> HttpResponse {
     finish(&req, Framing::Anyone, embed_map_page(&req, &state).await)
 }
 
-async fn embed_map_page(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Outcome, PageError> {
+async fn embed_map_page(req: &HttpRequest, state: &State) -> Result<Outcome, PageError> {
     let params = query(req, &["bezirk"])?;
     let district = match params.iter().find(|(name, _)| name == "bezirk") {
         None => None,
@@ -305,11 +306,7 @@ fn district_contacts(db: &Db, district: i32) -> StoreResult<Vec<Contact>> {
 }
 
 /// The network a page is about, or a redirect: a network named by its UUID is at the page of its slug.
-async fn network_for_page(
-    state: &web::Data<AppState>,
-    key: String,
-    prefix: &str,
-) -> Result<Result<NetworkData, Outcome>, PageError> {
+async fn network_for_page(state: &State, key: String, prefix: &str) -> Result<Result<NetworkData, Outcome>, PageError> {
     let not_found = || {
         PageError::NotFound(
             "Unter dieser Adresse ist kein Regionales Bildungsnetzwerk verzeichnet. Auf der Karte finden Sie alle \
@@ -331,60 +328,62 @@ async fn network_for_page(
     Ok(Ok(data))
 }
 
+/// The page `page` makes of the network named `key` (no query parameters) and its view, or the redirect to
+/// the network's page under `prefix`.
+async fn with_network(
+    req: &HttpRequest,
+    state: &State,
+    key: String,
+    prefix: &str,
+    page: impl FnOnce(NetworkData, NetworkView) -> Result<Outcome, PageError>,
+) -> Result<Outcome, PageError> {
+    query(req, &[])?;
+    match network_for_page(state, key, prefix).await? {
+        Ok(data) => {
+            let view = NetworkView::build(&data);
+            page(data, view)
+        }
+        Err(redirect) => Ok(redirect),
+    }
+}
+
 /// `GET /netzwerke/{slug}`: a network's page.
-async fn network(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+async fn network(req: HttpRequest, state: State, path: web::Path<String>) -> HttpResponse {
     finish(&req, Framing::Denied, network_page(&req, &state, path.into_inner()).await)
 }
 
-async fn network_page(req: &HttpRequest, state: &web::Data<AppState>, key: String) -> Result<Outcome, PageError> {
-    query(req, &[])?;
-    let data = match network_for_page(state, key, "/netzwerke/").await? {
-        Ok(data) => data,
-        Err(redirect) => return Ok(redirect),
-    };
-    let view = NetworkView::build(&data);
-    let url = absolute(state, &format!("/netzwerke/{}", view.slug));
-    let json_ld = script_json(&view.json_ld(&data, &url));
-    render(&NetworkPage {
-        page: PageMeta {
-            canonical: Some(url),
-            json_ld: Some(json_ld),
-            ..PageMeta::about(
-                &view.name,
-                format!("{}: Kooperationsverträge, Gremien, Handlungsfelder und Kontakte.", view.name),
-            )
-        },
-        net: view,
+async fn network_page(req: &HttpRequest, state: &State, key: String) -> Result<Outcome, PageError> {
+    with_network(req, state, key, "/netzwerke/", |data, view| {
+        let url = absolute(state, &format!("/netzwerke/{}", view.slug));
+        let json_ld = script_json(&view.json_ld(&data, &url));
+        let description = format!("{}: Kooperationsverträge, Gremien, Handlungsfelder und Kontakte.", view.name);
+        render(&NetworkPage {
+            page: PageMeta { canonical: Some(url), json_ld: Some(json_ld), ..PageMeta::about(&view.name, description) },
+            net: view,
+        })
     })
+    .await
 }
 
 /// `GET /einbetten/netzwerke/{slug}`: a network's card, for an iframe on any site.
-async fn card(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+async fn card(req: HttpRequest, state: State, path: web::Path<String>) -> HttpResponse {
     finish(&req, Framing::Anyone, card_page(&req, &state, path.into_inner()).await)
 }
 
-async fn card_page(req: &HttpRequest, state: &web::Data<AppState>, key: String) -> Result<Outcome, PageError> {
-    query(req, &[])?;
-    let data = match network_for_page(state, key, "/einbetten/netzwerke/").await? {
-        Ok(data) => data,
-        Err(redirect) => return Ok(redirect),
-    };
-    let view = NetworkView::build(&data);
-    render(&CardPage {
-        page: PageMeta {
-            embedded: true,
-            ..PageMeta::about(&view.name, format!("{} in {}", view.name, view.region_name))
-        },
-        net: view,
+async fn card_page(req: &HttpRequest, state: &State, key: String) -> Result<Outcome, PageError> {
+    with_network(req, state, key, "/einbetten/netzwerke/", |_, view| {
+        let description = format!("{} in {}", view.name, view.region_name);
+        render(&CardPage { page: PageMeta { embedded: true, ..PageMeta::about(&view.name, description) }, net: view })
     })
+    .await
 }
 
 /// `GET /regionen/{key}`: a Kreis or kreisfreie Stadt without a network; with one, its network's page.
-async fn region(req: HttpRequest, state: web::Data<AppState>, path: web::Path<String>) -> HttpResponse {
+async fn region(req: HttpRequest, state: State, path: web::Path<String>) -> HttpResponse {
     finish(&req, Framing::Denied, region_page(&req, &state, path.into_inner()).await)
 }
 
-async fn region_page(req: &HttpRequest, state: &web::Data<AppState>, key: String) -> Result<Outcome, PageError> {
+async fn region_page(req: &HttpRequest, state: &State, key: String) -> Result<Outcome, PageError> {
     query(req, &[])?;
     let not_found = || {
         PageError::NotFound(

@@ -15,8 +15,10 @@ use crate::http::AppState;
 use crate::http::auth::{Caller, actor, require_key};
 use crate::http::conditional::{IfMatch, etag_of_value, respond};
 use crate::http::crud::{json_body, page_response, parse_id};
+use crate::http::problem::Reply;
 use crate::http::problem::{ApiError, Problem};
 use crate::http::query::QueryParams;
+use crate::http::state::State;
 
 /// 404 unless `access` may see the subscription.
 fn visible(subscription: &Subscription, access: &Access) -> Result<(), ApiError> {
@@ -110,12 +112,7 @@ fn paging(req: &HttpRequest) -> Result<(i64, Option<String>), ApiError> {
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn create(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn create(req: HttpRequest, state: State, caller: Caller, body: Bytes) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let value = json_body(&req, &body, false)?;
@@ -153,7 +150,7 @@ pub async fn create(
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) -> Result<HttpResponse, ApiError> {
+pub async fn list(req: HttpRequest, state: State, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let (limit, cursor) = paging(&req)?;
@@ -195,12 +192,7 @@ pub async fn list(req: HttpRequest, state: web::Data<AppState>, caller: Caller) 
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn get(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn get(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     require_key(&caller.0)?;
     QueryParams::parse(req.query_string())?.finish()?;
     let subscription = fetch(&state, parse_id(&path)?, &caller.0).await?;
@@ -234,13 +226,7 @@ pub async fn get(
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn patch(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-    body: Bytes,
-) -> Result<HttpResponse, ApiError> {
+pub async fn patch(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller, body: Bytes) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
@@ -320,12 +306,7 @@ async fn refuse_by_dns(url: &str, allow_private: bool) -> Result<(), ApiError> {
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn delete(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn delete(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
@@ -361,12 +342,7 @@ pub async fn delete(
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn rotate_secret(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn rotate_secret(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
@@ -398,12 +374,7 @@ pub async fn rotate_secret(
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn deliveries(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn deliveries(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
@@ -445,12 +416,7 @@ pub async fn deliveries(
         (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
     )
 )]
-pub async fn test(
-    req: HttpRequest,
-    state: web::Data<AppState>,
-    path: web::Path<String>,
-    caller: Caller,
-) -> Result<HttpResponse, ApiError> {
+pub async fn test(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
     let access = caller.0;
     require_key(&access)?;
     let id = parse_id(&path)?;
