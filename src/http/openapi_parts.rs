@@ -275,6 +275,14 @@ problem_set! {
     AdminProblems = [400, 401, 403, 429, 500, 503];
     /// What the operations' own endpoints (health, readiness, metrics) can fail with.
     ServiceProblems = [500, 503];
+    /// What a creation can fail with (a webhook subscription).
+    CreateProblems = [400, 401, 403, 413, 415, 429, 500, 503];
+    /// What a merge patch of a record can fail with (a webhook subscription).
+    PatchProblems = [400, 401, 403, 404, 412, 413, 415, 428, 429, 500, 503];
+    /// What a deletion can fail with (a webhook subscription).
+    DeleteProblems = [400, 401, 404, 412, 428, 429, 500, 503];
+    /// What an action on one record with an optional body can fail with (rotate a secret, send a ping).
+    ActionProblems = [400, 401, 404, 413, 429, 500, 503];
 }
 
 /// The description of a header that an annotation names without one (`("ETag" = String)`): what every

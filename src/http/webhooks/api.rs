@@ -15,8 +15,11 @@ use crate::http::AppState;
 use crate::http::auth::{Caller, actor, require_key};
 use crate::http::conditional::{IfMatch, etag_of_value, respond};
 use crate::http::crud::{json_body, page_response, parse_id};
+use crate::http::openapi_parts::{
+    ActionProblems, CreateProblems, DeleteProblems, ListProblems, NotModified, PatchProblems, ReadProblems,
+};
+use crate::http::problem::ApiError;
 use crate::http::problem::Reply;
-use crate::http::problem::{ApiError, Problem};
 use crate::http::query::QueryParams;
 use crate::http::state::State;
 
@@ -102,14 +105,7 @@ fn paging(req: &HttpRequest) -> Result<(i64, Option<String>), ApiError> {
     responses(
         (status = 201, description = "The subscription with its secret (shown once).", body = SubscriptionWithSecret,
             headers(("Location" = String, description = "The subscription's URL."), ("ETag" = String, description = "The subscription's version."))),
-        (status = 400, description = "Invalid fields, e.g. a URL that is not https or names a private address.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Filters outside the key's scope.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        CreateProblems,
     )
 )]
 pub async fn create(req: HttpRequest, state: State, caller: Caller, body: Bytes) -> Reply {
@@ -143,11 +139,7 @@ pub async fn create(req: HttpRequest, state: State, caller: Caller, body: Bytes)
     ),
     responses(
         (status = 200, description = "A page of subscriptions: `{\"data\": [...], \"links\": {\"self\", \"next\"}}`.", body = Object),
-        (status = 400, description = "Invalid query parameters.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        ListProblems,
     )
 )]
 pub async fn list(req: HttpRequest, state: State, caller: Caller) -> Reply {
@@ -183,13 +175,8 @@ pub async fn list(req: HttpRequest, state: State, caller: Caller) -> Reply {
     responses(
         (status = 200, description = "The subscription (never its secret).", body = Subscription,
             headers(("ETag" = String, description = "The subscription's version."))),
-        (status = 304, description = "Not modified (If-None-Match)."),
-        (status = 400, description = "Invalid query parameters.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        NotModified,
+        ReadProblems,
     )
 )]
 pub async fn get(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
@@ -213,17 +200,7 @@ pub async fn get(req: HttpRequest, state: State, path: web::Path<String>, caller
     request_body(content = Object, content_type = "application/merge-patch+json", example = json!({"active": true})),
     responses(
         (status = 200, description = "The changed subscription.", body = Subscription),
-        (status = 400, description = "Invalid fields.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 403, description = "Filters outside the key's scope.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match: it changed since you read it.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large.", body = Problem, content_type = "application/problem+json"),
-        (status = 415, description = "Not JSON.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        PatchProblems,
     )
 )]
 pub async fn patch(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller, body: Bytes) -> Reply {
@@ -296,14 +273,7 @@ async fn refuse_by_dns(url: &str, allow_private: bool) -> Result<(), ApiError> {
     ),
     responses(
         (status = 204, description = "Deleted."),
-        (status = 400, description = "Invalid request.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 412, description = "If-Match does not match.", body = Problem, content_type = "application/problem+json"),
-        (status = 428, description = "If-Match is missing.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        DeleteProblems,
     )
 )]
 pub async fn delete(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
@@ -333,13 +303,7 @@ pub async fn delete(req: HttpRequest, state: State, path: web::Path<String>, cal
     params(("id" = Uuid, Path, description = "The subscription's id.")),
     responses(
         (status = 200, description = "The subscription with its new secret (shown once).", body = SubscriptionWithSecret),
-        (status = 400, description = "Invalid request.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        ActionProblems,
     )
 )]
 pub async fn rotate_secret(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
@@ -366,12 +330,7 @@ pub async fn rotate_secret(req: HttpRequest, state: State, path: web::Path<Strin
     ),
     responses(
         (status = 200, description = "A page of deliveries: `{\"data\": [Delivery...], \"links\": {\"self\", \"next\"}}`.", body = Object),
-        (status = 400, description = "Invalid query parameters.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        ReadProblems,
     )
 )]
 pub async fn deliveries(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
@@ -407,13 +366,7 @@ pub async fn deliveries(req: HttpRequest, state: State, path: web::Path<String>,
     params(("id" = Uuid, Path, description = "The subscription's id.")),
     responses(
         (status = 202, description = "The ping's delivery, queued.", body = Delivery),
-        (status = 400, description = "Invalid request.", body = Problem, content_type = "application/problem+json"),
-        (status = 401, description = "No valid API key.", body = Problem, content_type = "application/problem+json"),
-        (status = 404, description = "No subscription the key may see has this id.", body = Problem, content_type = "application/problem+json"),
-        (status = 413, description = "Body too large.", body = Problem, content_type = "application/problem+json"),
-        (status = 429, description = "Too many failed authentications.", body = Problem, content_type = "application/problem+json"),
-        (status = 500, description = "Internal error.", body = Problem, content_type = "application/problem+json"),
-        (status = 503, description = "The database is unavailable.", body = Problem, content_type = "application/problem+json"),
+        ActionProblems,
     )
 )]
 pub async fn test(req: HttpRequest, state: State, path: web::Path<String>, caller: Caller) -> Reply {
