@@ -372,9 +372,15 @@ impl PolicyResolver {
 /// checks again, as the resolver of every connection.
 pub async fn refused_by_dns(url: &url::Url, allow_private: bool) -> Option<ForbiddenTarget> {
     let Some(url::Host::Domain(name)) = url.host() else { return None };
-    let error = PolicyResolver { allow_private }.lookup(name).await.err()?;
+    // A slow resolver must not hold up the request (a client gives up after seconds): a name that is not
+    // resolved in time counts as not resolving yet, and every delivery checks again.
+    let lookup = PolicyResolver { allow_private }.lookup(name);
+    let error = tokio::time::timeout(CREATION_LOOKUP_LIMIT, lookup).await.ok()?.err()?;
     error.downcast::<ForbiddenTarget>().ok().map(|refused| *refused)
 }
+
+/// How long the check at creation waits for DNS.
+const CREATION_LOOKUP_LIMIT: Duration = Duration::from_secs(2);
 
 impl Resolve for PolicyResolver {
     fn resolve(&self, name: Name) -> Resolving {
